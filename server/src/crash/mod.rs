@@ -1,0 +1,18 @@
+//! Crashes as plain data: the model, the pure parsers (one file per format), and grouping.
+//!
+//! Parsers are pure: text or JSON in, [`CrashEvent`]s out. No I/O, no globals, no async, and no
+//! input can make them panic: truncated or garbled input yields what could be read.
+
+pub mod detect;
+pub mod dotnet;
+pub mod file;
+pub mod go;
+pub mod javascript;
+pub mod jvm;
+pub mod model;
+pub mod python;
+pub mod ruby;
+pub mod rust;
+pub mod sentry;
+
+pub use model::*;

@@ -1,0 +1,4 @@
+//! Crashloom: production crashes in the editor, and fixes proven in a sandbox.
+
+pub mod crash;
+pub mod workspace;

@@ -1,0 +1,1 @@
+//! Mapping a crash frame to a file of the workspace. (stub)
