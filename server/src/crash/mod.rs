@@ -7,6 +7,7 @@ pub mod detect;
 pub mod dotnet;
 pub mod file;
 pub mod go;
+pub mod group;
 pub mod javascript;
 pub mod jvm;
 pub mod model;

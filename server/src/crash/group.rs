@@ -1,0 +1,126 @@
+//! Crash identity: one exception type at one in-app location is one crash group, however many
+//! times it happened. The signature depends only on the event, so the collector's store, the files
+//! source and the language server all agree on it.
+
+use super::{CrashEvent, Frame};
+
+/// Path components that mark third-party or runtime code.
+pub const DEPENDENCY_DIRS: &[&str] = &[
+    "site-packages",
+    "dist-packages",
+    "node_modules",
+    "target",
+    "vendor",
+    ".venv",
+    "venv",
+    ".cargo",
+    "registry",
+    "go-build",
+    "pkg/mod",
+    "rustc",
+    "lib/python",
+    "jdk",
+    "internal",
+];
+
+/// How many in-app frames (newest first) take part in the signature.
+const SIGNATURE_FRAMES: usize = 3;
+
+/// Whether a frame is application code by what the event alone says: the source's explicit
+/// `in_app`, otherwise a path that does not run through a dependency or runtime folder.
+pub fn looks_in_app(frame: &Frame) -> bool {
+    if let Some(in_app) = frame.in_app {
+        return in_app;
+    }
+    let Some(path) = frame.paths().next() else {
+        return false;
+    };
+    if path.starts_with('<') || path.starts_with("node:") || path.starts_with("internal/") {
+        return false;
+    }
+    let normalized = path.replace('\\', "/");
+    !normalized.split('/').any(|part| DEPENDENCY_DIRS.contains(&part))
+        && !DEPENDENCY_DIRS.iter().filter(|d| d.contains('/')).any(|d| normalized.contains(*d))
+}
+
+/// The stable signature of the crash group an event belongs to: the outermost exception's type
+/// and its newest in-app frames (function and file name). Hex, 16 characters.
+pub fn signature(event: &CrashEvent) -> String {
+    let mut key = String::new();
+    if let Some(exception) = event.outermost() {
+        key.push_str(&exception.ty);
+        let in_app: Vec<&Frame> = exception.frames.iter().rev().filter(|f| looks_in_app(f)).collect();
+        let frames: Vec<&Frame> = if in_app.is_empty() {
+            exception.frames.iter().rev().collect()
+        } else {
+            in_app
+        };
+        for frame in frames.into_iter().take(SIGNATURE_FRAMES) {
+            key.push('\u{1f}');
+            key.push_str(frame.function.as_deref().unwrap_or(""));
+            key.push('@');
+            key.push_str(file_name(frame.paths().next().unwrap_or("")));
+        }
+        if exception.frames.is_empty() {
+            key.push('\u{1f}');
+            key.push_str(&exception.value);
+        }
+    }
+    format!("{:016x}", fnv1a64(key.as_bytes()))
+}
+
+/// A short, human-friendly id derived from a signature: `CL-` and six characters.
+pub fn short_id(signature: &str) -> String {
+    format!("CL-{}", signature.get(..6).unwrap_or(signature).to_ascii_uppercase())
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// FNV-1a: tiny, stable across platforms and releases (unlike `std`'s hasher), good enough for ids.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crash::Exception;
+
+    fn frame(path: &str, function: &str) -> Frame {
+        Frame { filename: Some(path.into()), function: Some(function.into()), line: Some(1), ..Frame::default() }
+    }
+
+    fn event(ty: &str, frames: Vec<Frame>) -> CrashEvent {
+        CrashEvent { exceptions: vec![Exception { ty: ty.into(), frames, ..Exception::default() }], ..CrashEvent::default() }
+    }
+
+    #[test]
+    fn same_bug_deployed_elsewhere_is_one_group() {
+        let deployed = event("KeyError", vec![frame("/app/shop/orders.py", "total")]);
+        let local = event("KeyError", vec![frame("shop/orders.py", "total")]);
+        assert_eq!(signature(&deployed), signature(&local));
+    }
+
+    #[test]
+    fn library_frames_do_not_split_groups() {
+        let a = event("KeyError", vec![frame("shop/orders.py", "total"), frame("/usr/lib/python3/site-packages/x.py", "f")]);
+        let b = event("KeyError", vec![frame("shop/orders.py", "total"), frame("/usr/lib/python3/site-packages/x.py", "g")]);
+        assert_eq!(signature(&a), signature(&b));
+        assert!(!looks_in_app(&frame("/srv/node_modules/express/index.js", "handle")));
+    }
+
+    #[test]
+    fn other_type_or_place_is_another_group() {
+        let a = event("KeyError", vec![frame("shop/orders.py", "total")]);
+        assert_ne!(signature(&a), signature(&event("ValueError", vec![frame("shop/orders.py", "total")])));
+        assert_ne!(signature(&a), signature(&event("KeyError", vec![frame("shop/orders.py", "refund")])));
+        assert!(short_id(&signature(&a)).starts_with("CL-"));
+    }
+}
