@@ -1,4 +1,9 @@
 //! Crashloom: production crashes in the editor, and fixes proven in a sandbox.
 
+pub mod config;
 pub mod crash;
+pub mod engine;
+pub mod lsp;
+pub mod report;
+pub mod source;
 pub mod workspace;

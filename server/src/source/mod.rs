@@ -1,0 +1,3 @@
+//! Where crashes come from. Every source yields plain [`crate::crash::CrashEvent`]s.
+
+pub mod files;
