@@ -695,13 +695,14 @@ fn read_timestamp(value: &Value) -> Option<DateTime<Utc>> {
 }
 
 fn epoch_seconds(seconds: f64) -> Option<DateTime<Utc>> {
-    // Beyond ±2^53 seconds the float has no sub-second precision and is far outside chrono's range.
-    if !seconds.is_finite() || seconds.abs() > 9.0e15 {
+    // Far outside chrono's range (and past where microseconds fit an i64 comfortably).
+    if !seconds.is_finite() || seconds.abs() > 9.0e12 {
         return None;
     }
-    let whole = seconds.floor();
-    let nanos = ((seconds - whole) * 1e9).round().clamp(0.0, 999_999_999.0) as u32;
-    DateTime::from_timestamp(whole as i64, nanos)
+    // SDKs send at most microseconds; rounding to them keeps `1712345678.684` at .684000 exactly,
+    // as the same instant written in RFC 3339 reads.
+    let micros = (seconds * 1e6).round() as i64;
+    DateTime::from_timestamp_micros(micros)
 }
 
 /// A 1-based line or column; zero, negative or oversized numbers read as absent.
