@@ -560,3 +560,105 @@ fn events_that_are_not_crashes_say_why() {
         "not a Sentry event: a message-only event without an exception or stack trace is not a crash"
     );
 }
+
+/// Every node of a real event replaced, one at a time, by each kind of wrong value.
+#[test]
+fn no_json_shape_makes_the_event_reader_panic() {
+    let replacements = [
+        Value::Null,
+        Value::from(-1),
+        Value::from(u64::MAX),
+        Value::from(1e308),
+        Value::from(""),
+        Value::from("x"),
+        Value::Array(vec![Value::Null, Value::from(0)]),
+        serde_json::json!({"values": null, "frames": 1}),
+    ];
+    for name in ["python_chained", "node_type_error"] {
+        for original in [
+            json_fixture(&format!("raw/{name}.json")),
+            json_fixture(&format!("web_api/{name}.json")),
+        ] {
+            let paths = node_paths(&original);
+            for path in &paths {
+                for replacement in &replacements {
+                    let mut mutated = original.clone();
+                    if let Some(node) = node_at(&mut mutated, path) {
+                        *node = replacement.clone();
+                    }
+                    let _ = parse_event(&mutated);
+                }
+            }
+        }
+    }
+}
+
+/// Truncated and bit-flipped bodies and files are refused or read in part, never a panic.
+#[test]
+fn no_bytes_make_the_envelope_or_file_readers_panic() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for (name, encoding, body) in envelope_files() {
+        let plain = decode_body(&body, encoding.as_deref(), 1024 * 1024).expect("fixture decodes");
+        for _ in 0..200 {
+            let mut mutated = plain.clone();
+            let cut = (next() as usize) % (mutated.len() + 1);
+            mutated.truncate(cut.max(mutated.len() / 2));
+            for _ in 0..(next() % 4) {
+                let at = (next() as usize) % mutated.len().max(1);
+                if let Some(byte) = mutated.get_mut(at) {
+                    *byte = next() as u8;
+                }
+            }
+            let _ = parse_envelope(&mutated);
+            let _ = parse_crash_file(&mutated, &name);
+            let _ = decode_body(&mutated, Some("gzip"), 4096);
+            let _ = decode_body(&mutated, Some("br"), 4096);
+            let _ = decode_body(&mutated, None, 4096);
+        }
+    }
+}
+
+fn node_paths(root: &Value) -> Vec<Vec<PathStep>> {
+    let mut paths = Vec::new();
+    let mut pending = vec![(root, Vec::new())];
+    while let Some((node, path)) = pending.pop() {
+        match node {
+            Value::Object(object) => {
+                for (key, child) in object {
+                    let mut child_path = path.clone();
+                    child_path.push(PathStep::Key(key.clone()));
+                    pending.push((child, child_path));
+                }
+            }
+            Value::Array(items) => {
+                for (index, child) in items.iter().enumerate() {
+                    let mut child_path = path.clone();
+                    child_path.push(PathStep::Index(index));
+                    pending.push((child, child_path));
+                }
+            }
+            _ => {}
+        }
+        paths.push(path);
+    }
+    paths
+}
+
+#[derive(Clone)]
+enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+fn node_at<'a>(root: &'a mut Value, path: &[PathStep]) -> Option<&'a mut Value> {
+    path.iter().try_fold(root, |node, step| match step {
+        PathStep::Key(key) => node.get_mut(key.as_str()),
+        PathStep::Index(index) => node.get_mut(*index),
+    })
+}
