@@ -5,6 +5,7 @@
 
 pub mod detect;
 pub mod dotnet;
+pub mod envelope;
 pub mod file;
 pub mod go;
 pub mod group;
