@@ -115,6 +115,20 @@ impl LspClient {
         client
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Handles messages for up to `wait`.
+    pub fn pump(&mut self, wait: Duration) {
+        let _ = self.next_message(Instant::now() + wait);
+    }
+
+    /// Handles messages until none arrives for `quiet`.
+    pub fn pump_until_quiet(&mut self, quiet: Duration) {
+        while self.next_message(Instant::now() + quiet).is_some() {}
+    }
+
     pub fn uri(&self, relative: &str) -> String {
         file_uri(&self.root.join(relative))
     }
