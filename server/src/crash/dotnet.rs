@@ -22,8 +22,9 @@ use super::{CrashEvent, Exception, ExceptionLink, Frame, Language, LinkKind};
 /// How many message continuation lines a header may have before its first frame.
 const MAX_MESSAGE_LINES: usize = 40;
 
-static TYPE_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[\p{L}_][\p{L}\p{N}_.`+<>\[\],]*$").expect("valid type name regex"));
+static TYPE_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[\p{L}_][\p{L}\p{N}_.`+<>\[\],]*$").expect("valid type name regex")
+});
 
 /// CoreCLR / .NET Framework: `at Ns.Type.Method(String s) in /src/File.cs:line 42`, NativeAOT's
 /// `at Ns.Type.Method() + 0x32`.
@@ -41,11 +42,14 @@ static MONO_FRAME: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid Mono frame regex")
 });
 
-static ASYNC_STATE_MACHINE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(?P<owner>.+)\.<(?P<name>[^>]+)>d__\d+$").expect("valid state machine regex"));
+static ASYNC_STATE_MACHINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?P<owner>.+)\.<(?P<name>[^>]+)>d__\d+$").expect("valid state machine regex")
+});
 
-static AGGREGATE_MEMBER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*---> \(Inner Exception #\d+\) (?P<rest>.*)$").expect("valid aggregate member regex"));
+static AGGREGATE_MEMBER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*---> \(Inner Exception #\d+\) (?P<rest>.*)$")
+        .expect("valid aggregate member regex")
+});
 
 const END_OF_INNER: &str = "--- End of inner exception stack trace ---";
 
@@ -92,7 +96,11 @@ fn parse_exception(
     let header = header.strip_suffix("<---").map_or(header, str::trim_end);
     let (outer_ty, _) = split_type_and_message(header.split(" ---> ").next().unwrap_or(header))?;
     let first_frame = (header_index + 1..lines.len().min(header_index + 2 + MAX_MESSAGE_LINES))
-        .find(|&i| lines.get(i).is_some_and(|l| parse_frame(l).is_some() || l.trim() == END_OF_INNER));
+        .find(|&i| {
+            lines
+                .get(i)
+                .is_some_and(|l| parse_frame(l).is_some() || l.trim() == END_OF_INNER)
+        });
     if first_frame.is_none() && !announced {
         return None;
     }
@@ -113,9 +121,21 @@ fn parse_exception(
     // The chain, outermost first; each exception hangs off the one before it.
     let mut chain = Vec::new();
     for segment in text.split(" ---> ") {
-        let Some((ty, message)) = split_type_and_message(segment) else { break };
-        let link = chain.last().map(|&outer| (outer, LinkKind::Inner)).or(parent);
-        chain.push(tree.push(Exception { ty: ty.to_owned(), value: message.to_owned(), ..Exception::default() }, link));
+        let Some((ty, message)) = split_type_and_message(segment) else {
+            break;
+        };
+        let link = chain
+            .last()
+            .map(|&outer| (outer, LinkKind::Inner))
+            .or(parent);
+        chain.push(tree.push(
+            Exception {
+                ty: ty.to_owned(),
+                value: message.to_owned(),
+                ..Exception::default()
+            },
+            link,
+        ));
     }
     let outermost = *chain.first()?;
     // Frames are printed innermost exception first.
@@ -126,7 +146,8 @@ fn parse_exception(
         if trimmed == END_OF_INNER {
             current = current.saturating_sub(1);
             pos += 1;
-        } else if trimmed.starts_with("--- End of stack trace from previous location") || trimmed.starts_with("--- End of stack trace from")
+        } else if trimmed.starts_with("--- End of stack trace from previous location")
+            || trimmed.starts_with("--- End of stack trace from")
         {
             pos += 1;
         } else if let Some(frame) = parse_frame(line) {
@@ -140,13 +161,24 @@ fn parse_exception(
         } else if let Some(member) = AGGREGATE_MEMBER.captures(line) {
             let owner = chain.get(current).copied().unwrap_or(outermost);
             let rest = member.name("rest").map_or("", |m| m.as_str());
-            let Some((node, end)) = parse_exception(lines, rest, pos, tree, Some((owner, LinkKind::GroupMember)), true) else {
+            let Some((node, end)) = parse_exception(
+                lines,
+                rest,
+                pos,
+                tree,
+                Some((owner, LinkKind::GroupMember)),
+                true,
+            ) else {
                 break;
             };
             tree.merge_member_into_inner(owner, node);
             pos = end;
             // Members are separated by a blank line.
-            while lines.get(pos).is_some_and(|l| l.trim().is_empty()) && lines.get(pos + 1).is_some_and(|l| AGGREGATE_MEMBER.is_match(l)) {
+            while lines.get(pos).is_some_and(|l| l.trim().is_empty())
+                && lines
+                    .get(pos + 1)
+                    .is_some_and(|l| AGGREGATE_MEMBER.is_match(l))
+            {
                 pos += 1;
             }
         } else {
@@ -172,7 +204,9 @@ fn parse_frame(line: &str) -> Option<Frame> {
     let line = line.trim_end();
     let line = line.strip_suffix("<---").unwrap_or(line);
     // Mono separates method and parameters with a space, CoreCLR does not.
-    let caps = MONO_FRAME.captures(line).or_else(|| CORECLR_FRAME.captures(line))?;
+    let caps = MONO_FRAME
+        .captures(line)
+        .or_else(|| CORECLR_FRAME.captures(line))?;
     let method = caps["method"].trim();
     let (owner, function) = match method.rsplit_once('.') {
         Some((owner, function)) => (Some(owner), function),
@@ -187,15 +221,27 @@ fn parse_frame(line: &str) -> Option<Frame> {
         _ => (owner, function),
     };
     // Mono prints `<filename unknown>:0` or the assembly's `<mvid>:0` when it has no symbols.
-    let file = caps.name("file").map(|m| m.as_str()).filter(|f| !(f.starts_with('<') && f.ends_with('>')));
-    let absolute = file.is_some_and(|f| f.starts_with('/') || f.get(1..3).is_some_and(|s| s == ":\\" || s == ":/"));
-    let framework = owner.is_some_and(|o| ["System.", "Microsoft.", "Mono."].iter().any(|p| o.starts_with(p)));
+    let file = caps
+        .name("file")
+        .map(|m| m.as_str())
+        .filter(|f| !(f.starts_with('<') && f.ends_with('>')));
+    let absolute = file.is_some_and(|f| {
+        f.starts_with('/') || f.get(1..3).is_some_and(|s| s == ":\\" || s == ":/")
+    });
+    let framework = owner.is_some_and(|o| {
+        ["System.", "Microsoft.", "Mono."]
+            .iter()
+            .any(|p| o.starts_with(p))
+    });
     Some(Frame {
         function: Some(function.to_owned()),
         module: owner.map(str::to_owned),
         filename: file.map(str::to_owned),
         abs_path: file.filter(|_| absolute).map(str::to_owned),
-        line: file.and(caps.name("line")).and_then(|m| m.as_str().parse::<u32>().ok()).filter(|&n| n > 0),
+        line: file
+            .and(caps.name("line"))
+            .and_then(|m| m.as_str().parse::<u32>().ok())
+            .filter(|&n| n > 0),
         in_app: framework.then_some(false),
         ..Frame::default()
     })
@@ -251,10 +297,15 @@ impl ExceptionTree {
             .filter_map(|&node| {
                 let mut exception = slots.get_mut(node)?.take()?;
                 exception.frames.reverse();
-                exception.link = self.parents.get(node).copied().flatten().map(|(parent, kind)| ExceptionLink {
-                    parent: position.get(parent).copied().unwrap_or(0),
-                    kind,
-                });
+                exception.link = self
+                    .parents
+                    .get(node)
+                    .copied()
+                    .flatten()
+                    .map(|(parent, kind)| ExceptionLink {
+                        parent: position.get(parent).copied().unwrap_or(0),
+                        kind,
+                    });
                 Some(exception)
             })
             .collect()
@@ -265,7 +316,9 @@ impl ExceptionTree {
             self.parents
                 .iter()
                 .enumerate()
-                .filter(move |(_, p)| p.is_some_and(|(parent, kind)| parent == node && wanted(kind)))
+                .filter(move |(_, p)| {
+                    p.is_some_and(|(parent, kind)| parent == node && wanted(kind))
+                })
                 .map(|(child, _)| child)
         };
         let inner: Vec<usize> = children(|k| k == LinkKind::Inner).collect();
@@ -303,18 +356,32 @@ mod tests {
             at Acme.Orders.Program.<Main>(String[] args)\n";
         let (event, used) = parse_text(text).expect("trace");
         assert_eq!(used, 9);
-        let [inner, outer] = event.exceptions.as_slice() else { panic!("two exceptions: {event:?}") };
+        let [inner, outer] = event.exceptions.as_slice() else {
+            panic!("two exceptions: {event:?}")
+        };
         assert_eq!(inner.ty, "System.ArgumentNullException");
         assert_eq!(inner.value, "Value cannot be null. (Parameter 'customer')");
-        assert_eq!(inner.link, Some(ExceptionLink { parent: 1, kind: LinkKind::Inner }));
+        assert_eq!(
+            inner.link,
+            Some(ExceptionLink {
+                parent: 1,
+                kind: LinkKind::Inner
+            })
+        );
         let raising = inner.frames.last().expect("frame");
         assert_eq!(raising.function.as_deref(), Some("Check"));
         assert_eq!(raising.module.as_deref(), Some("Acme.Orders.Validator"));
-        assert_eq!(raising.abs_path.as_deref(), Some("/src/Acme.Orders/Validator.cs"));
+        assert_eq!(
+            raising.abs_path.as_deref(),
+            Some("/src/Acme.Orders/Validator.cs")
+        );
         assert_eq!(raising.line, Some(18));
         let state_machine = &inner.frames[0];
         assert_eq!(
-            (state_machine.module.as_deref(), state_machine.function.as_deref()),
+            (
+                state_machine.module.as_deref(),
+                state_machine.function.as_deref()
+            ),
             (Some("Acme.Orders.OrderService"), Some("SaveAsync"))
         );
         assert_eq!(outer.frames.len(), 4);
@@ -326,7 +393,10 @@ mod tests {
     fn windows_paths_and_native_aot_offsets() {
         // Verbatim .NET Framework output from a public gist (ssa3512, ".NET stack preservation").
         let frame = parse_frame(r"   at ConsoleApp1.Program.Main(String[] args) in C:\Projects\ConsoleApp1\ConsoleApp1\Program.cs:line 17").expect("frame");
-        assert_eq!(frame.abs_path.as_deref(), Some(r"C:\Projects\ConsoleApp1\ConsoleApp1\Program.cs"));
+        assert_eq!(
+            frame.abs_path.as_deref(),
+            Some(r"C:\Projects\ConsoleApp1\ConsoleApp1\Program.cs")
+        );
         assert_eq!(frame.line, Some(17));
         let frame = parse_frame("   at Acme.Program.Main() + 0x32").expect("frame");
         assert_eq!(frame.function.as_deref(), Some("Main"));
@@ -350,7 +420,8 @@ mod tests {
 
     #[test]
     fn truncated_and_garbled_input_yields_what_could_be_read() {
-        let (event, used) = parse_text("Unhandled exception. System.Exception: boom").expect("header only");
+        let (event, used) =
+            parse_text("Unhandled exception. System.Exception: boom").expect("header only");
         assert_eq!((event.exceptions.len(), used), (1, 1));
         let (event, used) = parse_text("System.Exception: a ---> System.IO.IOException: b\n   at A.B.C() in /x.cs:line 1\n   at A.B.D(\u{fffd}")
             .expect("partial");

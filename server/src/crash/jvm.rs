@@ -3,13 +3,13 @@
 //!
 //! ```text
 //! Exception in thread "main" java.lang.IllegalStateException: outer
-//! 	at com.acme.App.start(App.java:32)
-//! 	Suppressed: java.io.IOException: close failed
-//! 		at com.acme.Conn.close(Conn.java:10)
-//! 		... 1 more
+//!     at com.acme.App.start(App.java:32)
+//!     Suppressed: java.io.IOException: close failed
+//!         at com.acme.Conn.close(Conn.java:10)
+//!         ... 1 more
 //! Caused by: java.lang.NumberFormatException: For input string: "80a"
-//! 	at java.base/java.lang.Integer.parseInt(Integer.java:668)
-//! 	... 3 more
+//!     at java.base/java.lang.Integer.parseInt(Integer.java:668)
+//!     ... 3 more
 //! ```
 //!
 //! Nesting follows the printed indentation: a `Suppressed:` block is indented one step deeper than
@@ -38,22 +38,30 @@ static FRAME: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid frame regex")
 });
 
-static NESTED_HEADER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(?P<indent>\s*)(?P<kind>Caused by|Suppressed): (?P<rest>.*)$").expect("valid nested header regex"));
-
-static MORE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*\.\.\. (?P<n>\d+) (?:more|common frames omitted)\s*$").expect("valid omitted-frames regex")
+static NESTED_HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?P<indent>\s*)(?P<kind>Caused by|Suppressed): (?P<rest>.*)$")
+        .expect("valid nested header regex")
 });
 
-static CIRCULAR: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*(?:(?:Caused by|Suppressed): )?\[CIRCULAR REFERENCE: .*\]\s*$").expect("valid circular regex"));
+static MORE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*\.\.\. (?P<n>\d+) (?:more|common frames omitted)\s*$")
+        .expect("valid omitted-frames regex")
+});
+
+static CIRCULAR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:(?:Caused by|Suppressed): )?\[CIRCULAR REFERENCE: .*\]\s*$")
+        .expect("valid circular regex")
+});
 
 /// Parses a JVM trace that starts at `lines[0]` (log prefixes already stripped). Returns the event
 /// and how many lines of `lines` it used, or `None` when no JVM trace starts there.
 pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
     let first = *lines.first()?;
     let starts_plausibly = first.starts_with("Exception in thread \"")
-        || first.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$');
+        || first
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$');
     if !starts_plausibly {
         return None;
     }
@@ -99,7 +107,11 @@ pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
             pos += 1;
         } else if let Some(nested) = NESTED_HEADER.captures(line) {
             let indent = nested["indent"].chars().count();
-            let kind = if &nested["kind"] == "Caused by" { LinkKind::Cause } else { LinkKind::Suppressed };
+            let kind = if &nested["kind"] == "Caused by" {
+                LinkKind::Cause
+            } else {
+                LinkKind::Suppressed
+            };
             // A cause hangs off the latest exception at its own indentation, a suppressed
             // exception off the latest one indented less than itself.
             while open.len() > 1
@@ -110,8 +122,12 @@ pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
             {
                 open.pop();
             }
-            let Some(&(_, owner)) = open.last() else { break };
-            let Some((ty, message)) = split_type_and_message(&nested["rest"]) else { break };
+            let Some(&(_, owner)) = open.last() else {
+                break;
+            };
+            let Some((ty, message)) = split_type_and_message(&nested["rest"]) else {
+                break;
+            };
             let mut value = message.to_owned();
             pos += 1;
             if let Some(end) = message_continuation_end(lines, pos) {
@@ -145,13 +161,19 @@ fn message_continuation_end(lines: &[&str], start: usize) -> Option<usize> {
 }
 
 fn is_trace_line(line: &str) -> bool {
-    parse_frame(line).is_some() || MORE.is_match(line) || NESTED_HEADER.is_match(line) || CIRCULAR.is_match(line)
+    parse_frame(line).is_some()
+        || MORE.is_match(line)
+        || NESTED_HEADER.is_match(line)
+        || CIRCULAR.is_match(line)
 }
 
 /// Exception class names end in `Exception`/`Error`/`Throwable` or at least carry a package.
 fn looks_like_throwable_name(ty: &str) -> bool {
     let simple = ty.rsplit(['.', '$']).next().unwrap_or(ty);
-    ty.contains('.') || ["Exception", "Error", "Throwable", "Failure"].iter().any(|suffix| simple.ends_with(suffix))
+    ty.contains('.')
+        || ["Exception", "Error", "Throwable", "Failure"]
+            .iter()
+            .any(|suffix| simple.ends_with(suffix))
 }
 
 fn split_type_and_message(text: &str) -> Option<(&str, &str)> {
@@ -159,13 +181,21 @@ fn split_type_and_message(text: &str) -> Option<(&str, &str)> {
         Some((ty, message)) => (ty, message.strip_prefix(' ').unwrap_or(message)),
         None => (text.trim_end(), ""),
     };
-    let valid = !ty.is_empty() && ty.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '$' | '.'));
+    let valid = !ty.is_empty()
+        && ty
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '$' | '.'));
     valid.then_some((ty, message))
 }
 
 fn new_exception(ty: &str, value: String) -> Exception {
     let module = ty.rsplit_once('.').map(|(package, _)| package.to_owned());
-    Exception { ty: ty.to_owned(), value, module, ..Exception::default() }
+    Exception {
+        ty: ty.to_owned(),
+        value,
+        module,
+        ..Exception::default()
+    }
 }
 
 /// One `at ...` line: `java.base/java.lang.Integer.parseInt(Integer.java:668)`,
@@ -191,9 +221,15 @@ fn parse_frame(line: &str) -> Option<Frame> {
     // The module part of the prefix (`java.base`, `java.sql@17`) names a JDK module for JDK code.
     let module_name = caps
         .name("prefix")
-        .map(|m| m.as_str().rsplit('/').find(|part| !part.is_empty()).unwrap_or(""))
+        .map(|m| {
+            m.as_str()
+                .rsplit('/')
+                .find(|part| !part.is_empty())
+                .unwrap_or("")
+        })
         .map(|module| module.split('@').next().unwrap_or(module));
-    let in_jdk_module = module_name.is_some_and(|m| m.starts_with("java.") || m.starts_with("jdk."));
+    let in_jdk_module =
+        module_name.is_some_and(|m| m.starts_with("java.") || m.starts_with("jdk."));
     Some(Frame {
         function: Some(method.to_owned()),
         module: class.map(str::to_owned),
@@ -221,9 +257,17 @@ impl ExceptionTree {
 
     /// `... N more`: the last N frames of the enclosing trace are this exception's oldest frames.
     fn copy_shared_frames(&mut self, node: usize, count: usize) {
-        let Some(Some((parent, _))) = self.parents.get(node).copied() else { return };
-        let Some(enclosing) = self.nodes.get(parent) else { return };
-        let shared = enclosing.frames.get(enclosing.frames.len().saturating_sub(count)..).unwrap_or_default().to_vec();
+        let Some(Some((parent, _))) = self.parents.get(node).copied() else {
+            return;
+        };
+        let Some(enclosing) = self.nodes.get(parent) else {
+            return;
+        };
+        let shared = enclosing
+            .frames
+            .get(enclosing.frames.len().saturating_sub(count)..)
+            .unwrap_or_default()
+            .to_vec();
         if let Some(exception) = self.nodes.get_mut(node) {
             exception.frames.extend(shared);
         }
@@ -244,10 +288,15 @@ impl ExceptionTree {
             .filter_map(|&node| {
                 let mut exception = slots.get_mut(node)?.take()?;
                 exception.frames.reverse();
-                exception.link = self.parents.get(node).copied().flatten().map(|(parent, kind)| ExceptionLink {
-                    parent: position.get(parent).copied().unwrap_or(0),
-                    kind,
-                });
+                exception.link = self
+                    .parents
+                    .get(node)
+                    .copied()
+                    .flatten()
+                    .map(|(parent, kind)| ExceptionLink {
+                        parent: position.get(parent).copied().unwrap_or(0),
+                        kind,
+                    });
                 Some(exception)
             })
             .collect()
@@ -258,7 +307,9 @@ impl ExceptionTree {
             self.parents
                 .iter()
                 .enumerate()
-                .filter(move |(_, p)| p.is_some_and(|(parent, kind)| parent == node && wanted(kind)))
+                .filter(move |(_, p)| {
+                    p.is_some_and(|(parent, kind)| parent == node && wanted(kind))
+                })
                 .map(|(child, _)| child)
         };
         let causes: Vec<usize> = children(|k| k != LinkKind::Suppressed).collect();
@@ -282,16 +333,66 @@ mod tests {
     #[test]
     fn frame_with_module_loader_and_version_prefixes() {
         for (line, class, file, number) in [
-            ("\tat com.foo.loader/foo@9.0/com.foo.Main.run(Main.java:101)", "com.foo.Main", Some("Main.java"), Some(101)),
-            ("\tat com.foo.loader//com.foo.bar.App.run(App.java:12)", "com.foo.bar.App", Some("App.java"), Some(12)),
-            ("\tat acme@2.1/org.acme.Lib.test(Lib.java:80)", "org.acme.Lib", Some("Lib.java"), Some(80)),
-            ("\tat app//com.acme.Foo.bar(Foo.java:7)", "com.acme.Foo", Some("Foo.java"), Some(7)),
-            ("\tat MyClass.mash(MyClass.java:9)", "MyClass", Some("MyClass.java"), Some(9)),
-            ("\tat com.foo.Main.run(Main.java)", "com.foo.Main", Some("Main.java"), None),
-            ("\tat com.foo.Main.run(Unknown Source)", "com.foo.Main", None, None),
-            ("\tat java.base/jdk.internal.misc.Unsafe.park(Native Method)", "jdk.internal.misc.Unsafe", None, None),
-            ("\tat com.acme.Api.get(Api.kt:3) ~[api-1.2.jar:1.2]", "com.acme.Api", Some("Api.kt"), Some(3)),
-            ("    at com.acme.Api.get(Api.kt:3) [api-1.2.jar:1.2]", "com.acme.Api", Some("Api.kt"), Some(3)),
+            (
+                "\tat com.foo.loader/foo@9.0/com.foo.Main.run(Main.java:101)",
+                "com.foo.Main",
+                Some("Main.java"),
+                Some(101),
+            ),
+            (
+                "\tat com.foo.loader//com.foo.bar.App.run(App.java:12)",
+                "com.foo.bar.App",
+                Some("App.java"),
+                Some(12),
+            ),
+            (
+                "\tat acme@2.1/org.acme.Lib.test(Lib.java:80)",
+                "org.acme.Lib",
+                Some("Lib.java"),
+                Some(80),
+            ),
+            (
+                "\tat app//com.acme.Foo.bar(Foo.java:7)",
+                "com.acme.Foo",
+                Some("Foo.java"),
+                Some(7),
+            ),
+            (
+                "\tat MyClass.mash(MyClass.java:9)",
+                "MyClass",
+                Some("MyClass.java"),
+                Some(9),
+            ),
+            (
+                "\tat com.foo.Main.run(Main.java)",
+                "com.foo.Main",
+                Some("Main.java"),
+                None,
+            ),
+            (
+                "\tat com.foo.Main.run(Unknown Source)",
+                "com.foo.Main",
+                None,
+                None,
+            ),
+            (
+                "\tat java.base/jdk.internal.misc.Unsafe.park(Native Method)",
+                "jdk.internal.misc.Unsafe",
+                None,
+                None,
+            ),
+            (
+                "\tat com.acme.Api.get(Api.kt:3) ~[api-1.2.jar:1.2]",
+                "com.acme.Api",
+                Some("Api.kt"),
+                Some(3),
+            ),
+            (
+                "    at com.acme.Api.get(Api.kt:3) [api-1.2.jar:1.2]",
+                "com.acme.Api",
+                Some("Api.kt"),
+                Some(3),
+            ),
         ] {
             let frame = parse_frame(line).unwrap_or_else(|| panic!("frame not parsed: {line}"));
             assert_eq!(frame.module.as_deref(), Some(class), "{line}");
@@ -302,7 +403,10 @@ mod tests {
 
     #[test]
     fn dotnet_frames_are_not_jvm_frames() {
-        assert!(parse_frame("   at Acme.Program.Main(String[] args) in /src/Program.cs:line 12").is_none());
+        assert!(
+            parse_frame("   at Acme.Program.Main(String[] args) in /src/Program.cs:line 12")
+                .is_none()
+        );
         assert!(parse_frame("   at Acme.Program.Main()").is_none());
     }
 
@@ -321,7 +425,11 @@ mod tests {
         assert_eq!(used, 6);
         let cause = &event.exceptions[0];
         assert_eq!(cause.frames_omitted, Some(1));
-        let functions: Vec<_> = cause.frames.iter().filter_map(|f| f.function.as_deref()).collect();
+        let functions: Vec<_> = cause
+            .frames
+            .iter()
+            .filter_map(|f| f.function.as_deref())
+            .collect();
         assert_eq!(functions, ["main", "inner"]);
     }
 
@@ -352,9 +460,27 @@ mod tests {
                 "java.lang.IllegalStateException"
             ]
         );
-        assert_eq!(event.exceptions[0].link, Some(ExceptionLink { parent: 3, kind: LinkKind::Cause }));
-        assert_eq!(event.exceptions[1].link, Some(ExceptionLink { parent: 2, kind: LinkKind::Cause }));
-        assert_eq!(event.exceptions[2].link, Some(ExceptionLink { parent: 3, kind: LinkKind::Suppressed }));
+        assert_eq!(
+            event.exceptions[0].link,
+            Some(ExceptionLink {
+                parent: 3,
+                kind: LinkKind::Cause
+            })
+        );
+        assert_eq!(
+            event.exceptions[1].link,
+            Some(ExceptionLink {
+                parent: 2,
+                kind: LinkKind::Cause
+            })
+        );
+        assert_eq!(
+            event.exceptions[2].link,
+            Some(ExceptionLink {
+                parent: 3,
+                kind: LinkKind::Suppressed
+            })
+        );
         assert_eq!(event.exceptions[3].link, None);
         assert_eq!(event.exceptions[0].value, "");
     }
@@ -376,7 +502,8 @@ mod tests {
 
     #[test]
     fn truncated_and_garbled_input_yields_what_could_be_read() {
-        let (event, used) = parse_text("Exception in thread \"main\" java.lang.Error").expect("header only");
+        let (event, used) =
+            parse_text("Exception in thread \"main\" java.lang.Error").expect("header only");
         assert_eq!((event.exceptions.len(), used), (1, 1));
         assert_eq!(event.thread.as_deref(), Some("main"));
 
@@ -387,8 +514,10 @@ mod tests {
         assert_eq!(used, 2);
         assert_eq!(event.exceptions[0].frames.len(), 1);
 
-        let (event, _) = parse_text("java.lang.Error: x\n\tat A.b(A.java:1)\nCaused by: java.lang.Error: y\n\t... 7 more")
-            .expect("more than the enclosing trace has");
+        let (event, _) = parse_text(
+            "java.lang.Error: x\n\tat A.b(A.java:1)\nCaused by: java.lang.Error: y\n\t... 7 more",
+        )
+        .expect("more than the enclosing trace has");
         assert_eq!(event.exceptions[0].frames.len(), 1);
     }
 }
