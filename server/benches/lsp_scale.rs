@@ -84,7 +84,12 @@ fn ms(d: Duration) -> String {
 
 fn peak_rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
     kib / 1024.0
 }
 
@@ -115,10 +120,14 @@ fn main() {
     let published_files = client.diagnostics.len();
     let total_diagnostics: usize = client.diagnostics.values().map(Vec::len).sum();
     println!("startup to first diagnostics: {}", ms(startup));
-    println!("startup to all diagnostics published: {} ({published_files} files, {total_diagnostics} diagnostics)", ms(all_published));
+    println!(
+        "startup to all diagnostics published: {} ({published_files} files, {total_diagnostics} diagnostics)",
+        ms(all_published)
+    );
 
     // didOpen → publishDiagnostics, on files that have crash sites.
-    let with_sites: Vec<String> = client.diagnostics.iter().filter(|(_, d)| !d.is_empty()).map(|(u, _)| u.clone()).take(300).collect();
+    let with_sites: Vec<String> =
+        client.diagnostics.iter().filter(|(_, d)| !d.is_empty()).map(|(u, _)| u.clone()).take(300).collect();
     let mut open_latency = Vec::new();
     for uri in &with_sites {
         let relative = uri.strip_prefix(&common::file_uri(&client.root)).unwrap().trim_start_matches('/').to_owned();
@@ -140,9 +149,17 @@ fn main() {
     let mut lens_latency = Vec::new();
     for round in 0..5 {
         for uri in &with_sites {
-            let line = client.diagnostics.get(uri).and_then(|d| d.first()).map(|d| d["range"]["start"]["line"].clone()).unwrap_or(json!(0));
+            let line = client
+                .diagnostics
+                .get(uri)
+                .and_then(|d| d.first())
+                .map(|d| d["range"]["start"]["line"].clone())
+                .unwrap_or(json!(0));
             let sent = Instant::now();
-            let hover = client.request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": 6}}));
+            let hover = client.request(
+                "textDocument/hover",
+                json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": 6}}),
+            );
             hover_latency.push(sent.elapsed());
             if round == 0 {
                 assert!(hover.is_object(), "hover on a crash line answers");
@@ -152,8 +169,18 @@ fn main() {
             lens_latency.push(sent.elapsed());
         }
     }
-    println!("hover: p50 {}, p99 {} ({} requests)", ms(percentile(&mut hover_latency, 0.5)), ms(percentile(&mut hover_latency, 0.99)), hover_latency.len());
-    println!("codeLens: p50 {}, p99 {} ({} requests)", ms(percentile(&mut lens_latency, 0.5)), ms(percentile(&mut lens_latency, 0.99)), lens_latency.len());
+    println!(
+        "hover: p50 {}, p99 {} ({} requests)",
+        ms(percentile(&mut hover_latency, 0.5)),
+        ms(percentile(&mut hover_latency, 0.99)),
+        hover_latency.len()
+    );
+    println!(
+        "codeLens: p50 {}, p99 {} ({} requests)",
+        ms(percentile(&mut lens_latency, 0.5)),
+        ms(percentile(&mut lens_latency, 0.99)),
+        lens_latency.len()
+    );
     println!("peak memory (VmHWM): {:.1} MiB", peak_rss_mib(client.pid()));
     client.shutdown();
 }

@@ -44,12 +44,18 @@ fn a_one_gibibyte_log_is_read_from_its_end() {
     drop(log);
     assert!(std::fs::metadata(&log_path).unwrap().len() >= 1 << 30);
 
-    let config = Config::from_toml("[[source]]\nkind = \"files\"\npaths = [\"var/app.log\"]\n[diagnostics]\nmax_log_mib = 1\n").unwrap();
+    let config =
+        Config::from_toml("[[source]]\nkind = \"files\"\npaths = [\"var/app.log\"]\n[diagnostics]\nmax_log_mib = 1\n")
+            .unwrap();
     let loaded = load_workspace(dir.path(), &config).unwrap();
     assert_eq!(loaded.picture.groups.len(), 1, "{:?}", loaded.problems);
     let site = loaded.picture.groups[0].crash_site().unwrap();
     assert_eq!((site.path.as_str(), site.line), ("app/views.py", 2));
-    assert!(loaded.problems.iter().any(|p| p.contains("var/app.log") && p.contains("reading only its last 1 MiB")), "{:?}", loaded.problems);
+    assert!(
+        loaded.problems.iter().any(|p| p.contains("var/app.log") && p.contains("reading only its last 1 MiB")),
+        "{:?}",
+        loaded.problems
+    );
 }
 
 #[test]

@@ -36,7 +36,11 @@ fn json_lists_each_group_with_its_sites_and_unmapped_frames() {
 #[test]
 fn text_reads_like_a_crash_list() {
     let workspace = example_workspace("shop-python");
-    let output = Command::new(env!("CARGO_BIN_EXE_crashloom")).args(["crashes", "--workspace"]).arg(workspace.path()).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_crashloom"))
+        .args(["crashes", "--workspace"])
+        .arg(workspace.path())
+        .output()
+        .unwrap();
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(text.starts_with("2 crash groups in "), "{text}");
@@ -47,7 +51,10 @@ fn text_reads_like_a_crash_list() {
 
 #[test]
 fn a_missing_workspace_is_one_clear_error() {
-    let output = Command::new(env!("CARGO_BIN_EXE_crashloom")).args(["crashes", "--workspace", "/no/such/folder"]).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_crashloom"))
+        .args(["crashes", "--workspace", "/no/such/folder"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot open the workspace /no/such/folder"), "{stderr}");

@@ -15,7 +15,11 @@ fn has_line(diagnostics: &[Value], line: u64) -> bool {
 }
 
 fn at_line(diagnostics: &[Value], line: u64) -> Value {
-    diagnostics.iter().find(|d| d["range"]["start"]["line"] == line).cloned().unwrap_or_else(|| panic!("no diagnostic on line {line}: {diagnostics:#?}"))
+    diagnostics
+        .iter()
+        .find(|d| d["range"]["start"]["line"] == line)
+        .cloned()
+        .unwrap_or_else(|| panic!("no diagnostic on line {line}: {diagnostics:#?}"))
 }
 
 #[test]
@@ -33,7 +37,10 @@ fn every_crash_site_of_the_shop_is_marked_on_its_line() {
     assert_eq!(message, "TypeError: 'NoneType' object is not subscriptable — crashed here 1 time");
     let order_error = summary(&at_line(&orders, 20));
     assert_eq!(order_error.1, ERROR);
-    assert!(order_error.2.ends_with("OrderError: order 102 cannot be priced — crashed here 2 times"), "{order_error:?}");
+    assert!(
+        order_error.2.ends_with("OrderError: order 102 cannot be priced — crashed here 2 times"),
+        "{order_error:?}"
+    );
     let through_receipt = summary(&at_line(&orders, 26));
     assert_eq!(through_receipt.1, INFORMATION);
     assert!(
@@ -50,7 +57,12 @@ fn every_crash_site_of_the_shop_is_marked_on_its_line() {
     assert!(raise["code"].as_str().unwrap().starts_with("CL-"));
     assert!(raise["data"]["group"].is_string());
     // Related information walks the chain: the other frames of the same crash.
-    let related: Vec<String> = raise["relatedInformation"].as_array().unwrap().iter().map(|r| r["message"].as_str().unwrap().to_owned()).collect();
+    let related: Vec<String> = raise["relatedInformation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["message"].as_str().unwrap().to_owned())
+        .collect();
     assert!(related.contains(&"root cause in price_of".to_owned()), "{related:?}");
     assert!(related.contains(&"frame 2 of 3 in receipt".to_owned()), "{related:?}");
 
@@ -75,7 +87,10 @@ fn hover_and_code_lens_tell_what_crashed_here() {
     let uri = client.open("shop/orders.py");
     client.wait_for_diagnostics("shop/orders.py", |d| d.len() >= 5);
 
-    let hover = client.request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": 25, "character": 10}}));
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 25, "character": 10}}),
+    );
     let text = hover["contents"]["value"].as_str().unwrap();
     assert!(text.starts_with("**TypeError**: 'NoneType' object is not subscriptable"), "{text}");
     assert!(text.contains("1 time"), "{text}");
@@ -83,7 +98,8 @@ fn hover_and_code_lens_tell_what_crashed_here() {
     assert!(text.contains("1. [`receipt`]("), "{text}");
     assert!(text.contains("shop/orders.py:26 ← here"), "{text}");
     assert!(text.contains("3. [`<module>`]") || text.contains("3. [`\\<module\\>`]"), "{text}");
-    let nothing = client.request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": 2, "character": 0}}));
+    let nothing = client
+        .request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": 2, "character": 0}}));
     assert_eq!(nothing, Value::Null);
 
     let lenses = client.request("textDocument/codeLens", json!({"textDocument": {"uri": uri}}));
@@ -121,7 +137,10 @@ fn diagnostics_follow_edits_and_flag_an_edited_crash_line() {
     let moved = client.wait_for_diagnostics("shop/orders.py", |d| has_line(d, 22) && !has_line(d, 20));
     assert!(summary(&at_line(&moved, 22)).2.ends_with("crashed here 2 times"));
     assert!(!at_line(&moved, 22)["message"].as_str().unwrap().contains("changed since the crash"));
-    assert_eq!(summary(&at_line(&moved, 27)).2, "TypeError: 'NoneType' object is not subscriptable — crashed here 1 time");
+    assert_eq!(
+        summary(&at_line(&moved, 27)).2,
+        "TypeError: 'NoneType' object is not subscriptable — crashed here 1 time"
+    );
 
     // Editing the crashing line itself: the mark stays, and says the line changed.
     client.notify(
@@ -131,7 +150,10 @@ fn diagnostics_follow_edits_and_flag_an_edited_crash_line() {
         ]}),
     );
     let edited = client.wait_for_diagnostics("shop/orders.py", |d| {
-        d.iter().any(|x| x["range"]["start"]["line"] == 27 && x["message"].as_str().unwrap().contains("This line has changed since the crash."))
+        d.iter().any(|x| {
+            x["range"]["start"]["line"] == 27
+                && x["message"].as_str().unwrap().contains("This line has changed since the crash.")
+        })
     });
     assert_eq!(summary(&at_line(&edited, 27)).1, ERROR);
     client.shutdown();
@@ -162,10 +184,13 @@ fn new_changed_and_deleted_crash_files_show_up_without_a_restart() {
     // The same crash once more, in a new file: the count goes up.
     let crashes = workspace.path().join(".crashloom/crashes");
     let service_log = std::fs::read_to_string(crashes.join("orders-service.log")).unwrap();
-    let one_crash: String = service_log.lines().skip(1).take_while(|l| !l.starts_with("20")).map(|l| format!("{l}\n")).collect();
+    let one_crash: String =
+        service_log.lines().skip(1).take_while(|l| !l.starts_with("20")).map(|l| format!("{l}\n")).collect();
     std::fs::write(crashes.join("again.txt"), &one_crash).unwrap();
     client.wait_for_diagnostics("shop/orders.py", |d| {
-        d.iter().any(|x| x["range"]["start"]["line"] == 20 && x["message"].as_str().unwrap().contains("crashed here 3 times"))
+        d.iter().any(|x| {
+            x["range"]["start"]["line"] == 20 && x["message"].as_str().unwrap().contains("crashed here 3 times")
+        })
     });
 
     // Deleting crash files removes their marks.
@@ -185,7 +210,8 @@ fn new_changed_and_deleted_crash_files_show_up_without_a_restart() {
 fn bad_crash_files_are_reported_and_the_rest_keeps_working() {
     let workspace = example_workspace("shop-python");
     let crashes = workspace.path().join(".crashloom/crashes");
-    std::fs::write(crashes.join("junk.bin"), (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<u8>>()).unwrap();
+    std::fs::write(crashes.join("junk.bin"), (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<u8>>())
+        .unwrap();
     std::fs::write(crashes.join("broken.json"), "{\"exception\": {\"values\": [").unwrap();
     let mut latin1 = std::fs::read(crashes.join("guest-checkout.txt")).unwrap();
     latin1.extend_from_slice(b"\nextra note: caf\xe9 \xff\xfe\n");
@@ -193,8 +219,14 @@ fn bad_crash_files_are_reported_and_the_rest_keeps_working() {
 
     let mut client = LspClient::start(workspace.path(), Value::Null);
     let orders = client.wait_for_diagnostics("shop/orders.py", |d| d.len() >= 5);
-    assert_eq!(summary(&at_line(&orders, 25)).2, "TypeError: 'NoneType' object is not subscriptable — crashed here 1 time");
-    let request = client.request("textDocument/hover", json!({"textDocument": {"uri": client.uri("shop/orders.py")}, "position": {"line": 25, "character": 0}}));
+    assert_eq!(
+        summary(&at_line(&orders, 25)).2,
+        "TypeError: 'NoneType' object is not subscriptable — crashed here 1 time"
+    );
+    let request = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": client.uri("shop/orders.py")}, "position": {"line": 25, "character": 0}}),
+    );
     assert!(request["contents"]["value"].as_str().unwrap().contains("TypeError"));
     let warnings: Vec<&String> = client.log.iter().filter(|(kind, _)| *kind == 2).map(|(_, m)| m).collect();
     assert!(warnings.iter().any(|m| m.contains("broken.json")), "{warnings:?}");
@@ -208,10 +240,16 @@ fn unknown_documents_and_wild_positions_get_empty_answers() {
     let mut client = LspClient::start(workspace.path(), Value::Null);
     client.wait_for_diagnostics("shop/orders.py", |d| d.len() >= 5);
     let outside = "file:///nowhere/at/all.py";
-    let hover = client.request("textDocument/hover", json!({"textDocument": {"uri": outside}, "position": {"line": 0, "character": 0}}));
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": outside}, "position": {"line": 0, "character": 0}}),
+    );
     assert_eq!(hover, Value::Null);
     let uri = client.open("shop/orders.py");
-    let far = client.request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": 100000, "character": 4000000}}));
+    let far = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 100000, "character": 4000000}}),
+    );
     assert_eq!(far, Value::Null);
     client.notify(
         "textDocument/didChange",
@@ -219,7 +257,10 @@ fn unknown_documents_and_wild_positions_get_empty_answers() {
             {"range": {"start": {"line": 9000, "character": 5}, "end": {"line": 2, "character": 99}}, "text": "x"}
         ]}),
     );
-    client.notify("textDocument/didChange", json!({"textDocument": {"uri": "file:///not/open.py", "version": 2}, "contentChanges": [{"text": "y"}]}));
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": "file:///not/open.py", "version": 2}, "contentChanges": [{"text": "y"}]}),
+    );
     let lenses = client.request("textDocument/codeLens", json!({"textDocument": {"uri": uri}}));
     assert!(lenses.is_array());
     client.shutdown();

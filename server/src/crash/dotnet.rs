@@ -17,14 +17,14 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{CrashEvent, Exception, ExceptionLink, Frame, Language, LinkKind};
+use super::chain::ExceptionTree;
+use super::{CrashEvent, Exception, Frame, Language, LinkKind};
 
 /// How many message continuation lines a header may have before its first frame.
 const MAX_MESSAGE_LINES: usize = 40;
 
-static TYPE_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[\p{L}_][\p{L}\p{N}_.`+<>\[\],]*$").expect("valid type name regex")
-});
+static TYPE_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[\p{L}_][\p{L}\p{N}_.`+<>\[\],]*$").expect("valid type name regex"));
 
 /// CoreCLR / .NET Framework: `at Ns.Type.Method(String s) in /src/File.cs:line 42`, NativeAOT's
 /// `at Ns.Type.Method() + 0x32`.
@@ -42,13 +42,11 @@ static MONO_FRAME: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid Mono frame regex")
 });
 
-static ASYNC_STATE_MACHINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?P<owner>.+)\.<(?P<name>[^>]+)>d__\d+$").expect("valid state machine regex")
-});
+static ASYNC_STATE_MACHINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?P<owner>.+)\.<(?P<name>[^>]+)>d__\d+$").expect("valid state machine regex"));
 
 static AGGREGATE_MEMBER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*---> \(Inner Exception #\d+\) (?P<rest>.*)$")
-        .expect("valid aggregate member regex")
+    Regex::new(r"^\s*---> \(Inner Exception #\d+\) (?P<rest>.*)$").expect("valid aggregate member regex")
 });
 
 const END_OF_INNER: &str = "--- End of inner exception stack trace ---";
@@ -96,11 +94,7 @@ fn parse_exception(
     let header = header.strip_suffix("<---").map_or(header, str::trim_end);
     let (outer_ty, _) = split_type_and_message(header.split(" ---> ").next().unwrap_or(header))?;
     let first_frame = (header_index + 1..lines.len().min(header_index + 2 + MAX_MESSAGE_LINES))
-        .find(|&i| {
-            lines
-                .get(i)
-                .is_some_and(|l| parse_frame(l).is_some() || l.trim() == END_OF_INNER)
-        });
+        .find(|&i| lines.get(i).is_some_and(|l| parse_frame(l).is_some() || l.trim() == END_OF_INNER));
     if first_frame.is_none() && !announced {
         return None;
     }
@@ -124,18 +118,8 @@ fn parse_exception(
         let Some((ty, message)) = split_type_and_message(segment) else {
             break;
         };
-        let link = chain
-            .last()
-            .map(|&outer| (outer, LinkKind::Inner))
-            .or(parent);
-        chain.push(tree.push(
-            Exception {
-                ty: ty.to_owned(),
-                value: message.to_owned(),
-                ..Exception::default()
-            },
-            link,
-        ));
+        let link = chain.last().map(|&outer| (outer, LinkKind::Inner)).or(parent);
+        chain.push(tree.push(Exception { ty: ty.to_owned(), value: message.to_owned(), ..Exception::default() }, link));
     }
     let outermost = *chain.first()?;
     // Frames are printed innermost exception first.
@@ -161,23 +145,15 @@ fn parse_exception(
         } else if let Some(member) = AGGREGATE_MEMBER.captures(line) {
             let owner = chain.get(current).copied().unwrap_or(outermost);
             let rest = member.name("rest").map_or("", |m| m.as_str());
-            let Some((node, end)) = parse_exception(
-                lines,
-                rest,
-                pos,
-                tree,
-                Some((owner, LinkKind::GroupMember)),
-                true,
-            ) else {
+            let Some((node, end)) = parse_exception(lines, rest, pos, tree, Some((owner, LinkKind::GroupMember)), true)
+            else {
                 break;
             };
             tree.merge_member_into_inner(owner, node);
             pos = end;
             // Members are separated by a blank line.
             while lines.get(pos).is_some_and(|l| l.trim().is_empty())
-                && lines
-                    .get(pos + 1)
-                    .is_some_and(|l| AGGREGATE_MEMBER.is_match(l))
+                && lines.get(pos + 1).is_some_and(|l| AGGREGATE_MEMBER.is_match(l))
             {
                 pos += 1;
             }
@@ -204,9 +180,7 @@ fn parse_frame(line: &str) -> Option<Frame> {
     let line = line.trim_end();
     let line = line.strip_suffix("<---").unwrap_or(line);
     // Mono separates method and parameters with a space, CoreCLR does not.
-    let caps = MONO_FRAME
-        .captures(line)
-        .or_else(|| CORECLR_FRAME.captures(line))?;
+    let caps = MONO_FRAME.captures(line).or_else(|| CORECLR_FRAME.captures(line))?;
     let method = caps["method"].trim();
     let (owner, function) = match method.rsplit_once('.') {
         Some((owner, function)) => (Some(owner), function),
@@ -221,47 +195,21 @@ fn parse_frame(line: &str) -> Option<Frame> {
         _ => (owner, function),
     };
     // Mono prints `<filename unknown>:0` or the assembly's `<mvid>:0` when it has no symbols.
-    let file = caps
-        .name("file")
-        .map(|m| m.as_str())
-        .filter(|f| !(f.starts_with('<') && f.ends_with('>')));
-    let absolute = file.is_some_and(|f| {
-        f.starts_with('/') || f.get(1..3).is_some_and(|s| s == ":\\" || s == ":/")
-    });
-    let framework = owner.is_some_and(|o| {
-        ["System.", "Microsoft.", "Mono."]
-            .iter()
-            .any(|p| o.starts_with(p))
-    });
+    let file = caps.name("file").map(|m| m.as_str()).filter(|f| !(f.starts_with('<') && f.ends_with('>')));
+    let absolute = file.is_some_and(|f| f.starts_with('/') || f.get(1..3).is_some_and(|s| s == ":\\" || s == ":/"));
+    let framework = owner.is_some_and(|o| ["System.", "Microsoft.", "Mono."].iter().any(|p| o.starts_with(p)));
     Some(Frame {
         function: Some(function.to_owned()),
         module: owner.map(str::to_owned),
         filename: file.map(str::to_owned),
         abs_path: file.filter(|_| absolute).map(str::to_owned),
-        line: file
-            .and(caps.name("line"))
-            .and_then(|m| m.as_str().parse::<u32>().ok())
-            .filter(|&n| n > 0),
+        line: file.and(caps.name("line")).and_then(|m| m.as_str().parse::<u32>().ok()).filter(|&n| n > 0),
         in_app: framework.then_some(false),
         ..Frame::default()
     })
 }
 
-/// Exceptions as they are read, each with the exception it hangs off; frames in printed order
-/// (newest first) until [`ExceptionTree::into_root_cause_first`] puts everything in model order.
-#[derive(Default)]
-struct ExceptionTree {
-    nodes: Vec<Exception>,
-    parents: Vec<Option<(usize, LinkKind)>>,
-}
-
 impl ExceptionTree {
-    fn push(&mut self, exception: Exception, parent: Option<(usize, LinkKind)>) -> usize {
-        self.nodes.push(exception);
-        self.parents.push(parent);
-        self.nodes.len() - 1
-    }
-
     /// An `AggregateException` prints its first member twice: as the ` ---> ` inner exception and
     /// as `(Inner Exception #0)`. Keep one copy, linked as a group member.
     fn merge_member_into_inner(&mut self, owner: usize, member: usize) {
@@ -281,58 +229,12 @@ impl ExceptionTree {
             }
         }
     }
-
-    /// Root cause first, the outermost exception last: every exception comes after the exceptions
-    /// hanging off it, inner exceptions before group members.
-    fn into_root_cause_first(self, root: usize) -> Vec<Exception> {
-        let mut order = Vec::with_capacity(self.nodes.len());
-        self.visit(root, &mut order);
-        let mut position = vec![0; self.nodes.len()];
-        for (pos, &node) in order.iter().enumerate() {
-            position[node] = pos;
-        }
-        let mut slots: Vec<Option<Exception>> = self.nodes.into_iter().map(Some).collect();
-        order
-            .iter()
-            .filter_map(|&node| {
-                let mut exception = slots.get_mut(node)?.take()?;
-                exception.frames.reverse();
-                exception.link = self
-                    .parents
-                    .get(node)
-                    .copied()
-                    .flatten()
-                    .map(|(parent, kind)| ExceptionLink {
-                        parent: position.get(parent).copied().unwrap_or(0),
-                        kind,
-                    });
-                Some(exception)
-            })
-            .collect()
-    }
-
-    fn visit(&self, node: usize, order: &mut Vec<usize>) {
-        let children = |wanted: fn(LinkKind) -> bool| {
-            self.parents
-                .iter()
-                .enumerate()
-                .filter(move |(_, p)| {
-                    p.is_some_and(|(parent, kind)| parent == node && wanted(kind))
-                })
-                .map(|(child, _)| child)
-        };
-        let inner: Vec<usize> = children(|k| k == LinkKind::Inner).collect();
-        let members: Vec<usize> = children(|k| k != LinkKind::Inner).collect();
-        for child in inner.into_iter().chain(members) {
-            self.visit(child, order);
-        }
-        order.push(node);
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crash::ExceptionLink;
 
     fn parse_text(text: &str) -> Option<(CrashEvent, usize)> {
         let lines: Vec<&str> = text.lines().collect();
@@ -356,32 +258,18 @@ mod tests {
             at Acme.Orders.Program.<Main>(String[] args)\n";
         let (event, used) = parse_text(text).expect("trace");
         assert_eq!(used, 9);
-        let [inner, outer] = event.exceptions.as_slice() else {
-            panic!("two exceptions: {event:?}")
-        };
+        let [inner, outer] = event.exceptions.as_slice() else { panic!("two exceptions: {event:?}") };
         assert_eq!(inner.ty, "System.ArgumentNullException");
         assert_eq!(inner.value, "Value cannot be null. (Parameter 'customer')");
-        assert_eq!(
-            inner.link,
-            Some(ExceptionLink {
-                parent: 1,
-                kind: LinkKind::Inner
-            })
-        );
+        assert_eq!(inner.link, Some(ExceptionLink { parent: 1, kind: LinkKind::Inner }));
         let raising = inner.frames.last().expect("frame");
         assert_eq!(raising.function.as_deref(), Some("Check"));
         assert_eq!(raising.module.as_deref(), Some("Acme.Orders.Validator"));
-        assert_eq!(
-            raising.abs_path.as_deref(),
-            Some("/src/Acme.Orders/Validator.cs")
-        );
+        assert_eq!(raising.abs_path.as_deref(), Some("/src/Acme.Orders/Validator.cs"));
         assert_eq!(raising.line, Some(18));
         let state_machine = &inner.frames[0];
         assert_eq!(
-            (
-                state_machine.module.as_deref(),
-                state_machine.function.as_deref()
-            ),
+            (state_machine.module.as_deref(), state_machine.function.as_deref()),
             (Some("Acme.Orders.OrderService"), Some("SaveAsync"))
         );
         assert_eq!(outer.frames.len(), 4);
@@ -392,15 +280,18 @@ mod tests {
     #[test]
     fn windows_paths_and_native_aot_offsets() {
         // Verbatim .NET Framework output from a public gist (ssa3512, ".NET stack preservation").
-        let frame = parse_frame(r"   at ConsoleApp1.Program.Main(String[] args) in C:\Projects\ConsoleApp1\ConsoleApp1\Program.cs:line 17").expect("frame");
-        assert_eq!(
-            frame.abs_path.as_deref(),
-            Some(r"C:\Projects\ConsoleApp1\ConsoleApp1\Program.cs")
-        );
+        let frame = parse_frame(
+            r"   at ConsoleApp1.Program.Main(String[] args) in C:\Projects\ConsoleApp1\ConsoleApp1\Program.cs:line 17",
+        )
+        .expect("frame");
+        assert_eq!(frame.abs_path.as_deref(), Some(r"C:\Projects\ConsoleApp1\ConsoleApp1\Program.cs"));
         assert_eq!(frame.line, Some(17));
         let frame = parse_frame("   at Acme.Program.Main() + 0x32").expect("frame");
         assert_eq!(frame.function.as_deref(), Some("Main"));
-        let frame = parse_frame("  at (wrapper managed-to-native) System.Object.__icall_wrapper_mono_gc_alloc_obj(intptr,intptr)").expect("frame");
+        let frame = parse_frame(
+            "  at (wrapper managed-to-native) System.Object.__icall_wrapper_mono_gc_alloc_obj(intptr,intptr)",
+        )
+        .expect("frame");
         assert_eq!(frame.module.as_deref(), Some("System.Object"));
     }
 
@@ -420,11 +311,12 @@ mod tests {
 
     #[test]
     fn truncated_and_garbled_input_yields_what_could_be_read() {
-        let (event, used) =
-            parse_text("Unhandled exception. System.Exception: boom").expect("header only");
+        let (event, used) = parse_text("Unhandled exception. System.Exception: boom").expect("header only");
         assert_eq!((event.exceptions.len(), used), (1, 1));
-        let (event, used) = parse_text("System.Exception: a ---> System.IO.IOException: b\n   at A.B.C() in /x.cs:line 1\n   at A.B.D(\u{fffd}")
-            .expect("partial");
+        let (event, used) = parse_text(
+            "System.Exception: a ---> System.IO.IOException: b\n   at A.B.C() in /x.cs:line 1\n   at A.B.D(\u{fffd}",
+        )
+        .expect("partial");
         assert_eq!(used, 2);
         assert_eq!(event.exceptions[0].frames.len(), 1);
         let (event, _) = parse_text(

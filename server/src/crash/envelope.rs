@@ -54,26 +54,14 @@ pub enum EnvelopeError {
     #[error("the envelope header line is not a JSON object")]
     HeadersNotObject,
     #[error("the header line of item {item} (at byte {offset}) is not a JSON object: {reason}")]
-    ItemHeadersInvalid {
-        item: usize,
-        offset: usize,
-        reason: String,
-    },
+    ItemHeadersInvalid { item: usize, offset: usize, reason: String },
     #[error("item {item} has no string \"type\" in its header")]
     ItemWithoutType { item: usize },
     #[error("item {item} has a \"length\" that is not a non-negative integer")]
     InvalidLength { item: usize },
-    #[error(
-        "item {item} declares a length of {length} bytes but only {available} remain (the envelope is truncated)"
-    )]
-    Truncated {
-        item: usize,
-        length: u64,
-        available: usize,
-    },
-    #[error(
-        "the payload of item {item} is not followed by a newline after its {length} bytes (wrong \"length\"?)"
-    )]
+    #[error("item {item} declares a length of {length} bytes but only {available} remain (the envelope is truncated)")]
+    Truncated { item: usize, length: u64, available: usize },
+    #[error("the payload of item {item} is not followed by a newline after its {length} bytes (wrong \"length\"?)")]
     MissingNewlineAfterPayload { item: usize, length: usize },
 }
 
@@ -88,8 +76,8 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, EnvelopeError> {
         return Err(EnvelopeError::Empty);
     }
     let (header_line, mut position) = line_at(body, 0);
-    let headers: Value = serde_json::from_slice(header_line)
-        .map_err(|e| EnvelopeError::HeadersNotJson(e.to_string()))?;
+    let headers: Value =
+        serde_json::from_slice(header_line).map_err(|e| EnvelopeError::HeadersNotJson(e.to_string()))?;
     if !headers.is_object() {
         return Err(EnvelopeError::HeadersNotObject);
     }
@@ -103,24 +91,16 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, EnvelopeError> {
             continue;
         }
         let item = items.len() + 1;
-        let headers: Value =
-            serde_json::from_slice(line).map_err(|e| EnvelopeError::ItemHeadersInvalid {
-                item,
-                offset,
-                reason: e.to_string(),
-            })?;
+        let headers: Value = serde_json::from_slice(line).map_err(|e| EnvelopeError::ItemHeadersInvalid {
+            item,
+            offset,
+            reason: e.to_string(),
+        })?;
         if !headers.is_object() {
-            return Err(EnvelopeError::ItemHeadersInvalid {
-                item,
-                offset,
-                reason: "found another JSON value".into(),
-            });
+            return Err(EnvelopeError::ItemHeadersInvalid { item, offset, reason: "found another JSON value".into() });
         }
-        let item_type = headers
-            .get("type")
-            .and_then(Value::as_str)
-            .ok_or(EnvelopeError::ItemWithoutType { item })?
-            .to_owned();
+        let item_type =
+            headers.get("type").and_then(Value::as_str).ok_or(EnvelopeError::ItemWithoutType { item })?.to_owned();
         let payload = match headers.get("length") {
             None | Some(Value::Null) => {
                 let (payload, after_payload) = line_at(body, position);
@@ -128,38 +108,25 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, EnvelopeError> {
                 payload
             }
             Some(length) => {
-                let length = length
-                    .as_u64()
-                    .ok_or(EnvelopeError::InvalidLength { item })?;
+                let length = length.as_u64().ok_or(EnvelopeError::InvalidLength { item })?;
                 let available = body.len() - position;
                 let length_in_body = usize::try_from(length)
                     .ok()
                     .filter(|n| *n <= available)
-                    .ok_or(EnvelopeError::Truncated {
-                        item,
-                        length,
-                        available,
-                    })?;
+                    .ok_or(EnvelopeError::Truncated { item, length, available })?;
                 let payload = &body[position..position + length_in_body];
                 position += length_in_body;
                 match body.get(position) {
                     None => {}
                     Some(b'\n') => position += 1,
                     Some(_) => {
-                        return Err(EnvelopeError::MissingNewlineAfterPayload {
-                            item,
-                            length: length_in_body,
-                        });
+                        return Err(EnvelopeError::MissingNewlineAfterPayload { item, length: length_in_body });
                     }
                 }
                 payload
             }
         };
-        items.push(EnvelopeItem {
-            item_type,
-            headers,
-            payload: payload.to_vec(),
-        });
+        items.push(EnvelopeItem { item_type, headers, payload: payload.to_vec() });
     }
     Ok(Envelope { headers, items })
 }
@@ -179,10 +146,7 @@ pub enum DecodeError {
     #[error("the body is larger than {limit} bytes once decompressed")]
     TooLarge { limit: usize },
     #[error("the body is not valid {encoding}: {reason}")]
-    Corrupt {
-        encoding: &'static str,
-        reason: String,
-    },
+    Corrupt { encoding: &'static str, reason: String },
 }
 
 /// Decodes a request body to the bytes of an envelope or event.
@@ -210,26 +174,16 @@ pub fn decode_body(
     for encoding in encodings.iter().rev() {
         let input = decoded.as_deref().unwrap_or(body);
         decoded = Some(match encoding.as_str() {
-            "gzip" | "x-gzip" => read_capped(
-                flate2::read::MultiGzDecoder::new(input),
-                max_decompressed,
-                "gzip",
-            )?,
+            "gzip" | "x-gzip" => read_capped(flate2::read::MultiGzDecoder::new(input), max_decompressed, "gzip")?,
             "deflate" => inflate(input, max_decompressed)?,
-            "br" => read_capped(
-                brotli::Decompressor::new(input, 4096),
-                max_decompressed,
-                "brotli",
-            )?,
+            "br" => read_capped(brotli::Decompressor::new(input, 4096), max_decompressed, "brotli")?,
             other => return Err(DecodeError::UnsupportedEncoding(other.to_owned())),
         });
     }
     let plain = match decoded {
         Some(bytes) => bytes,
         None if body.len() > max_decompressed => {
-            return Err(DecodeError::TooLarge {
-                limit: max_decompressed,
-            });
+            return Err(DecodeError::TooLarge { limit: max_decompressed });
         }
         None => body.to_vec(),
     };
@@ -253,11 +207,7 @@ fn looks_like_zlib(bytes: &[u8]) -> bool {
 }
 
 /// Reads a decompressor to the end, refusing to hold more than `max` bytes.
-fn read_capped(
-    reader: impl Read,
-    max: usize,
-    encoding: &'static str,
-) -> Result<Vec<u8>, DecodeError> {
+fn read_capped(reader: impl Read, max: usize, encoding: &'static str) -> Result<Vec<u8>, DecodeError> {
     let mut limited = reader.take(u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1));
     let mut out = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
@@ -267,10 +217,7 @@ fn read_capped(
             Ok(read) => read,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                return Err(DecodeError::Corrupt {
-                    encoding,
-                    reason: e.to_string(),
-                });
+                return Err(DecodeError::Corrupt { encoding, reason: e.to_string() });
             }
         };
         if out.len() + read > max {
@@ -347,17 +294,10 @@ mod tests {
 {\"type\":\"event\",\"length\":41,\"content_type\":\"application/json\",\"filename\":\"application.log\"}\n\
 {\"message\":\"hello world\",\"level\":\"error\"}\n";
         let envelope = parse_envelope(body).expect("valid");
-        assert_eq!(
-            envelope.event_id(),
-            Some("9ec79c33ec9942ab8353589fcb2e04dc")
-        );
+        assert_eq!(envelope.event_id(), Some("9ec79c33ec9942ab8353589fcb2e04dc"));
         assert_eq!(envelope.items.len(), 2);
         assert_eq!(envelope.items[0].payload, b"\xef\xbb\xbfHello\r\n");
-        let event = envelope
-            .event_item()
-            .expect("event item")
-            .payload_json()
-            .expect("json");
+        let event = envelope.event_item().expect("event item").payload_json().expect("json");
         assert_eq!(event["message"], "hello world");
     }
 
@@ -365,11 +305,7 @@ mod tests {
     fn items_without_length_empty_payloads_and_unknown_types() {
         let body = b"{}\n{\"type\":\"session\"}\n{\"sid\":\"1\"}\n{\"type\":\"attachment\",\"length\":0}\n\n{\"type\":\"future_thing\"}\n";
         let envelope = parse_envelope(body).expect("valid");
-        let types: Vec<&str> = envelope
-            .items
-            .iter()
-            .map(|i| i.item_type.as_str())
-            .collect();
+        let types: Vec<&str> = envelope.items.iter().map(|i| i.item_type.as_str()).collect();
         assert_eq!(types, ["session", "attachment", "future_thing"]);
         assert_eq!(envelope.items[1].payload, b"");
         assert_eq!(envelope.items[2].payload, b"");
@@ -378,25 +314,12 @@ mod tests {
     #[test]
     fn broken_envelopes_say_what_is_wrong() {
         assert_eq!(parse_envelope(b"  \n"), Err(EnvelopeError::Empty));
-        assert!(matches!(
-            parse_envelope(b"not json\n"),
-            Err(EnvelopeError::HeadersNotJson(_))
-        ));
-        assert_eq!(
-            parse_envelope(b"[1]\n"),
-            Err(EnvelopeError::HeadersNotObject)
-        );
-        assert_eq!(
-            parse_envelope(b"{}\n{\"length\":2}\nab"),
-            Err(EnvelopeError::ItemWithoutType { item: 1 })
-        );
+        assert!(matches!(parse_envelope(b"not json\n"), Err(EnvelopeError::HeadersNotJson(_))));
+        assert_eq!(parse_envelope(b"[1]\n"), Err(EnvelopeError::HeadersNotObject));
+        assert_eq!(parse_envelope(b"{}\n{\"length\":2}\nab"), Err(EnvelopeError::ItemWithoutType { item: 1 }));
         assert_eq!(
             parse_envelope(b"{}\n{\"type\":\"event\",\"length\":99}\n{}"),
-            Err(EnvelopeError::Truncated {
-                item: 1,
-                length: 99,
-                available: 2
-            })
+            Err(EnvelopeError::Truncated { item: 1, length: 99, available: 2 })
         );
         assert_eq!(
             parse_envelope(b"{}\n{\"type\":\"event\",\"length\":1}\n{}\n"),
@@ -406,14 +329,8 @@ mod tests {
             parse_envelope(b"{}\n{\"type\":\"event\",\"length\":-1}\n{}"),
             Err(EnvelopeError::InvalidLength { item: 1 })
         );
-        let error = parse_envelope(b"{}\n{\"type\":\"event\"}\n{}\n{\"type\":")
-            .expect_err("truncated header");
-        assert!(
-            error
-                .to_string()
-                .starts_with("the header line of item 2 (at byte 23)"),
-            "{error}"
-        );
+        let error = parse_envelope(b"{}\n{\"type\":\"event\"}\n{}\n{\"type\":").expect_err("truncated header");
+        assert!(error.to_string().starts_with("the header line of item 2 (at byte 23)"), "{error}");
     }
 
     #[test]
@@ -423,50 +340,27 @@ mod tests {
         zlib.write_all(br#"{"message":"hi"}"#).expect("write");
         let compressed = zlib.finish().expect("finish");
         let encoded = encode_base64(&compressed);
-        assert_eq!(
-            decode_body(encoded.as_bytes(), None, 1000).expect("decoded"),
-            br#"{"message":"hi"}"#
-        );
-        assert_eq!(
-            decode_body(b"{\"a\":1}", None, 1000).expect("plain"),
-            b"{\"a\":1}"
-        );
-        assert_eq!(
-            decode_body(b"{\"a\":1}", None, 3),
-            Err(DecodeError::TooLarge { limit: 3 })
-        );
+        assert_eq!(decode_body(encoded.as_bytes(), None, 1000).expect("decoded"), br#"{"message":"hi"}"#);
+        assert_eq!(decode_body(b"{\"a\":1}", None, 1000).expect("plain"), b"{\"a\":1}");
+        assert_eq!(decode_body(b"{\"a\":1}", None, 3), Err(DecodeError::TooLarge { limit: 3 }));
     }
 
     #[test]
     fn deflate_accepts_zlib_and_raw_streams() {
         use std::io::Write;
-        let mut raw =
-            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         raw.write_all(b"{}\n").expect("write");
         let raw = raw.finish().expect("finish");
-        assert_eq!(
-            decode_body(&raw, Some("deflate"), 100).expect("raw deflate"),
-            b"{}\n"
-        );
-        assert!(matches!(
-            decode_body(b"junk", Some("gzip"), 100),
-            Err(DecodeError::Corrupt { .. })
-        ));
-        assert_eq!(
-            decode_body(b"x", Some("zstd"), 100),
-            Err(DecodeError::UnsupportedEncoding("zstd".into()))
-        );
+        assert_eq!(decode_body(&raw, Some("deflate"), 100).expect("raw deflate"), b"{}\n");
+        assert!(matches!(decode_body(b"junk", Some("gzip"), 100), Err(DecodeError::Corrupt { .. })));
+        assert_eq!(decode_body(b"x", Some("zstd"), 100), Err(DecodeError::UnsupportedEncoding("zstd".into())));
     }
 
     fn encode_base64(bytes: &[u8]) -> String {
-        const ALPHABET: &[u8; 64] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
             for i in 0..4 {
                 if i <= chunk.len() {
                     out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));

@@ -20,7 +20,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{CrashEvent, Exception, ExceptionLink, Frame, Language, LinkKind, SourceContext};
+use super::chain::ExceptionTree;
+use super::{CrashEvent, Exception, Frame, Language, LinkKind, SourceContext};
 
 /// How many message continuation lines an error may have before its first frame.
 const MAX_MESSAGE_LINES: usize = 40;
@@ -32,13 +33,14 @@ static HEADER: LazyLock<Regex> = LazyLock::new(|| {
 
 /// `[Error: message]` / `[AggregateError: message] {`: `util.inspect` of an error without frames.
 static BRACKETED_HEADER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:Uncaught )?\[(?P<name>[\p{L}_$][\p{L}\p{N}_$.]*)(?: \[[\w-]+\])?(?:: (?P<msg>.*))?\](?P<brace> \{)?$")
-        .expect("valid bracketed header regex")
+    Regex::new(
+        r"^(?:Uncaught )?\[(?P<name>[\p{L}_$][\p{L}\p{N}_$.]*)(?: \[[\w-]+\])?(?:: (?P<msg>.*))?\](?P<brace> \{)?$",
+    )
+    .expect("valid bracketed header regex")
 });
 
 static LOCATION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?P<file>.*?)(?::(?P<line>\d+))?(?::(?P<col>\d+))?$")
-        .expect("valid location regex")
+    Regex::new(r"^(?P<file>.*?)(?::(?P<line>\d+))?(?::(?P<col>\d+))?$").expect("valid location regex")
 });
 
 /// The innermost `(file:line:col)` of a V8 eval location `eval at f (file:1:2), <anonymous>:3:4`.
@@ -47,15 +49,13 @@ static EVAL_ORIGIN: LazyLock<Regex> =
 
 /// Firefox eval locations: `http://x/y.js line 12 > eval:1:1`.
 static GECKO_EVAL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?P<file>\S+) line (?P<line>\d+)(?: > \S+ line \d+)* > \S+")
-        .expect("valid gecko eval regex")
+    Regex::new(r"^(?P<file>\S+) line (?P<line>\d+)(?: > \S+ line \d+)* > \S+").expect("valid gecko eval regex")
 });
 
 static PREAMBLE_LOCATION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(?P<file>\S.*):(?P<line>\d+)$").expect("valid preamble regex"));
 
-static CARET: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*\^+\s*$").expect("valid caret regex"));
+static CARET: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s*\^+\s*$").expect("valid caret regex"));
 
 static MATCHING_CAUSE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*\.\.\. (?P<n>\d+) lines? matching cause stack trace \.\.\.\s*$")
@@ -63,9 +63,8 @@ static MATCHING_CAUSE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Safari prints frames without a function as a bare location: `http://x/file.js:47:22`.
-static BARE_LOCATION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:[a-z][\w+.-]*://|/)\S*:\d+(?::\d+)?$").expect("valid bare location regex")
-});
+static BARE_LOCATION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:[a-z][\w+.-]*://|/)\S*:\d+(?::\d+)?$").expect("valid bare location regex"));
 
 /// Parses a JavaScript trace that starts at `lines[0]` (log prefixes already stripped): Node's
 /// `file:line` + source + caret preamble, an error line (`TypeError: ...`) followed by frames, or
@@ -116,10 +115,7 @@ fn parse_with_preamble(lines: &[&str]) -> Option<(CrashEvent, usize)> {
         && raising.line == line
         && raising.paths().any(|path| path == file)
     {
-        raising.context = Some(SourceContext {
-            line: source.to_owned(),
-            ..SourceContext::default()
-        });
+        raising.context = Some(SourceContext { line: source.to_owned(), ..SourceContext::default() });
     }
     Some((event_from(tree, root), end))
 }
@@ -138,10 +134,7 @@ fn parse_error(
     let text = text.strip_prefix("[cause]: ").unwrap_or(text);
 
     if let Some(caps) = BRACKETED_HEADER.captures(text) {
-        let node = tree.push(
-            new_exception(&caps["name"], caps.name("msg").map_or("", |m| m.as_str())),
-            parent,
-        );
+        let node = tree.push(new_exception(&caps["name"], caps.name("msg").map_or("", |m| m.as_str())), parent);
         let end = if caps.name("brace").is_some() {
             parse_properties(lines, start + 1, base_indent, node, tree)
         } else {
@@ -152,11 +145,8 @@ fn parse_error(
 
     let caps = HEADER.captures(text)?;
     let mut value = caps.name("msg").map_or("", |m| m.as_str()).to_owned();
-    let first_frame = (start + 1..lines.len().min(start + 2 + MAX_MESSAGE_LINES)).find(|&i| {
-        lines
-            .get(i)
-            .is_some_and(|l| indent_of(l) >= base_indent && parse_any_frame(l).is_some())
-    })?;
+    let first_frame = (start + 1..lines.len().min(start + 2 + MAX_MESSAGE_LINES))
+        .find(|&i| lines.get(i).is_some_and(|l| indent_of(l) >= base_indent && parse_any_frame(l).is_some()))?;
     for continuation in lines.get(start + 1..first_frame).unwrap_or_default() {
         value.push('\n');
         value.push_str(continuation);
@@ -203,13 +193,7 @@ fn parse_error(
 /// The `{ ... }` block `util.inspect` prints after an error's frames: `[cause]: ...`,
 /// `[errors]: [ ... ]` and plain properties (`code: 'ENOENT'`), closed by `}` at the error's
 /// indentation. Returns the index of the first line after the block.
-fn parse_properties(
-    lines: &[&str],
-    start: usize,
-    base_indent: usize,
-    node: usize,
-    tree: &mut ExceptionTree,
-) -> usize {
+fn parse_properties(lines: &[&str], start: usize, base_indent: usize, node: usize, tree: &mut ExceptionTree) -> usize {
     let mut pos = start;
     while let Some(&line) = lines.get(pos) {
         let indent = indent_of(line);
@@ -246,9 +230,7 @@ fn parse_headless_gecko(lines: &[&str], tree: &mut ExceptionTree) -> Option<(usi
     let first = *lines.first()?;
     let starts_a_trace = (first.contains('@') && parse_gecko_frame(first).is_some())
         || (parse_gecko_frame(first).is_some()
-            && lines
-                .get(1)
-                .is_some_and(|l| l.contains('@') && parse_gecko_frame(l).is_some()));
+            && lines.get(1).is_some_and(|l| l.contains('@') && parse_gecko_frame(l).is_some()));
     if !starts_a_trace {
         return None;
     }
@@ -262,11 +244,7 @@ fn parse_headless_gecko(lines: &[&str], tree: &mut ExceptionTree) -> Option<(usi
 }
 
 fn new_exception(name: &str, value: impl Into<String>) -> Exception {
-    Exception {
-        ty: name.to_owned(),
-        value: value.into(),
-        ..Exception::default()
-    }
+    Exception { ty: name.to_owned(), value: value.into(), ..Exception::default() }
 }
 
 fn indent_of(line: &str) -> usize {
@@ -281,18 +259,13 @@ fn parse_any_frame(line: &str) -> Option<Frame> {
 /// `at Object.<anonymous> (...)`, `at fn [as alias] (...)`, `at eval (eval at f (file:l:c), ...)`.
 fn parse_v8_frame(line: &str) -> Option<Frame> {
     let rest = line.trim_start().strip_prefix("at ")?.trim_end();
-    let rest = rest
-        .strip_suffix(" {")
-        .or_else(|| rest.strip_suffix(','))
-        .unwrap_or(rest);
+    let rest = rest.strip_suffix(" {").or_else(|| rest.strip_suffix(',')).unwrap_or(rest);
     let (function, location) = match split_trailing_parenthesized(rest) {
         Some((function, location)) if !function.is_empty() => (Some(function), location),
         Some(_) => (None, rest),
         // A line cut off inside the location: `at fn (/app/a`.
         None => match rest.split_once(" (") {
-            Some((function, location)) if !location.contains([')', ' ']) => {
-                (Some(function), location)
-            }
+            Some((function, location)) if !location.contains([')', ' ']) => (Some(function), location),
             // `at Foo.run(Foo.java:3)` is a JVM frame, `at Foo.Run () [0x0] in <x>:0` a Mono one.
             _ if rest.contains('(') => return None,
             _ => (None, rest),
@@ -345,11 +318,7 @@ fn split_trailing_parenthesized(text: &str) -> Option<(&str, &str)> {
 fn parse_gecko_frame(line: &str) -> Option<Frame> {
     let text = line.trim();
     if text == "eval code" || text == "global code" {
-        return Some(Frame {
-            function: Some(text.to_owned()),
-            in_app: Some(false),
-            ..Frame::default()
-        });
+        return Some(Frame { function: Some(text.to_owned()), in_app: Some(false), ..Frame::default() });
     }
     if text.starts_with("at ") {
         return None;
@@ -361,10 +330,7 @@ fn parse_gecko_frame(line: &str) -> Option<Frame> {
         return None;
     }
     let mut frame = if location == "[native code]" {
-        Frame {
-            in_app: Some(false),
-            ..Frame::default()
-        }
+        Frame { in_app: Some(false), ..Frame::default() }
     } else if let Some(eval) = GECKO_EVAL.captures(location) {
         let mut frame = parse_location(&eval["file"]);
         frame.line = eval["line"].parse().ok();
@@ -376,11 +342,7 @@ fn parse_gecko_frame(line: &str) -> Option<Frame> {
         frame
     };
     // Firefox marks async and promise frames with `async*`, anonymous closures with `/<`.
-    let function = function
-        .rsplit('*')
-        .next()
-        .unwrap_or(function)
-        .trim_end_matches("/<");
+    let function = function.rsplit('*').next().unwrap_or(function).trim_end_matches("/<");
     frame.function = (!function.is_empty()).then(|| function.to_owned());
     Some(frame)
 }
@@ -396,22 +358,12 @@ fn parse_location(location: &str) -> Frame {
     let Some(caps) = LOCATION.captures(location) else {
         return Frame::default();
     };
-    let line = caps
-        .name("line")
-        .and_then(|m| m.as_str().parse::<u32>().ok())
-        .filter(|&n| n > 0);
-    let column = caps
-        .name("col")
-        .and_then(|m| m.as_str().parse::<u32>().ok())
-        .filter(|&n| n > 0);
+    let line = caps.name("line").and_then(|m| m.as_str().parse::<u32>().ok()).filter(|&n| n > 0);
+    let column = caps.name("col").and_then(|m| m.as_str().parse::<u32>().ok()).filter(|&n| n > 0);
     let file = caps.name("file").map_or("", |m| m.as_str());
-    let builtin =
-        file.is_empty() || file == "<anonymous>" || file == "native" || file.starts_with("index ");
+    let builtin = file.is_empty() || file == "<anonymous>" || file == "native" || file.starts_with("index ");
     if builtin || line.is_none() && !file.contains(['/', '\\']) {
-        return Frame {
-            in_app: Some(false),
-            ..Frame::default()
-        };
+        return Frame { in_app: Some(false), ..Frame::default() };
     }
     let path = normalize_path(file);
     let library = path.starts_with("node:")
@@ -438,17 +390,13 @@ fn normalize_path(file: &str) -> String {
         let path = percent_decode(url_path);
         // `file:///C:/x.js` → `C:/x.js`
         return match path.get(1..3) {
-            Some(drive) if path.starts_with('/') && drive.ends_with(':') => {
-                path.get(1..).unwrap_or(&path).to_owned()
-            }
+            Some(drive) if path.starts_with('/') && drive.ends_with(':') => path.get(1..).unwrap_or(&path).to_owned(),
             _ => path,
         };
     }
     for scheme in ["webpack-internal://", "webpack://"] {
         if let Some(rest) = file.strip_prefix(scheme) {
-            let rest = rest
-                .split_once("/./")
-                .map_or(rest.trim_start_matches('/'), |(_, after)| after);
+            let rest = rest.split_once("/./").map_or(rest.trim_start_matches('/'), |(_, after)| after);
             return rest.strip_prefix("./").unwrap_or(rest).to_owned();
         }
     }
@@ -478,99 +426,27 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8(decoded).unwrap_or_else(|_| text.to_owned())
 }
 
-/// Errors as they are read, each with the error it hangs off; frames in printed order (newest
-/// first) until [`ExceptionTree::into_root_cause_first`] puts everything in model order.
-#[derive(Default)]
-struct ExceptionTree {
-    nodes: Vec<Exception>,
-    parents: Vec<Option<(usize, LinkKind)>>,
-}
-
 impl ExceptionTree {
-    fn push(&mut self, exception: Exception, parent: Option<(usize, LinkKind)>) -> usize {
-        self.nodes.push(exception);
-        self.parents.push(parent);
-        self.nodes.len() - 1
-    }
-
     /// Node prints the first and last frame of the run it shares with the cause and replaces the
     /// `count` frames between them with `... N lines matching cause stack trace ...`: copy them
     /// back from the cause, after the cause's copy of the frame printed before the marker.
     fn copy_frames_shared_with_cause(&mut self, node: usize, at: usize, count: usize) {
-        let Some(before) = at
-            .checked_sub(1)
-            .and_then(|i| self.nodes.get(node)?.frames.get(i))
-            .cloned()
-        else {
+        let Some(before) = at.checked_sub(1).and_then(|i| self.nodes.get(node)?.frames.get(i)).cloned() else {
             return;
         };
-        let cause = self.parents.iter().position(|p| {
-            p.is_some_and(|(parent, kind)| parent == node && kind == LinkKind::Cause)
-        });
+        let cause =
+            self.parents.iter().position(|p| p.is_some_and(|(parent, kind)| parent == node && kind == LinkKind::Cause));
         let Some(cause) = cause.and_then(|c| self.nodes.get(c)) else {
             return;
         };
         let Some(start) = cause.frames.iter().position(|f| *f == before) else {
             return;
         };
-        let shared = cause
-            .frames
-            .iter()
-            .skip(start + 1)
-            .take(count)
-            .cloned()
-            .collect::<Vec<_>>();
+        let shared = cause.frames.iter().skip(start + 1).take(count).cloned().collect::<Vec<_>>();
         if let Some(frames) = self.nodes.get_mut(node).map(|e| &mut e.frames) {
             let at = at.min(frames.len());
             frames.splice(at..at, shared);
         }
-    }
-
-    /// Root cause first, the outermost error last: every error comes after the errors hanging off
-    /// it, causes before group members.
-    fn into_root_cause_first(self, root: usize) -> Vec<Exception> {
-        let mut order = Vec::with_capacity(self.nodes.len());
-        self.visit(root, &mut order);
-        let mut position = vec![0; self.nodes.len()];
-        for (pos, &node) in order.iter().enumerate() {
-            position[node] = pos;
-        }
-        let mut slots: Vec<Option<Exception>> = self.nodes.into_iter().map(Some).collect();
-        order
-            .iter()
-            .filter_map(|&node| {
-                let mut exception = slots.get_mut(node)?.take()?;
-                exception.frames.reverse();
-                exception.link = self
-                    .parents
-                    .get(node)
-                    .copied()
-                    .flatten()
-                    .map(|(parent, kind)| ExceptionLink {
-                        parent: position.get(parent).copied().unwrap_or(0),
-                        kind,
-                    });
-                Some(exception)
-            })
-            .collect()
-    }
-
-    fn visit(&self, node: usize, order: &mut Vec<usize>) {
-        let children = |wanted: fn(LinkKind) -> bool| {
-            self.parents
-                .iter()
-                .enumerate()
-                .filter(move |(_, p)| {
-                    p.is_some_and(|(parent, kind)| parent == node && wanted(kind))
-                })
-                .map(|(child, _)| child)
-        };
-        let causes: Vec<usize> = children(|k| k == LinkKind::Cause).collect();
-        let members: Vec<usize> = children(|k| k != LinkKind::Cause).collect();
-        for child in causes.into_iter().chain(members) {
-            self.visit(child, order);
-        }
-        order.push(node);
     }
 }
 
@@ -586,34 +462,10 @@ mod tests {
     #[test]
     fn v8_frame_shapes() {
         let cases = [
-            (
-                "    at total (/app/a.js:12:24)",
-                Some("total"),
-                Some("/app/a.js"),
-                Some(12),
-                Some(24),
-            ),
-            (
-                "    at /app/a.js:3:5",
-                None,
-                Some("/app/a.js"),
-                Some(3),
-                Some(5),
-            ),
-            (
-                "    at async main (/app/a.js:13:3)",
-                Some("main"),
-                Some("/app/a.js"),
-                Some(13),
-                Some(3),
-            ),
-            (
-                "    at new Invoice (/app/a.js:5:13)",
-                Some("Invoice"),
-                Some("/app/a.js"),
-                Some(5),
-                Some(13),
-            ),
+            ("    at total (/app/a.js:12:24)", Some("total"), Some("/app/a.js"), Some(12), Some(24)),
+            ("    at /app/a.js:3:5", None, Some("/app/a.js"), Some(3), Some(5)),
+            ("    at async main (/app/a.js:13:3)", Some("main"), Some("/app/a.js"), Some(13), Some(3)),
+            ("    at new Invoice (/app/a.js:5:13)", Some("Invoice"), Some("/app/a.js"), Some(5), Some(13)),
             (
                 "    at Object.<anonymous> (/app/a.js:10:1)",
                 Some("Object.<anonymous>"),
@@ -628,27 +480,9 @@ mod tests {
                 Some(164),
                 Some(12),
             ),
-            (
-                "    at Array.forEach (<anonymous>)",
-                Some("Array.forEach"),
-                None,
-                None,
-                None,
-            ),
-            (
-                "    at async Promise.all (index 0)",
-                Some("Promise.all"),
-                None,
-                None,
-                None,
-            ),
-            (
-                "    at file:///app/a%20b.mjs:8:18",
-                None,
-                Some("/app/a b.mjs"),
-                Some(8),
-                Some(18),
-            ),
+            ("    at Array.forEach (<anonymous>)", Some("Array.forEach"), None, None, None),
+            ("    at async Promise.all (index 0)", Some("Promise.all"), None, None, None),
+            ("    at file:///app/a%20b.mjs:8:18", None, Some("/app/a b.mjs"), Some(8), Some(18)),
             (
                 "    at eval (eval at runRule (/app/rules.js:3:10), <anonymous>:1:1)",
                 Some("eval"),
@@ -656,13 +490,7 @@ mod tests {
                 Some(3),
                 Some(10),
             ),
-            (
-                "    at Module.x (webpack:///./src/app.js:4:2)",
-                Some("Module.x"),
-                Some("src/app.js"),
-                Some(4),
-                Some(2),
-            ),
+            ("    at Module.x (webpack:///./src/app.js:4:2)", Some("Module.x"), Some("src/app.js"), Some(4), Some(2)),
             (
                 "    at r (https://cdn.example.com/bundle.min.js:1:4031)",
                 Some("r"),
@@ -674,22 +502,15 @@ mod tests {
         for (line, function, file, number, column) in cases {
             let frame = parse_v8_frame(line).unwrap_or_else(|| panic!("not a frame: {line}"));
             assert_eq!(
-                (
-                    frame.function.as_deref(),
-                    frame.filename.as_deref(),
-                    frame.line,
-                    frame.column
-                ),
+                (frame.function.as_deref(), frame.filename.as_deref(), frame.line, frame.column),
                 (function, file, number, column),
                 "{line}"
             );
         }
         let internal =
-            parse_v8_frame("    at Module._compile (node:internal/modules/cjs/loader:1521:14)")
-                .expect("frame");
+            parse_v8_frame("    at Module._compile (node:internal/modules/cjs/loader:1521:14)").expect("frame");
         assert_eq!(internal.in_app, Some(false));
-        let library = parse_v8_frame("    at x (/app/node_modules/express/lib/router.js:1:2)")
-            .expect("frame");
+        let library = parse_v8_frame("    at x (/app/node_modules/express/lib/router.js:1:2)").expect("frame");
         assert_eq!(library.in_app, Some(false));
     }
 
@@ -700,24 +521,15 @@ mod tests {
     #[test]
     fn firefox_31_error() {
         let (event, used) =
-            parse_text("Error: Default error\nfoo@http://path/to/file.js:41:13\nbar@http://path/to/file.js:1:1\n").expect("trace");
+            parse_text("Error: Default error\nfoo@http://path/to/file.js:41:13\nbar@http://path/to/file.js:1:1\n")
+                .expect("trace");
         assert_eq!(used, 3);
         let error = &event.exceptions[0];
         assert_eq!(error.title(), "Error: Default error");
         let raising = error.frames.last().expect("frame");
         assert_eq!(
-            (
-                raising.function.as_deref(),
-                raising.abs_path.as_deref(),
-                raising.line,
-                raising.column
-            ),
-            (
-                Some("foo"),
-                Some("http://path/to/file.js"),
-                Some(41),
-                Some(13)
-            )
+            (raising.function.as_deref(), raising.abs_path.as_deref(), raising.line, raising.column),
+            (Some("foo"), Some("http://path/to/file.js"), Some(41), Some(13))
         );
     }
 
@@ -730,10 +542,7 @@ mod tests {
         assert_eq!(used, 4);
         let frames = &event.exceptions[0].frames;
         assert_eq!(frames.len(), 3);
-        assert_eq!(
-            (frames[2].function.as_deref(), frames[2].line),
-            (None, Some(47))
-        );
+        assert_eq!((frames[2].function.as_deref(), frames[2].line), (None, Some(47)));
 
         let (event, used) = parse_text(
             "ReferenceError: Can't find variable: getExceptionProps\neval code\neval@[native code]\nfoo@http://path/to/file.js:58:21\nbar@http://path/to/file.js:109:91",
@@ -754,13 +563,8 @@ mod tests {
 
     #[test]
     fn uncaught_and_bracketed_forms() {
-        let (event, used) =
-            parse_text("Uncaught TypeError: a is undefined\n    at f (/app/a.js:1:2)")
-                .expect("trace");
-        assert_eq!(
-            (event.title().as_str(), used),
-            ("TypeError: a is undefined", 2)
-        );
+        let (event, used) = parse_text("Uncaught TypeError: a is undefined\n    at f (/app/a.js:1:2)").expect("trace");
+        assert_eq!((event.title().as_str(), used), ("TypeError: a is undefined", 2));
 
         let (event, used) = parse_text("TypeError [ERR_INVALID_ARG_TYPE]: The \"path\" argument must be of type string\n    at open (node:fs:1:2)\n    at main (/app/a.js:3:4)\nNode.js v20").expect("trace");
         assert_eq!((event.exceptions[0].ty.as_str(), used), ("TypeError", 3));
@@ -769,8 +573,7 @@ mod tests {
     #[test]
     fn unclosed_properties_block_stops_at_the_next_unindented_line() {
         let (event, used) =
-            parse_text("Error: x\n    at f (/app/a.js:1:2) {\n  code: 'E'\n12:00 next log line\n}")
-                .expect("trace");
+            parse_text("Error: x\n    at f (/app/a.js:1:2) {\n  code: 'E'\n12:00 next log line\n}").expect("trace");
         assert_eq!((event.exceptions.len(), used), (1, 3));
     }
 
@@ -791,14 +594,13 @@ mod tests {
 
     #[test]
     fn truncated_and_garbled_input_yields_what_could_be_read() {
-        let (event, used) = parse_text("/app/a.js:3\n  x.y\n   ^\n\nTypeError: boom\n    at f (/app/a.js:3:4)\n    at g (/app/a").expect("trace");
+        let (event, used) =
+            parse_text("/app/a.js:3\n  x.y\n   ^\n\nTypeError: boom\n    at f (/app/a.js:3:4)\n    at g (/app/a")
+                .expect("trace");
         assert_eq!(used, 7);
         let frames = &event.exceptions[0].frames;
         assert_eq!(frames.len(), 2);
-        assert_eq!(
-            frames[1].context.as_ref().map(|c| c.line.as_str()),
-            Some("  x.y")
-        );
+        assert_eq!(frames[1].context.as_ref().map(|c| c.line.as_str()), Some("  x.y"));
         assert_eq!(frames[0].filename.as_deref(), Some("/app/a"));
 
         for garbage in [

@@ -21,7 +21,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{CrashEvent, Exception, ExceptionLink, Frame, Language, LinkKind};
+use super::chain::ExceptionTree;
+use super::{CrashEvent, Exception, Frame, Language, LinkKind};
 
 /// How many message continuation lines a header may have before its first frame.
 const MAX_MESSAGE_LINES: usize = 40;
@@ -39,18 +40,15 @@ static FRAME: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static NESTED_HEADER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?P<indent>\s*)(?P<kind>Caused by|Suppressed): (?P<rest>.*)$")
-        .expect("valid nested header regex")
+    Regex::new(r"^(?P<indent>\s*)(?P<kind>Caused by|Suppressed): (?P<rest>.*)$").expect("valid nested header regex")
 });
 
 static MORE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*\.\.\. (?P<n>\d+) (?:more|common frames omitted)\s*$")
-        .expect("valid omitted-frames regex")
+    Regex::new(r"^\s*\.\.\. (?P<n>\d+) (?:more|common frames omitted)\s*$").expect("valid omitted-frames regex")
 });
 
 static CIRCULAR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:(?:Caused by|Suppressed): )?\[CIRCULAR REFERENCE: .*\]\s*$")
-        .expect("valid circular regex")
+    Regex::new(r"^\s*(?:(?:Caused by|Suppressed): )?\[CIRCULAR REFERENCE: .*\]\s*$").expect("valid circular regex")
 });
 
 /// Parses a JVM trace that starts at `lines[0]` (log prefixes already stripped). Returns the event
@@ -58,10 +56,7 @@ static CIRCULAR: LazyLock<Regex> = LazyLock::new(|| {
 pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
     let first = *lines.first()?;
     let starts_plausibly = first.starts_with("Exception in thread \"")
-        || first
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$');
+        || first.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$');
     if !starts_plausibly {
         return None;
     }
@@ -107,11 +102,7 @@ pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
             pos += 1;
         } else if let Some(nested) = NESTED_HEADER.captures(line) {
             let indent = nested["indent"].chars().count();
-            let kind = if &nested["kind"] == "Caused by" {
-                LinkKind::Cause
-            } else {
-                LinkKind::Suppressed
-            };
+            let kind = if &nested["kind"] == "Caused by" { LinkKind::Cause } else { LinkKind::Suppressed };
             // A cause hangs off the latest exception at its own indentation, a suppressed
             // exception off the latest one indented less than itself.
             while open.len() > 1
@@ -161,19 +152,13 @@ fn message_continuation_end(lines: &[&str], start: usize) -> Option<usize> {
 }
 
 fn is_trace_line(line: &str) -> bool {
-    parse_frame(line).is_some()
-        || MORE.is_match(line)
-        || NESTED_HEADER.is_match(line)
-        || CIRCULAR.is_match(line)
+    parse_frame(line).is_some() || MORE.is_match(line) || NESTED_HEADER.is_match(line) || CIRCULAR.is_match(line)
 }
 
 /// Exception class names end in `Exception`/`Error`/`Throwable` or at least carry a package.
 fn looks_like_throwable_name(ty: &str) -> bool {
     let simple = ty.rsplit(['.', '$']).next().unwrap_or(ty);
-    ty.contains('.')
-        || ["Exception", "Error", "Throwable", "Failure"]
-            .iter()
-            .any(|suffix| simple.ends_with(suffix))
+    ty.contains('.') || ["Exception", "Error", "Throwable", "Failure"].iter().any(|suffix| simple.ends_with(suffix))
 }
 
 fn split_type_and_message(text: &str) -> Option<(&str, &str)> {
@@ -181,21 +166,13 @@ fn split_type_and_message(text: &str) -> Option<(&str, &str)> {
         Some((ty, message)) => (ty, message.strip_prefix(' ').unwrap_or(message)),
         None => (text.trim_end(), ""),
     };
-    let valid = !ty.is_empty()
-        && ty
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '$' | '.'));
+    let valid = !ty.is_empty() && ty.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '$' | '.'));
     valid.then_some((ty, message))
 }
 
 fn new_exception(ty: &str, value: String) -> Exception {
     let module = ty.rsplit_once('.').map(|(package, _)| package.to_owned());
-    Exception {
-        ty: ty.to_owned(),
-        value,
-        module,
-        ..Exception::default()
-    }
+    Exception { ty: ty.to_owned(), value, module, ..Exception::default() }
 }
 
 /// One `at ...` line: `java.base/java.lang.Integer.parseInt(Integer.java:668)`,
@@ -221,15 +198,9 @@ fn parse_frame(line: &str) -> Option<Frame> {
     // The module part of the prefix (`java.base`, `java.sql@17`) names a JDK module for JDK code.
     let module_name = caps
         .name("prefix")
-        .map(|m| {
-            m.as_str()
-                .rsplit('/')
-                .find(|part| !part.is_empty())
-                .unwrap_or("")
-        })
+        .map(|m| m.as_str().rsplit('/').find(|part| !part.is_empty()).unwrap_or(""))
         .map(|module| module.split('@').next().unwrap_or(module));
-    let in_jdk_module =
-        module_name.is_some_and(|m| m.starts_with("java.") || m.starts_with("jdk."));
+    let in_jdk_module = module_name.is_some_and(|m| m.starts_with("java.") || m.starts_with("jdk."));
     Some(Frame {
         function: Some(method.to_owned()),
         module: class.map(str::to_owned),
@@ -240,21 +211,7 @@ fn parse_frame(line: &str) -> Option<Frame> {
     })
 }
 
-/// Exceptions as they are read, each with the exception it hangs off; frames in printed order
-/// (newest first) until [`ExceptionTree::into_root_cause_first`] puts everything in model order.
-#[derive(Default)]
-struct ExceptionTree {
-    nodes: Vec<Exception>,
-    parents: Vec<Option<(usize, LinkKind)>>,
-}
-
 impl ExceptionTree {
-    fn push(&mut self, exception: Exception, parent: Option<(usize, LinkKind)>) -> usize {
-        self.nodes.push(exception);
-        self.parents.push(parent);
-        self.nodes.len() - 1
-    }
-
     /// `... N more`: the last N frames of the enclosing trace are this exception's oldest frames.
     fn copy_shared_frames(&mut self, node: usize, count: usize) {
         let Some(Some((parent, _))) = self.parents.get(node).copied() else {
@@ -263,67 +220,17 @@ impl ExceptionTree {
         let Some(enclosing) = self.nodes.get(parent) else {
             return;
         };
-        let shared = enclosing
-            .frames
-            .get(enclosing.frames.len().saturating_sub(count)..)
-            .unwrap_or_default()
-            .to_vec();
+        let shared = enclosing.frames.get(enclosing.frames.len().saturating_sub(count)..).unwrap_or_default().to_vec();
         if let Some(exception) = self.nodes.get_mut(node) {
             exception.frames.extend(shared);
         }
-    }
-
-    /// Root cause first, the outermost exception last: every exception comes after the exceptions
-    /// hanging off it, causes before suppressed ones.
-    fn into_root_cause_first(self, root: usize) -> Vec<Exception> {
-        let mut order = Vec::with_capacity(self.nodes.len());
-        self.visit(root, &mut order);
-        let mut position = vec![0; self.nodes.len()];
-        for (pos, &node) in order.iter().enumerate() {
-            position[node] = pos;
-        }
-        let mut slots: Vec<Option<Exception>> = self.nodes.into_iter().map(Some).collect();
-        order
-            .iter()
-            .filter_map(|&node| {
-                let mut exception = slots.get_mut(node)?.take()?;
-                exception.frames.reverse();
-                exception.link = self
-                    .parents
-                    .get(node)
-                    .copied()
-                    .flatten()
-                    .map(|(parent, kind)| ExceptionLink {
-                        parent: position.get(parent).copied().unwrap_or(0),
-                        kind,
-                    });
-                Some(exception)
-            })
-            .collect()
-    }
-
-    fn visit(&self, node: usize, order: &mut Vec<usize>) {
-        let children = |wanted: fn(LinkKind) -> bool| {
-            self.parents
-                .iter()
-                .enumerate()
-                .filter(move |(_, p)| {
-                    p.is_some_and(|(parent, kind)| parent == node && wanted(kind))
-                })
-                .map(|(child, _)| child)
-        };
-        let causes: Vec<usize> = children(|k| k != LinkKind::Suppressed).collect();
-        let suppressed: Vec<usize> = children(|k| k == LinkKind::Suppressed).collect();
-        for child in causes.into_iter().chain(suppressed) {
-            self.visit(child, order);
-        }
-        order.push(node);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crash::ExceptionLink;
 
     fn parse_text(text: &str) -> Option<(CrashEvent, usize)> {
         let lines: Vec<&str> = text.lines().collect();
@@ -339,60 +246,15 @@ mod tests {
                 Some("Main.java"),
                 Some(101),
             ),
-            (
-                "\tat com.foo.loader//com.foo.bar.App.run(App.java:12)",
-                "com.foo.bar.App",
-                Some("App.java"),
-                Some(12),
-            ),
-            (
-                "\tat acme@2.1/org.acme.Lib.test(Lib.java:80)",
-                "org.acme.Lib",
-                Some("Lib.java"),
-                Some(80),
-            ),
-            (
-                "\tat app//com.acme.Foo.bar(Foo.java:7)",
-                "com.acme.Foo",
-                Some("Foo.java"),
-                Some(7),
-            ),
-            (
-                "\tat MyClass.mash(MyClass.java:9)",
-                "MyClass",
-                Some("MyClass.java"),
-                Some(9),
-            ),
-            (
-                "\tat com.foo.Main.run(Main.java)",
-                "com.foo.Main",
-                Some("Main.java"),
-                None,
-            ),
-            (
-                "\tat com.foo.Main.run(Unknown Source)",
-                "com.foo.Main",
-                None,
-                None,
-            ),
-            (
-                "\tat java.base/jdk.internal.misc.Unsafe.park(Native Method)",
-                "jdk.internal.misc.Unsafe",
-                None,
-                None,
-            ),
-            (
-                "\tat com.acme.Api.get(Api.kt:3) ~[api-1.2.jar:1.2]",
-                "com.acme.Api",
-                Some("Api.kt"),
-                Some(3),
-            ),
-            (
-                "    at com.acme.Api.get(Api.kt:3) [api-1.2.jar:1.2]",
-                "com.acme.Api",
-                Some("Api.kt"),
-                Some(3),
-            ),
+            ("\tat com.foo.loader//com.foo.bar.App.run(App.java:12)", "com.foo.bar.App", Some("App.java"), Some(12)),
+            ("\tat acme@2.1/org.acme.Lib.test(Lib.java:80)", "org.acme.Lib", Some("Lib.java"), Some(80)),
+            ("\tat app//com.acme.Foo.bar(Foo.java:7)", "com.acme.Foo", Some("Foo.java"), Some(7)),
+            ("\tat MyClass.mash(MyClass.java:9)", "MyClass", Some("MyClass.java"), Some(9)),
+            ("\tat com.foo.Main.run(Main.java)", "com.foo.Main", Some("Main.java"), None),
+            ("\tat com.foo.Main.run(Unknown Source)", "com.foo.Main", None, None),
+            ("\tat java.base/jdk.internal.misc.Unsafe.park(Native Method)", "jdk.internal.misc.Unsafe", None, None),
+            ("\tat com.acme.Api.get(Api.kt:3) ~[api-1.2.jar:1.2]", "com.acme.Api", Some("Api.kt"), Some(3)),
+            ("    at com.acme.Api.get(Api.kt:3) [api-1.2.jar:1.2]", "com.acme.Api", Some("Api.kt"), Some(3)),
         ] {
             let frame = parse_frame(line).unwrap_or_else(|| panic!("frame not parsed: {line}"));
             assert_eq!(frame.module.as_deref(), Some(class), "{line}");
@@ -403,10 +265,7 @@ mod tests {
 
     #[test]
     fn dotnet_frames_are_not_jvm_frames() {
-        assert!(
-            parse_frame("   at Acme.Program.Main(String[] args) in /src/Program.cs:line 12")
-                .is_none()
-        );
+        assert!(parse_frame("   at Acme.Program.Main(String[] args) in /src/Program.cs:line 12").is_none());
         assert!(parse_frame("   at Acme.Program.Main()").is_none());
     }
 
@@ -425,11 +284,7 @@ mod tests {
         assert_eq!(used, 6);
         let cause = &event.exceptions[0];
         assert_eq!(cause.frames_omitted, Some(1));
-        let functions: Vec<_> = cause
-            .frames
-            .iter()
-            .filter_map(|f| f.function.as_deref())
-            .collect();
+        let functions: Vec<_> = cause.frames.iter().filter_map(|f| f.function.as_deref()).collect();
         assert_eq!(functions, ["main", "inner"]);
     }
 
@@ -460,27 +315,9 @@ mod tests {
                 "java.lang.IllegalStateException"
             ]
         );
-        assert_eq!(
-            event.exceptions[0].link,
-            Some(ExceptionLink {
-                parent: 3,
-                kind: LinkKind::Cause
-            })
-        );
-        assert_eq!(
-            event.exceptions[1].link,
-            Some(ExceptionLink {
-                parent: 2,
-                kind: LinkKind::Cause
-            })
-        );
-        assert_eq!(
-            event.exceptions[2].link,
-            Some(ExceptionLink {
-                parent: 3,
-                kind: LinkKind::Suppressed
-            })
-        );
+        assert_eq!(event.exceptions[0].link, Some(ExceptionLink { parent: 3, kind: LinkKind::Cause }));
+        assert_eq!(event.exceptions[1].link, Some(ExceptionLink { parent: 2, kind: LinkKind::Cause }));
+        assert_eq!(event.exceptions[2].link, Some(ExceptionLink { parent: 3, kind: LinkKind::Suppressed }));
         assert_eq!(event.exceptions[3].link, None);
         assert_eq!(event.exceptions[0].value, "");
     }
@@ -502,8 +339,7 @@ mod tests {
 
     #[test]
     fn truncated_and_garbled_input_yields_what_could_be_read() {
-        let (event, used) =
-            parse_text("Exception in thread \"main\" java.lang.Error").expect("header only");
+        let (event, used) = parse_text("Exception in thread \"main\" java.lang.Error").expect("header only");
         assert_eq!((event.exceptions.len(), used), (1, 1));
         assert_eq!(event.thread.as_deref(), Some("main"));
 
@@ -514,10 +350,9 @@ mod tests {
         assert_eq!(used, 2);
         assert_eq!(event.exceptions[0].frames.len(), 1);
 
-        let (event, _) = parse_text(
-            "java.lang.Error: x\n\tat A.b(A.java:1)\nCaused by: java.lang.Error: y\n\t... 7 more",
-        )
-        .expect("more than the enclosing trace has");
+        let (event, _) =
+            parse_text("java.lang.Error: x\n\tat A.b(A.java:1)\nCaused by: java.lang.Error: y\n\t... 7 more")
+                .expect("more than the enclosing trace has");
         assert_eq!(event.exceptions[0].frames.len(), 1);
     }
 }

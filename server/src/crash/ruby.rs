@@ -36,9 +36,8 @@ static FROM: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid from regex")
 });
 
-static LEVELS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s+\.\.\. (?P<n>\d+) levels\.\.\.\s*$").expect("valid levels regex")
-});
+static LEVELS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s+\.\.\. (?P<n>\d+) levels\.\.\.\s*$").expect("valid levels regex"));
 
 /// `Foo#bar`, `Foo.bar`, `block in Foo#bar`, `rescue in Foo::Bar#baz` (Ruby 3.4 labels).
 static OWNED_LABEL: LazyLock<Regex> = LazyLock::new(|| {
@@ -46,8 +45,7 @@ static OWNED_LABEL: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid label regex")
 });
 
-static CARET: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*\^+\s*$").expect("valid caret regex"));
+static CARET: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s*\^+\s*$").expect("valid caret regex"));
 
 /// Parses a Ruby trace that starts at `lines[0]` (log prefixes already stripped). Returns the event
 /// and how many lines of `lines` it used, or `None` when no Ruby trace starts there.
@@ -69,34 +67,23 @@ pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
         .rev()
         .enumerate()
         .map(|(index, mut exception)| {
-            exception.link = (index + 1 < count).then_some(ExceptionLink {
-                parent: index + 1,
-                kind: LinkKind::Cause,
-            });
+            exception.link = (index + 1 < count).then_some(ExceptionLink { parent: index + 1, kind: LinkKind::Cause });
             exception
         })
         .collect();
-    let event = CrashEvent {
-        language: Some(Language::Ruby),
-        exceptions,
-        ..CrashEvent::default()
-    };
+    let event = CrashEvent { language: Some(Language::Ruby), exceptions, ..CrashEvent::default() };
     Some((event, pos))
 }
 
 /// One `file:line:in 'm': message (Class)` header with its message lines and `from` frames.
 fn parse_block(lines: &[&str], start: usize) -> Option<(Exception, usize)> {
     let caps = HEADER.captures(lines.get(start)?)?;
-    let mut frames = vec![frame(
-        &caps["file"],
-        &caps["line"],
-        caps.name("label").map(|m| m.as_str()),
-    )];
+    let mut frames = vec![frame(&caps["file"], &caps["line"], caps.name("label").map(|m| m.as_str()))];
 
     let mut message_lines = vec![caps.name("msg").map_or("", |m| m.as_str()).to_owned()];
     let mut pos = start + 1;
-    let first_from = (pos..lines.len().min(pos + MAX_MESSAGE_LINES + 1))
-        .find(|&i| lines.get(i).is_some_and(|l| FROM.is_match(l)));
+    let first_from =
+        (pos..lines.len().min(pos + MAX_MESSAGE_LINES + 1)).find(|&i| lines.get(i).is_some_and(|l| FROM.is_match(l)));
     let continuation_end = match first_from {
         Some(end) => end,
         // No frames follow: only error_highlight's snippet is known to belong to the message.
@@ -107,40 +94,25 @@ fn parse_block(lines: &[&str], start: usize) -> Option<(Exception, usize)> {
         }
         None => pos,
     };
-    message_lines.extend(
-        lines
-            .get(pos..continuation_end)
-            .unwrap_or_default()
-            .iter()
-            .map(|l| (*l).to_owned()),
-    );
+    message_lines.extend(lines.get(pos..continuation_end).unwrap_or_default().iter().map(|l| (*l).to_owned()));
     pos = continuation_end;
 
     // error_highlight (Ruby 3.1+) appends a blank line, the source line and a caret line.
     let snippet = match message_lines.as_slice() {
-        [.., blank, source, caret] if blank.trim().is_empty() && CARET.is_match(caret) => {
-            Some(source.clone())
-        }
+        [.., blank, source, caret] if blank.trim().is_empty() && CARET.is_match(caret) => Some(source.clone()),
         _ => None,
     };
     if let Some(source) = snippet {
         message_lines.truncate(message_lines.len() - 3);
         if let Some(raising) = frames.first_mut() {
-            raising.context = Some(SourceContext {
-                line: source,
-                ..SourceContext::default()
-            });
+            raising.context = Some(SourceContext { line: source, ..SourceContext::default() });
         }
     }
 
     let mut frames_omitted = None;
     while let Some(&line) = lines.get(pos) {
         if let Some(from) = FROM.captures(line) {
-            frames.push(frame(
-                &from["file"],
-                &from["line"],
-                from.name("label").map(|m| m.as_str()),
-            ));
+            frames.push(frame(&from["file"], &from["line"], from.name("label").map(|m| m.as_str())));
         } else if let Some(levels) = LEVELS.captures(line) {
             frames_omitted = levels["n"].parse::<u32>().ok();
         } else {
@@ -153,9 +125,7 @@ fn parse_block(lines: &[&str], start: usize) -> Option<(Exception, usize)> {
     let exception = Exception {
         ty: class.to_owned(),
         value: message_lines.join("\n").trim_end().to_owned(),
-        module: class
-            .rsplit_once("::")
-            .map(|(namespace, _)| namespace.to_owned()),
+        module: class.rsplit_once("::").map(|(namespace, _)| namespace.to_owned()),
         frames,
         frames_omitted,
         ..Exception::default()
@@ -165,14 +135,10 @@ fn parse_block(lines: &[&str], start: usize) -> Option<(Exception, usize)> {
 
 fn frame(file: &str, line: &str, label: Option<&str>) -> Frame {
     let (module, function) = match label.and_then(|l| OWNED_LABEL.captures(l)) {
-        Some(owned) => (
-            Some(owned["owner"].to_owned()),
-            Some(format!("{}{}", &owned["prefix"], &owned["method"])),
-        ),
+        Some(owned) => (Some(owned["owner"].to_owned()), Some(format!("{}{}", &owned["prefix"], &owned["method"]))),
         None => (None, label.map(str::to_owned)),
     };
-    let library =
-        file.starts_with("<internal:") || file.contains("/gems/") || file.contains("/lib/ruby/");
+    let library = file.starts_with("<internal:") || file.contains("/gems/") || file.contains("/lib/ruby/");
     let absolute = file.starts_with('/') || file.get(1..3).is_some_and(|s| s == ":/" || s == ":\\");
     Frame {
         function,
@@ -204,10 +170,7 @@ mod tests {
         .expect("trace");
         assert_eq!(used, 4);
         let frames = &event.exceptions[0].frames;
-        let labels: Vec<_> = frames
-            .iter()
-            .map(|f| (f.module.as_deref(), f.function.as_deref()))
-            .collect();
+        let labels: Vec<_> = frames.iter().map(|f| (f.module.as_deref(), f.function.as_deref())).collect();
         assert_eq!(
             labels,
             [
@@ -246,13 +209,11 @@ mod tests {
 
     #[test]
     fn truncated_and_garbled_input_yields_what_could_be_read() {
-        let (event, used) =
-            parse_text("app.rb:1:in `<main>': boom (RuntimeError)").expect("header only");
+        let (event, used) = parse_text("app.rb:1:in `<main>': boom (RuntimeError)").expect("header only");
         assert_eq!((event.exceptions[0].frames.len(), used), (1, 1));
-        let (event, used) = parse_text(
-            "app.rb:1:in `a': boom (RuntimeError)\n\tfrom app.rb:2:in `b'\n\tfrom app.r\u{fffd}",
-        )
-        .expect("partial");
+        let (event, used) =
+            parse_text("app.rb:1:in `a': boom (RuntimeError)\n\tfrom app.rb:2:in `b'\n\tfrom app.r\u{fffd}")
+                .expect("partial");
         assert_eq!((event.exceptions[0].frames.len(), used), (2, 2));
     }
 }

@@ -9,9 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::{
-    CrashEvent, Exception, ExceptionLink, Frame, IssueSummary, Language, LinkKind, SourceContext,
-};
+use super::{CrashEvent, Exception, ExceptionLink, Frame, IssueSummary, Language, LinkKind, SourceContext};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SentryEventError {
@@ -41,10 +39,7 @@ const MAX_VAR_CHARS: usize = 200;
 /// [`SentryEventError::NotAnEvent`].
 pub fn parse_event(value: &Value) -> Result<CrashEvent, SentryEventError> {
     let Some(event) = value.as_object() else {
-        return Err(SentryEventError::NotAnEvent(format!(
-            "expected a JSON object, found {}",
-            json_kind(value)
-        )));
+        return Err(SentryEventError::NotAnEvent(format!("expected a JSON object, found {}", json_kind(value))));
     };
     let interfaces = Interfaces::of(event);
     let threads = interfaces.threads.map(read_threads).unwrap_or_default();
@@ -55,101 +50,62 @@ pub fn parse_event(value: &Value) -> Result<CrashEvent, SentryEventError> {
     };
     let mut thread = None;
     if let Some(outermost) = exceptions.last() {
-        thread = outermost
-            .thread_id
-            .as_ref()
-            .map(|id| thread_label(id, &threads));
+        thread = outermost.thread_id.as_ref().map(|id| thread_label(id, &threads));
     } else if let Some(crashed) = crashed_thread(&threads) {
         thread = Some(crashed.label.clone());
-        exceptions.push(message_exception(
-            event,
-            &interfaces,
-            crashed.frames.clone(),
-            crashed.frames_omitted,
-        ));
+        exceptions.push(message_exception(event, &interfaces, crashed.frames.clone(), crashed.frames_omitted));
     } else if let Some(stacktrace) = interfaces.stacktrace {
         let (frames, frames_omitted) = read_stacktrace(stacktrace);
         if !frames.is_empty() {
-            exceptions.push(message_exception(
-                event,
-                &interfaces,
-                frames,
-                frames_omitted,
-            ));
+            exceptions.push(message_exception(event, &interfaces, frames, frames_omitted));
         }
     }
     if exceptions.is_empty() {
-        return Err(SentryEventError::NotAnEvent(not_a_crash_reason(
-            event,
-            &interfaces,
-        )));
+        return Err(SentryEventError::NotAnEvent(not_a_crash_reason(event, &interfaces)));
     }
 
     let tags = read_tags(event.get("tags"));
-    let environment =
-        string_of(event, &["environment"]).or_else(|| tag_value(&tags, "environment"));
-    let release = event
-        .get("release")
-        .and_then(read_release)
-        .or_else(|| tag_value(&tags, "release"));
+    let environment = string_of(event, &["environment"]).or_else(|| tag_value(&tags, "environment"));
+    let release = event.get("release").and_then(read_release).or_else(|| tag_value(&tags, "release"));
     Ok(CrashEvent {
-        event_id: string_of(event, &["event_id", "eventID", "id"])
-            .map(|id| normalize_event_id(&id)),
+        event_id: string_of(event, &["event_id", "eventID", "id"]).map(|id| normalize_event_id(&id)),
         language: string_of(event, &["platform"]).map(|p| Language::from_sentry_platform(&p)),
         exceptions: exceptions.into_iter().map(|e| e.exception).collect(),
-        timestamp: ["timestamp", "dateCreated", "datetime"]
-            .iter()
-            .find_map(|k| event.get(*k).and_then(read_timestamp)),
+        timestamp: ["timestamp", "dateCreated", "datetime"].iter().find_map(|k| event.get(*k).and_then(read_timestamp)),
         release,
         environment,
         thread,
         tags,
         origin: None,
-        issue: string_of(event, &["groupID", "group_id"]).map(|id| IssueSummary {
-            id,
-            ..IssueSummary::default()
-        }),
+        issue: string_of(event, &["groupID", "group_id"]).map(|id| IssueSummary { id, ..IssueSummary::default() }),
     })
 }
 
 /// Reads a Web API issue (group) object, as listed by `/organizations/{org}/issues/`.
 pub fn parse_issue(value: &Value) -> Result<IssueSummary, SentryEventError> {
     let Some(issue) = value.as_object() else {
-        return Err(SentryEventError::NotAnIssue(format!(
-            "expected a JSON object, found {}",
-            json_kind(value)
-        )));
+        return Err(SentryEventError::NotAnIssue(format!("expected a JSON object, found {}", json_kind(value))));
     };
     let Some(id) = string_of(issue, &["id"]) else {
-        return Err(SentryEventError::NotAnIssue(
-            "the object has no \"id\"".into(),
-        ));
+        return Err(SentryEventError::NotAnIssue("the object has no \"id\"".into()));
     };
-    let releases = ["firstRelease", "lastRelease"]
-        .iter()
-        .filter_map(|k| issue.get(*k).and_then(read_release))
-        .fold(Vec::new(), |mut all, release| {
+    let releases = ["firstRelease", "lastRelease"].iter().filter_map(|k| issue.get(*k).and_then(read_release)).fold(
+        Vec::new(),
+        |mut all, release| {
             if !all.contains(&release) {
                 all.push(release);
             }
             all
-        });
+        },
+    );
     Ok(IssueSummary {
         id,
         short_id: string_of(issue, &["shortId", "short_id"]),
         permalink: string_of(issue, &["permalink"]),
-        count: ["count", "times_seen"]
-            .iter()
-            .find_map(|k| issue.get(*k).and_then(read_count)),
-        user_count: ["userCount", "user_count"]
-            .iter()
-            .find_map(|k| issue.get(*k).and_then(read_count)),
-        first_seen: ["firstSeen", "first_seen"]
-            .iter()
-            .find_map(|k| issue.get(*k).and_then(read_timestamp)),
-        last_seen: ["lastSeen", "last_seen"]
-            .iter()
-            .find_map(|k| issue.get(*k).and_then(read_timestamp)),
+        count: ["count", "times_seen"].iter().find_map(|k| issue.get(*k).and_then(read_count)),
+        user_count: ["userCount", "user_count"].iter().find_map(|k| issue.get(*k).and_then(read_count)),
+        first_seen: ["firstSeen", "first_seen"].iter().find_map(|k| issue.get(*k).and_then(read_timestamp)),
+        last_seen: ["lastSeen", "last_seen"].iter().find_map(|k| issue.get(*k).and_then(read_timestamp)),
         status: string_of(issue, &["status"]),
         releases,
         environments: Vec::new(),
@@ -178,23 +134,12 @@ impl<'a> Interfaces<'a> {
             message: event.get("logentry").filter(|m| !m.is_null()),
         };
         // The Web API puts interfaces in `entries: [{type, data}]`.
-        for entry in event
-            .get("entries")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
+        for entry in event.get("entries").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
             let data = entry.get("data");
             match entry.get("type").and_then(Value::as_str) {
-                Some("exception") if found.exception.is_none() => {
-                    found.exception = data.and_then(values_list)
-                }
-                Some("threads") if found.threads.is_none() => {
-                    found.threads = data.and_then(values_list)
-                }
-                Some("stacktrace") if found.stacktrace.is_none() => {
-                    found.stacktrace = data.filter(|s| s.is_object())
-                }
+                Some("exception") if found.exception.is_none() => found.exception = data.and_then(values_list),
+                Some("threads") if found.threads.is_none() => found.threads = data.and_then(values_list),
+                Some("stacktrace") if found.stacktrace.is_none() => found.stacktrace = data.filter(|s| s.is_object()),
                 Some("message") if found.message.is_none() => found.message = data,
                 _ => {}
             }
@@ -207,10 +152,7 @@ impl<'a> Interfaces<'a> {
 fn values_list(value: &Value) -> Option<&[Value]> {
     match value {
         Value::Array(values) => Some(values),
-        Value::Object(object) => object
-            .get("values")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice),
+        Value::Object(object) => object.get("values").and_then(Value::as_array).map(Vec::as_slice),
         _ => None,
     }
 }
@@ -227,33 +169,23 @@ struct ReadException {
 
 fn read_exception_chain(values: &[Value], threads: &[ReadThread]) -> Vec<ReadException> {
     let skip = values.len().saturating_sub(MAX_EXCEPTIONS);
-    let mut chain: Vec<ReadException> = values[skip..]
-        .iter()
-        .filter_map(Value::as_object)
-        .map(|value| read_exception(value, threads))
-        .collect();
+    let mut chain: Vec<ReadException> =
+        values[skip..].iter().filter_map(Value::as_object).map(|value| read_exception(value, threads)).collect();
     link_chain(&mut chain);
     chain
 }
 
 fn read_exception(value: &Map<String, Value>, threads: &[ReadThread]) -> ReadException {
     let mechanism = value.get("mechanism").and_then(Value::as_object);
-    let mechanism_field =
-        |keys: &[&str]| mechanism.and_then(|m| keys.iter().find_map(|k| m.get(*k)));
-    let thread_id = ["thread_id", "threadId"]
-        .iter()
-        .find_map(|k| value.get(*k))
-        .and_then(id_text);
+    let mechanism_field = |keys: &[&str]| mechanism.and_then(|m| keys.iter().find_map(|k| m.get(*k)));
+    let thread_id = ["thread_id", "threadId"].iter().find_map(|k| value.get(*k)).and_then(id_text);
 
-    let stacktrace = ["stacktrace", "raw_stacktrace", "rawStacktrace"]
-        .iter()
-        .find_map(|k| value.get(*k).filter(|s| s.is_object()));
+    let stacktrace =
+        ["stacktrace", "raw_stacktrace", "rawStacktrace"].iter().find_map(|k| value.get(*k).filter(|s| s.is_object()));
     let (mut frames, mut frames_omitted) = stacktrace.map(read_stacktrace).unwrap_or_default();
     // Native and JVM SDKs put the stack on the crashed thread and point to it from the exception.
     if frames.is_empty()
-        && let Some(thread) = thread_id
-            .as_ref()
-            .and_then(|id| threads.iter().find(|t| t.id.as_ref() == Some(id)))
+        && let Some(thread) = thread_id.as_ref().and_then(|id| threads.iter().find(|t| t.id.as_ref() == Some(id)))
     {
         frames = thread.frames.clone();
         frames_omitted = thread.frames_omitted;
@@ -272,9 +204,7 @@ fn read_exception(value: &Map<String, Value>, threads: &[ReadThread]) -> ReadExc
         thread_id,
         exception_id: mechanism_field(&["exception_id", "exceptionId"]).and_then(Value::as_u64),
         parent_id: mechanism_field(&["parent_id", "parentId"]).and_then(Value::as_u64),
-        source: mechanism_field(&["source"])
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        source: mechanism_field(&["source"]).and_then(Value::as_str).map(str::to_owned),
         is_exception_group: mechanism_field(&["is_exception_group", "isExceptionGroup"])
             .and_then(Value::as_bool)
             .unwrap_or(false),
@@ -288,10 +218,7 @@ fn link_chain(chain: &mut [ReadException]) {
     if !has_ids {
         let n = chain.len();
         for (index, read) in chain.iter_mut().enumerate().take(n.saturating_sub(1)) {
-            read.exception.link = Some(ExceptionLink {
-                parent: index + 1,
-                kind: LinkKind::Cause,
-            });
+            read.exception.link = Some(ExceptionLink { parent: index + 1, kind: LinkKind::Cause });
         }
         return;
     }
@@ -305,10 +232,7 @@ fn link_chain(chain: &mut [ReadException]) {
         if parent == index {
             continue;
         }
-        let kind = link_kind(
-            chain[index].source.as_deref(),
-            chain[parent].is_exception_group,
-        );
+        let kind = link_kind(chain[index].source.as_deref(), chain[parent].is_exception_group);
         chain[index].exception.link = Some(ExceptionLink { parent, kind });
         if forms_cycle(chain, index) {
             chain[index].exception.link = None;
@@ -319,10 +243,7 @@ fn link_chain(chain: &mut [ReadException]) {
 fn link_kind(source: Option<&str>, parent_is_group: bool) -> LinkKind {
     let source = source.unwrap_or("");
     let lower = source.to_ascii_lowercase();
-    if lower.starts_with("exceptions[")
-        || lower.starts_with("innerexceptions[")
-        || lower.starts_with("errors[")
-    {
+    if lower.starts_with("exceptions[") || lower.starts_with("innerexceptions[") || lower.starts_with("errors[") {
         LinkKind::GroupMember
     } else if source == "__context__" {
         LinkKind::Context
@@ -369,21 +290,12 @@ fn read_threads(values: &[Value]) -> Vec<ReadThread> {
         .map(|thread| {
             let id = thread.get("id").and_then(id_text);
             let name = string_of(thread, &["name"]);
-            let (frames, frames_omitted) = thread
-                .get("stacktrace")
-                .map(read_stacktrace)
-                .unwrap_or_default();
+            let (frames, frames_omitted) = thread.get("stacktrace").map(read_stacktrace).unwrap_or_default();
             ReadThread {
                 label: name.or_else(|| id.clone()).unwrap_or_default(),
                 id,
-                crashed: thread
-                    .get("crashed")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-                current: thread
-                    .get("current")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
+                crashed: thread.get("crashed").and_then(Value::as_bool).unwrap_or(false),
+                current: thread.get("current").and_then(Value::as_bool).unwrap_or(false),
                 frames,
                 frames_omitted,
             }
@@ -398,13 +310,7 @@ fn crashed_thread(threads: &[ReadThread]) -> Option<&ReadThread> {
         .iter()
         .find(|t| t.crashed)
         .or_else(|| with_stack.iter().find(|t| t.current))
-        .or_else(|| {
-            if with_stack.len() == 1 {
-                with_stack.first()
-            } else {
-                None
-            }
-        })
+        .or_else(|| if with_stack.len() == 1 { with_stack.first() } else { None })
         .copied()
 }
 
@@ -468,21 +374,11 @@ fn not_a_crash_reason(event: &Map<String, Value>, interfaces: &Interfaces) -> St
 
 /// Frames (oldest first) and the number of frames the SDK or this reader left out.
 fn read_stacktrace(stacktrace: &Value) -> (Vec<Frame>, Option<u32>) {
-    let frames_json = stacktrace
-        .get("frames")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let frames_json = stacktrace.get("frames").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let skip = frames_json.len().saturating_sub(MAX_FRAMES);
-    let frames: Vec<Frame> = frames_json[skip..]
-        .iter()
-        .filter_map(Value::as_object)
-        .map(read_frame)
-        .collect();
-    let reported_omitted = ["frames_omitted", "framesOmitted"]
-        .iter()
-        .find_map(|k| stacktrace.get(*k))
-        .and_then(read_frames_omitted);
+    let frames: Vec<Frame> = frames_json[skip..].iter().filter_map(Value::as_object).map(read_frame).collect();
+    let reported_omitted =
+        ["frames_omitted", "framesOmitted"].iter().find_map(|k| stacktrace.get(*k)).and_then(read_frames_omitted);
     let skipped = u32::try_from(skip).unwrap_or(u32::MAX);
     let omitted = match (reported_omitted, skipped) {
         (None, 0) => None,
@@ -497,19 +393,14 @@ fn read_frames_omitted(value: &Value) -> Option<u32> {
         Value::Array(range) => {
             let start = range.first()?.as_u64()?;
             let end = range.get(1)?.as_u64()?;
-            u32::try_from(end.saturating_sub(start))
-                .ok()
-                .filter(|n| *n > 0)
+            u32::try_from(end.saturating_sub(start)).ok().filter(|n| *n > 0)
         }
         other => other.as_u64().and_then(|n| u32::try_from(n).ok()),
     }
 }
 
 fn read_frame(frame: &Map<String, Value>) -> Frame {
-    let line = ["lineno", "lineNo", "line"]
-        .iter()
-        .find_map(|k| frame.get(*k))
-        .and_then(read_position);
+    let line = ["lineno", "lineNo", "line"].iter().find_map(|k| frame.get(*k)).and_then(read_position);
     Frame {
         function: ["function", "raw_function", "rawFunction", "symbol"]
             .iter()
@@ -520,14 +411,8 @@ fn read_frame(frame: &Map<String, Value>) -> Frame {
         filename: string_of(frame, &["filename"]),
         abs_path: string_of(frame, &["abs_path", "absPath"]),
         line,
-        column: ["colno", "colNo"]
-            .iter()
-            .find_map(|k| frame.get(*k))
-            .and_then(read_position),
-        in_app: ["in_app", "inApp"]
-            .iter()
-            .find_map(|k| frame.get(*k))
-            .and_then(Value::as_bool),
+        column: ["colno", "colNo"].iter().find_map(|k| frame.get(*k)).and_then(read_position),
+        in_app: ["in_app", "inApp"].iter().find_map(|k| frame.get(*k)).and_then(Value::as_bool),
         context: read_raw_context(frame).or_else(|| read_api_context(frame.get("context")?, line?)),
         vars: frame.get("vars").map(read_vars).unwrap_or_default(),
     }
@@ -540,19 +425,10 @@ fn read_raw_context(frame: &Map<String, Value>) -> Option<SourceContext> {
         frame
             .get(key)
             .and_then(Value::as_array)
-            .map(|lines| {
-                lines
-                    .iter()
-                    .map(|l| l.as_str().unwrap_or("").to_owned())
-                    .collect()
-            })
+            .map(|lines| lines.iter().map(|l| l.as_str().unwrap_or("").to_owned()).collect())
             .unwrap_or_default()
     };
-    Some(SourceContext {
-        pre: lines("pre_context"),
-        line,
-        post: lines("post_context"),
-    })
+    Some(SourceContext { pre: lines("pre_context"), line, post: lines("post_context") })
 }
 
 /// The Web API's `context: [[lineNo, "line"], ...]`, split around the frame's line.
@@ -581,17 +457,12 @@ fn read_api_context(context: &Value, frame_line: u32) -> Option<SourceContext> {
 /// Local variables in the order given; values rendered as text.
 fn read_vars(vars: &Value) -> Vec<(String, String)> {
     match vars {
-        Value::Object(object) => object
-            .iter()
-            .take(MAX_VARS)
-            .map(|(name, value)| (name.clone(), render_var(value)))
-            .collect(),
-        Value::Array(values) => values
-            .iter()
-            .take(MAX_VARS)
-            .enumerate()
-            .map(|(i, value)| (i.to_string(), render_var(value)))
-            .collect(),
+        Value::Object(object) => {
+            object.iter().take(MAX_VARS).map(|(name, value)| (name.clone(), render_var(value))).collect()
+        }
+        Value::Array(values) => {
+            values.iter().take(MAX_VARS).enumerate().map(|(i, value)| (i.to_string(), render_var(value))).collect()
+        }
         _ => Vec::new(),
     }
 }
@@ -603,10 +474,7 @@ pub fn render_var(value: &Value) -> String {
         Value::String(text) => truncate_chars(text, MAX_VAR_CHARS),
         other => {
             // The writer refuses bytes past the limit, so a huge value stops rendering early.
-            let mut writer = BoundedWriter {
-                bytes: Vec::new(),
-                limit: MAX_VAR_CHARS * 4 + 4,
-            };
+            let mut writer = BoundedWriter { bytes: Vec::new(), limit: MAX_VAR_CHARS * 4 + 4 };
             let _ = serde_json::to_writer(&mut writer, other);
             truncate_chars(&String::from_utf8_lossy(&writer.bytes), MAX_VAR_CHARS)
         }
@@ -644,20 +512,15 @@ fn truncate_chars(text: &str, max: usize) -> String {
 /// `{"key": "value"}`, `[["key", "value"], ...]` or `[{"key": ..., "value": ...}, ...]`.
 fn read_tags(tags: Option<&Value>) -> Vec<(String, String)> {
     match tags {
-        Some(Value::Object(object)) => object
-            .iter()
-            .take(MAX_TAGS)
-            .map(|(key, value)| (key.clone(), text_of(value)))
-            .collect(),
+        Some(Value::Object(object)) => {
+            object.iter().take(MAX_TAGS).map(|(key, value)| (key.clone(), text_of(value))).collect()
+        }
         Some(Value::Array(pairs)) => pairs
             .iter()
             .take(MAX_TAGS)
             .filter_map(|pair| match pair {
                 Value::Array(kv) => Some((kv.first()?.as_str()?.to_owned(), text_of(kv.get(1)?))),
-                Value::Object(kv) => Some((
-                    kv.get("key")?.as_str()?.to_owned(),
-                    text_of(kv.get("value")?),
-                )),
+                Value::Object(kv) => Some((kv.get("key")?.as_str()?.to_owned(), text_of(kv.get("value")?))),
                 _ => None,
             })
             .collect(),
@@ -666,10 +529,7 @@ fn read_tags(tags: Option<&Value>) -> Vec<(String, String)> {
 }
 
 fn tag_value(tags: &[(String, String)], key: &str) -> Option<String> {
-    tags.iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.clone())
-        .filter(|v| !v.is_empty())
+    tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).filter(|v| !v.is_empty())
 }
 
 /// A release as a string, or the Web API's release object `{"version": ...}`.
@@ -785,51 +645,30 @@ mod tests {
         });
         let crash = parse_event(&event).expect("a crash");
         assert_eq!(crash.language, Some(Language::Python));
-        assert_eq!(
-            crash.exceptions[0].link,
-            Some(ExceptionLink {
-                parent: 1,
-                kind: LinkKind::Cause
-            })
-        );
+        assert_eq!(crash.exceptions[0].link, Some(ExceptionLink { parent: 1, kind: LinkKind::Cause }));
         assert_eq!(crash.exceptions[1].link, None);
         assert_eq!(crash.title(), "ValueError: bad");
-        assert_eq!(
-            crash.timestamp.map(|t| t.timestamp_millis()),
-            Some(1_712_345_678_500)
-        );
+        assert_eq!(crash.timestamp.map(|t| t.timestamp_millis()), Some(1_712_345_678_500));
     }
 
     #[test]
     fn web_api_context_is_split_around_the_frame_line() {
         let frame = json!({"lineNo": 11, "context": [[9, "a"], [10, "b"], [11, "c"], [12, "d"]]});
-        let crash = parse_event(
-            &json!({"entries": [{"type": "exception", "data": {"values": [
-                {"type": "E", "stacktrace": {"frames": [frame]}}
-            ]}}]}),
-        )
+        let crash = parse_event(&json!({"entries": [{"type": "exception", "data": {"values": [
+            {"type": "E", "stacktrace": {"frames": [frame]}}
+        ]}}]}))
         .expect("a crash");
-        let context = crash.exceptions[0].frames[0]
-            .context
-            .clone()
-            .expect("context");
+        let context = crash.exceptions[0].frames[0].context.clone().expect("context");
         assert_eq!(
             context,
-            SourceContext {
-                pre: vec!["a".into(), "b".into()],
-                line: "c".into(),
-                post: vec!["d".into()]
-            }
+            SourceContext { pre: vec!["a".into(), "b".into()], line: "c".into(), post: vec!["d".into()] }
         );
     }
 
     #[test]
     fn message_only_event_is_not_a_crash_but_one_with_a_thread_stack_is() {
         let message = json!({"logentry": {"formatted": "disk almost full"}, "level": "warning"});
-        assert!(matches!(
-            parse_event(&message),
-            Err(SentryEventError::NotAnEvent(_))
-        ));
+        assert!(matches!(parse_event(&message), Err(SentryEventError::NotAnEvent(_))));
 
         let with_stack = json!({
             "message": "deadlock detected",
@@ -841,10 +680,7 @@ mod tests {
         let crash = parse_event(&with_stack).expect("a crash");
         assert_eq!(crash.title(), "Message: deadlock detected");
         assert_eq!(crash.thread.as_deref(), Some("worker"));
-        assert_eq!(
-            crash.exceptions[0].frames[0].function.as_deref(),
-            Some("lock")
-        );
+        assert_eq!(crash.exceptions[0].frames[0].function.as_deref(), Some("lock"));
     }
 
     #[test]
@@ -855,13 +691,7 @@ mod tests {
             {"type": "C", "mechanism": {"type": "chained", "exception_id": 3, "parent_id": 3}}
         ]}});
         let crash = parse_event(&event).expect("a crash");
-        assert_eq!(
-            crash.exceptions[0].link,
-            Some(ExceptionLink {
-                parent: 1,
-                kind: LinkKind::Cause
-            })
-        );
+        assert_eq!(crash.exceptions[0].link, Some(ExceptionLink { parent: 1, kind: LinkKind::Cause }));
         assert_eq!(crash.exceptions[1].link, None);
         assert_eq!(crash.exceptions[2].link, None);
     }
@@ -886,10 +716,7 @@ mod tests {
         let frame = &exception.frames[0];
         assert_eq!((frame.line, frame.column, frame.in_app), (None, None, None));
         assert_eq!(frame.vars[0].1.chars().count(), MAX_VAR_CHARS + 1);
-        assert!(matches!(
-            parse_event(&json!([1])),
-            Err(SentryEventError::NotAnEvent(_))
-        ));
+        assert!(matches!(parse_event(&json!([1])), Err(SentryEventError::NotAnEvent(_))));
     }
 
     #[test]

@@ -144,7 +144,8 @@ impl LspClient {
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
         let deadline = Instant::now() + WAIT;
         loop {
-            let message = self.next_message(deadline).unwrap_or_else(|| panic!("no response to {method} within {WAIT:?}"));
+            let message =
+                self.next_message(deadline).unwrap_or_else(|| panic!("no response to {method} within {WAIT:?}"));
             if message.get("id") == Some(&json!(id)) && message.get("method").is_none() {
                 if let Some(error) = message.get("error") {
                     panic!("{method} failed: {error}");
@@ -184,7 +185,10 @@ impl LspClient {
             Some("go") => "go",
             _ => "plaintext",
         };
-        self.notify("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": language, "version": 1, "text": text}}));
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": language, "version": 1, "text": text}}),
+        );
         uri
     }
 
@@ -248,7 +252,8 @@ impl LspClient {
             }
             (Some("window/showMessage"), None) => {
                 let params = &message["params"];
-                self.messages_shown.push((params["type"].as_i64().unwrap(), params["message"].as_str().unwrap().to_owned()));
+                self.messages_shown
+                    .push((params["type"].as_i64().unwrap(), params["message"].as_str().unwrap().to_owned()));
             }
             (Some("window/logMessage"), None) => {
                 let params = &message["params"];
@@ -287,7 +292,10 @@ pub fn copy_dir(from: &Path, to: &Path) {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());
         if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() != "__pycache__" && entry.file_name() != "node_modules" && entry.file_name() != "target" {
+            if entry.file_name() != "__pycache__"
+                && entry.file_name() != "node_modules"
+                && entry.file_name() != "target"
+            {
                 copy_dir(&entry.path(), &target);
             }
         } else {
