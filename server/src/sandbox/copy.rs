@@ -102,6 +102,10 @@ impl WorkspaceCopy {
                 copy.git_toplevel = Some(toplevel.clone());
                 copy.workspace = copy.checkout.join(prefix);
                 make_worktree(&toplevel, &copy.checkout).await?;
+                // An untracked workspace folder holding only ignored files is not in the worktree.
+                tokio::fs::create_dir_all(&copy.workspace)
+                    .await
+                    .map_err(|error| SandboxError::io("create the folder", &copy.workspace, error))?;
             }
             None => {
                 let (from, to) = (copy.origin.clone(), copy.checkout.clone());
@@ -204,7 +208,7 @@ impl Drop for WorkspaceCopy {
 }
 
 /// The repository's top level and the workspace's path inside it, when the workspace is in a git
-/// repository with at least one commit and git is installed.
+/// repository with at least one commit (and not in an ignored folder of it) and git is installed.
 async fn git_repository_of(workspace: &Path) -> Option<(PathBuf, PathBuf)> {
     git(workspace, &["rev-parse", "--verify", "--quiet", "HEAD"].map(OsStr::new)).await.ok()?;
     let output = git(workspace, &["rev-parse", "--show-toplevel", "--show-prefix"].map(OsStr::new)).await.ok()?;
@@ -212,6 +216,11 @@ async fn git_repository_of(workspace: &Path) -> Option<(PathBuf, PathBuf)> {
     let mut lines = output.lines();
     let toplevel = PathBuf::from(lines.next()?);
     let prefix = PathBuf::from(lines.next().unwrap_or(""));
+    // A workspace inside an ignored folder of some repository is not part of that repository.
+    let ignored = ["check-ignore", "--quiet", "."].map(OsStr::new);
+    if !prefix.as_os_str().is_empty() && git(workspace, &ignored).await.is_ok() {
+        return None;
+    }
     Some((toplevel, prefix))
 }
 
