@@ -62,7 +62,10 @@ async fn run_isolated(copy: &WorkspaceCopy, command: &[&str]) -> Result<RunOutco
 }
 
 fn worktree_count(repository: &Path) -> Result<usize, Box<dyn std::error::Error>> {
-    Ok(git(repository, &["worktree", "list", "--porcelain"])?.lines().filter(|line| line.starts_with("worktree ")).count())
+    Ok(git(repository, &["worktree", "list", "--porcelain"])?
+        .lines()
+        .filter(|line| line.starts_with("worktree "))
+        .count())
 }
 
 /// Whether a process is alive (a zombie waiting to be reaped counts as gone).
@@ -211,7 +214,8 @@ async fn a_command_runs_in_the_copy_and_reports_its_exit_code_and_output() -> Te
 async fn a_command_cannot_reach_the_network() -> TestResult {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
-    let connect = format!("import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5); print('connected')");
+    let connect =
+        format!("import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5); print('connected')");
     let outside = Command::new("python3").args(["-c", &connect]).output()?;
     assert!(outside.status.success(), "the listener is reachable from outside the sandbox");
 
@@ -221,7 +225,11 @@ async fn a_command_cannot_reach_the_network() -> TestResult {
 
     assert_ne!(outcome.status, RunStatus::Exited { code: 0 }, "{}", outcome.output);
     assert!(!outcome.output.contains("connected"), "{}", outcome.output);
-    assert!(outcome.output.contains("ConnectionRefusedError") || outcome.output.contains("unreachable"), "{}", outcome.output);
+    assert!(
+        outcome.output.contains("ConnectionRefusedError") || outcome.output.contains("unreachable"),
+        "{}",
+        outcome.output
+    );
     copy.remove().await?;
     Ok(())
 }
@@ -239,7 +247,9 @@ async fn a_command_cannot_write_outside_the_copy() -> TestResult {
     assert!(outcome.output.contains("Read-only file system"), "{}", outcome.output);
     assert_eq!(std::fs::read_to_string(&original)?, before);
 
-    let inside = run_isolated(&copy, &["sh", "-c", "echo fixed > app.py && echo scratch > $TMPDIR/x && echo dot > $HOME/.rc"]).await?;
+    let inside =
+        run_isolated(&copy, &["sh", "-c", "echo fixed > app.py && echo scratch > $TMPDIR/x && echo dot > $HOME/.rc"])
+            .await?;
     assert!(inside.succeeded(), "{}", inside.output);
     assert_eq!(std::fs::read_to_string(copy.workspace_dir().join("app.py"))?, "fixed\n");
     copy.remove().await?;
@@ -248,10 +258,32 @@ async fn a_command_cannot_write_outside_the_copy() -> TestResult {
 
 /// Names the sandbox may pass on; everything else of Crashloom's environment stays outside.
 const ALLOWED_ENVIRONMENT: &[&str] = &[
-    "PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "USER", "LOGNAME", "JAVA_HOME", "GOROOT",
-    "RUSTUP_TOOLCHAIN", "CARGO_HOME", "RUSTUP_HOME", "GOPATH", "CI", "TERM", "NO_COLOR", "CARGO_TERM_COLOR",
-    "CARGO_NET_OFFLINE", "npm_config_offline", "npm_config_update_notifier", "npm_config_fund", "npm_config_audit",
-    "PIP_NO_INDEX", "PWD",
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "USER",
+    "LOGNAME",
+    "JAVA_HOME",
+    "GOROOT",
+    "RUSTUP_TOOLCHAIN",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "GOPATH",
+    "CI",
+    "TERM",
+    "NO_COLOR",
+    "CARGO_TERM_COLOR",
+    "CARGO_NET_OFFLINE",
+    "npm_config_offline",
+    "npm_config_update_notifier",
+    "npm_config_fund",
+    "npm_config_audit",
+    "PIP_NO_INDEX",
+    "PWD",
 ];
 
 /// Also run by `secrets_in_crashlooms_environment_do_not_reach_the_command` with secrets set.
@@ -311,7 +343,8 @@ async fn a_command_over_its_time_limit_is_killed_with_the_processes_it_started()
 async fn without_bubblewrap_runs_are_refused_with_what_to_do() -> TestResult {
     let workspace = git_workspace()?;
     let copy = WorkspaceCopy::create(workspace.path()).await?;
-    let missing = IsolationSettings { bwrap_program: PathBuf::from("/nonexistent/bwrap"), ..IsolationSettings::default() };
+    let missing =
+        IsolationSettings { bwrap_program: PathBuf::from("/nonexistent/bwrap"), ..IsolationSettings::default() };
 
     let refused = copy.run(&argv(&["true"]), &limits(10), &missing).await;
 
@@ -319,7 +352,10 @@ async fn without_bubblewrap_runs_are_refused_with_what_to_do() -> TestResult {
         return Err(format!("expected a missing-bubblewrap error, got {refused:?}").into());
     };
     let message = error.to_string();
-    assert!(message.contains("`bubblewrap` package") && message.contains("sandbox.allow_unisolated = true"), "{message}");
+    assert!(
+        message.contains("`bubblewrap` package") && message.contains("sandbox.allow_unisolated = true"),
+        "{message}"
+    );
     copy.remove().await?;
     Ok(())
 }
@@ -370,7 +406,10 @@ async fn changes_apply_to_the_copy_only() -> TestResult {
     copy.apply_changes(&changes, &ChangePolicy::default()).await?;
 
     let copied = copy.workspace_dir();
-    assert_eq!(std::fs::read_to_string(copied.join("app.py"))?, "def total(items):\n    return sum(items) / max(len(items), 1)\n");
+    assert_eq!(
+        std::fs::read_to_string(copied.join("app.py"))?,
+        "def total(items):\n    return sum(items) / max(len(items), 1)\n"
+    );
     assert_eq!(std::fs::read_to_string(copied.join("tests/test_app.py"))?, "from app import total\n");
     assert!(!copied.join("README.md").exists());
     assert_eq!(git(workspace.path(), &["status", "--porcelain"])?, "", "the real workspace is untouched");
@@ -395,7 +434,10 @@ async fn changes_to_ci_configuration_and_outside_the_workspace_are_refused() -> 
     let ci = copy.apply_changes(&[FileChange::write(".github/workflows/ci.yml", "on: push\n")], &policy).await;
     let ci_message = ci.as_ref().err().map(|error| error.to_string()).unwrap_or_default();
     assert_eq!(refusal(ci), Some((".github/workflows/ci.yml".into(), RefusalReason::CiConfiguration)));
-    assert!(ci_message.contains("`.github/workflows/ci.yml`") && ci_message.contains("sandbox.allow_ci_config"), "{ci_message}");
+    assert!(
+        ci_message.contains("`.github/workflows/ci.yml`") && ci_message.contains("sandbox.allow_ci_config"),
+        "{ci_message}"
+    );
 
     let parent = copy.apply_changes(&[FileChange::write("../outside.txt", "x")], &policy).await;
     assert_eq!(refusal(parent), Some(("../outside.txt".into(), RefusalReason::OutsideWorkspace)));
@@ -420,7 +462,10 @@ async fn changes_to_ci_configuration_and_outside_the_workspace_are_refused() -> 
 async fn a_rust_project_builds_offline_in_the_sandbox_into_the_reused_target_dir() -> TestResult {
     let workspace = workspace_dir()?;
     let root = workspace.path();
-    write(&root.join("Cargo.toml"), "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n")?;
+    write(
+        &root.join("Cargo.toml"),
+        "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )?;
     write(&root.join("src/main.rs"), "fn main() { println!(\"hi\"); }\n")?;
     let copy = WorkspaceCopy::create(root).await?;
     let target = copy.cache_reuse().cargo_target_dir.clone().ok_or("a Cargo project reuses a target dir")?;

@@ -45,10 +45,8 @@ pub fn detect_cache_reuse(workspace: &Path) -> CacheReuse {
         target.join("crashloom-sandbox")
     });
     let node_modules = Some(workspace.join("node_modules")).filter(|dir| dir.is_dir());
-    let python_venv = [".venv", "venv"]
-        .into_iter()
-        .map(|name| workspace.join(name))
-        .find(|dir| dir.join("pyvenv.cfg").is_file());
+    let python_venv =
+        [".venv", "venv"].into_iter().map(|name| workspace.join(name)).find(|dir| dir.join("pyvenv.cfg").is_file());
     let go = workspace.join("go.mod").is_file().then(go_caches).flatten();
     CacheReuse { cargo_target_dir, node_modules, python_venv, go }
 }

@@ -177,20 +177,16 @@ pub fn check_change_path(path: &str, policy: &ChangePolicy) -> Result<(), Refusa
 impl WorkspaceCopy {
     /// Applies `changes` to the copy, all or nothing: every path is checked and every edit computed
     /// before the first file is written.
-    pub async fn apply_changes(
-        &self,
-        changes: &[FileChange],
-        policy: &ChangePolicy,
-    ) -> Result<(), SandboxError> {
+    pub async fn apply_changes(&self, changes: &[FileChange], policy: &ChangePolicy) -> Result<(), SandboxError> {
         let workspace = self.workspace_dir().to_path_buf();
         let changes = changes.to_vec();
         let policy = *policy;
-        tokio::task::spawn_blocking(move || apply_changes_in(&workspace, &changes, &policy))
-            .await
-            .map_err(|join| SandboxError::ChangeDoesNotApply {
+        tokio::task::spawn_blocking(move || apply_changes_in(&workspace, &changes, &policy)).await.map_err(|join| {
+            SandboxError::ChangeDoesNotApply {
                 path: String::new(),
                 problem: format!("applying the change stopped unexpectedly: {join}"),
-            })?
+            }
+        })?
     }
 }
 
@@ -200,14 +196,9 @@ enum PlannedWrite {
     Delete(PathBuf),
 }
 
-fn apply_changes_in(
-    workspace: &Path,
-    changes: &[FileChange],
-    policy: &ChangePolicy,
-) -> Result<(), SandboxError> {
-    let root = workspace
-        .canonicalize()
-        .map_err(|error| SandboxError::io("open the workspace copy", workspace, error))?;
+fn apply_changes_in(workspace: &Path, changes: &[FileChange], policy: &ChangePolicy) -> Result<(), SandboxError> {
+    let root =
+        workspace.canonicalize().map_err(|error| SandboxError::io("open the workspace copy", workspace, error))?;
     let mut plan = Vec::with_capacity(changes.len());
     for change in changes {
         let refuse = |reason| SandboxError::ChangeRefused { path: change.path.clone(), reason };
@@ -220,10 +211,8 @@ fn apply_changes_in(
             FileEdit::Write { content } => PlannedWrite::Write(target, content.clone()),
             FileEdit::Delete => PlannedWrite::Delete(target),
             FileEdit::Replace { old, new } => {
-                let does_not_apply = |problem: String| SandboxError::ChangeDoesNotApply {
-                    path: change.path.clone(),
-                    problem,
-                };
+                let does_not_apply =
+                    |problem: String| SandboxError::ChangeDoesNotApply { path: change.path.clone(), problem };
                 let current = std::fs::read_to_string(&target)
                     .map_err(|error| does_not_apply(format!("the file cannot be read ({error})")))?;
                 match current.matches(old.as_str()).count() {
@@ -245,11 +234,11 @@ fn apply_changes_in(
                     std::fs::create_dir_all(parent)
                         .map_err(|error| SandboxError::io("create the folder", parent, error))?;
                 }
-                std::fs::write(&target, content)
-                    .map_err(|error| SandboxError::io("write", &target, error))?;
+                std::fs::write(&target, content).map_err(|error| SandboxError::io("write", &target, error))?;
             }
-            PlannedWrite::Delete(target) => std::fs::remove_file(&target)
-                .map_err(|error| SandboxError::io("delete", &target, error))?,
+            PlannedWrite::Delete(target) => {
+                std::fs::remove_file(&target).map_err(|error| SandboxError::io("delete", &target, error))?
+            }
         }
     }
     Ok(())

@@ -72,9 +72,8 @@ impl WorkspaceCopy {
 
     /// Copies `workspace` into a new folder inside `parent`.
     pub async fn create_in(workspace: &Path, parent: &Path) -> Result<Self, SandboxError> {
-        let origin = workspace
-            .canonicalize()
-            .map_err(|error| SandboxError::io("open the workspace", workspace, error))?;
+        let origin =
+            workspace.canonicalize().map_err(|error| SandboxError::io("open the workspace", workspace, error))?;
         let root = tempfile::Builder::new()
             .prefix("crashloom-sandbox-")
             .tempdir_in(parent)
@@ -191,10 +190,7 @@ impl Drop for WorkspaceCopy {
             return;
         }
         if let Some(toplevel) = &self.git_toplevel {
-            let _ = git_command_blocking(toplevel)
-                .args(["worktree", "remove", "--force"])
-                .arg(&self.checkout)
-                .output();
+            let _ = git_command_blocking(toplevel).args(["worktree", "remove", "--force"]).arg(&self.checkout).output();
         }
         if let Err(error) = std::fs::remove_dir_all(&self.root)
             && error.kind() != std::io::ErrorKind::NotFound
@@ -299,9 +295,7 @@ fn copy_entry(source: &Path, destination: &Path) -> Result<(), SandboxError> {
         std::os::unix::fs::symlink(target, destination)
             .map_err(|error| SandboxError::io("create the link", destination, error))
     } else if metadata.is_file() {
-        std::fs::copy(source, destination)
-            .map(drop)
-            .map_err(|error| SandboxError::io("copy", source, error))
+        std::fs::copy(source, destination).map(drop).map_err(|error| SandboxError::io("copy", source, error))
     } else {
         // Sockets, FIFOs and devices have no place in a copy.
         Ok(())
@@ -309,7 +303,8 @@ fn copy_entry(source: &Path, destination: &Path) -> Result<(), SandboxError> {
 }
 
 /// Environment variables that would point git at another repository or trigger downloads.
-const GIT_ENVIRONMENT_TO_CLEAR: &[&str] = &["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR"];
+const GIT_ENVIRONMENT_TO_CLEAR: &[&str] =
+    &["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR"];
 
 fn git_command(dir: &Path) -> tokio::process::Command {
     let mut command = tokio::process::Command::new("git");

@@ -95,15 +95,15 @@ mod tests {
     #[test]
     fn each_build_tool_has_its_test_command() -> std::io::Result<()> {
         assert_eq!(detect_with(&[("Cargo.toml", "[package]")])?, argv(&["cargo", "test"]));
-        assert_eq!(
-            detect_with(&[("package.json", r#"{"scripts": {"test": "jest"}}"#)])?,
-            argv(&["npm", "test"])
-        );
+        assert_eq!(detect_with(&[("package.json", r#"{"scripts": {"test": "jest"}}"#)])?, argv(&["npm", "test"]));
         assert_eq!(
             detect_with(&[("tests/test_orders.py", "def test_x(): pass")])?,
             argv(&["python3", "-m", "pytest", "-q"])
         );
-        assert_eq!(detect_with(&[("pyproject.toml", "[tool.pytest.ini_options]")])?, argv(&["python3", "-m", "pytest", "-q"]));
+        assert_eq!(
+            detect_with(&[("pyproject.toml", "[tool.pytest.ini_options]")])?,
+            argv(&["python3", "-m", "pytest", "-q"])
+        );
         assert_eq!(detect_with(&[("go.mod", "module example.com/x")])?, argv(&["go", "test", "./..."]));
         assert_eq!(detect_with(&[("pom.xml", "<project/>")])?, argv(&["mvn", "-q", "test"]));
         assert_eq!(detect_with(&[("build.gradle.kts", "")])?, argv(&["gradle", "test"]));

@@ -74,8 +74,12 @@ pub enum Isolation {
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunStatus {
-    Exited { code: i32 },
-    Signalled { signal: i32 },
+    Exited {
+        code: i32,
+    },
+    Signalled {
+        signal: i32,
+    },
     /// The time limit passed and the process tree was killed.
     TimedOut,
 }
@@ -155,9 +159,8 @@ impl WorkspaceCopy {
                     process
                 }
             };
-            let writer_for_stderr = writer
-                .try_clone()
-                .map_err(|error| SandboxError::Spawn { program: program.clone(), source: error })?;
+            let writer_for_stderr =
+                writer.try_clone().map_err(|error| SandboxError::Spawn { program: program.clone(), source: error })?;
             process
                 .env_clear()
                 .envs(environment)
@@ -320,8 +323,9 @@ async fn choose_isolation(settings: &IsolationSettings) -> Result<Isolation, San
 /// Whether `program` can be started: a path (relative to `cwd`) to an executable file, or a name
 /// found in one of the `path` folders.
 fn program_exists(program: &str, path: Option<&std::ffi::OsStr>, cwd: &Path) -> bool {
-    let is_executable =
-        |candidate: &Path| candidate.metadata().is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0);
+    let is_executable = |candidate: &Path| {
+        candidate.metadata().is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    };
     if program.contains('/') {
         return is_executable(&cwd.join(program));
     }
