@@ -5,5 +5,6 @@ pub mod crash;
 pub mod engine;
 pub mod lsp;
 pub mod report;
+pub mod sandbox;
 pub mod source;
 pub mod workspace;
