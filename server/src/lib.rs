@@ -3,6 +3,7 @@
 pub mod config;
 pub mod crash;
 pub mod engine;
+pub mod investigate;
 pub mod lsp;
 pub mod report;
 pub mod sandbox;

@@ -12,14 +12,15 @@ use std::path::{Component, Path, PathBuf};
 use super::{SandboxError, WorkspaceCopy};
 
 /// One file edit, with a `/`-separated path relative to the workspace root.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileChange {
     pub path: String,
     pub edit: FileEdit,
 }
 
 /// What happens to the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FileEdit {
     /// The file gets exactly this content (created, with its folders, when missing).
     Write { content: String },
