@@ -23,6 +23,57 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     pub mapping: MappingConfig,
     pub diagnostics: DiagnosticsConfig,
+    pub validate: ValidateConfig,
+    pub sandbox: SandboxConfig,
+}
+
+/// How a proposed fix is proven. Commands are the user's own (trusted) and split into arguments
+/// without a shell; write `sh -c '...'` for shell syntax.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ValidateConfig {
+    /// A command that reproduces the crash (fails with it before the fix).
+    pub reproduce: Option<String>,
+    /// The project's tests; detected when not set (cargo test, npm test, pytest, go test, mvn, gradle).
+    pub test: Option<String>,
+    /// A build or type-check command; detected from the changed files when not set.
+    pub build: Option<String>,
+    /// Time limit of each command, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for ValidateConfig {
+    fn default() -> Self {
+        Self { reproduce: None, test: None, build: None, timeout_secs: 600 }
+    }
+}
+
+/// Isolation of validation commands and which files a fix may touch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// The bubblewrap program.
+    pub bwrap: String,
+    /// Run validation commands without isolation when bubblewrap is missing. Off by default.
+    pub allow_unisolated: bool,
+    pub allow_ci_config: bool,
+    pub allow_lockfiles: bool,
+    pub allow_secrets_files: bool,
+    /// Further environment variables passed to validation commands.
+    pub pass_env: Vec<String>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            bwrap: "bwrap".into(),
+            allow_unisolated: false,
+            allow_ci_config: false,
+            allow_lockfiles: false,
+            allow_secrets_files: false,
+            pass_env: Vec::new(),
+        }
+    }
 }
 
 /// One crash source. `kind` selects it.

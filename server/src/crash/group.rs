@@ -75,7 +75,7 @@ fn file_name(path: &str) -> &str {
 }
 
 /// FNV-1a: tiny, stable across platforms and releases (unlike `std`'s hasher), good enough for ids.
-fn fnv1a64(bytes: &[u8]) -> u64 {
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in bytes {
         hash ^= u64::from(*byte);

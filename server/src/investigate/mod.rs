@@ -11,8 +11,12 @@
 
 pub mod analyzer;
 pub mod code_search;
+pub mod diff;
 pub mod fix;
+pub mod pipeline;
+pub mod report;
 pub mod root_cause;
+pub mod validator;
 
 use std::path::PathBuf;
 
