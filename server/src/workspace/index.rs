@@ -117,12 +117,16 @@ impl WorkspaceIndex {
     }
 
     /// Every file whose last component is `name`.
-    pub fn files_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn files_named<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
         self.by_name.get(hash_str(name)).iter().filter_map(|&id| self.path(id)).filter(move |p| file_name(p) == name)
     }
 
     /// Every file named `name` directly inside a folder named `parent` (anywhere in the workspace).
-    pub fn files_in_folder_named<'a>(&'a self, parent: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn files_in_folder_named<'a, 'n>(
+        &'a self,
+        parent: &'n str,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
         let key = hash_components([parent, name].into_iter());
         self.by_parent_and_name
             .get(key)
