@@ -94,7 +94,10 @@ fn a_crash_on_this_machine_maps_by_its_absolute_path() {
     assert_eq!(mapped(mapping), ("shop/orders.py".into(), true, MatchKind::AbsoluteInRoot));
 
     let url = format!("file://{}", local.to_str().expect("utf-8 tempdir"));
-    assert_eq!(mapped(map_frame_to_workspace(&at(&url), &index, &MappingConfig::default())).2, MatchKind::AbsoluteInRoot);
+    assert_eq!(
+        mapped(map_frame_to_workspace(&at(&url), &index, &MappingConfig::default())).2,
+        MatchKind::AbsoluteInRoot
+    );
 }
 
 #[test]
@@ -141,7 +144,8 @@ fn two_files_sharing_the_longest_suffix_are_reported_not_guessed() {
 #[test]
 fn runtime_frames_have_no_file() {
     let (_dir, index) = shop();
-    for path in ["<frozen importlib._bootstrap>", "node:internal/process/task_queues", "<anonymous>", "internal/timers.js"]
+    for path in
+        ["<frozen importlib._bootstrap>", "node:internal/process/task_queues", "<anonymous>", "internal/timers.js"]
     {
         let reason = unmapped(map_frame_to_workspace(&at(path), &index, &MappingConfig::default()));
         assert_eq!(reason, UnmappedReason::Runtime { path: path.into() });
@@ -229,7 +233,10 @@ fn nothing_maps_outside_the_workspace() {
         assert_eq!(mapping, FrameMapping::Unmapped { reason: expected }, "{path}");
     }
 
-    let config = MappingConfig { roots: vec![StackRoot { from: "/app/".into(), to: "../elsewhere".into() }], ..MappingConfig::default() };
+    let config = MappingConfig {
+        roots: vec![StackRoot { from: "/app/".into(), to: "../elsewhere".into() }],
+        ..MappingConfig::default()
+    };
     let reason = unmapped(map_frame_to_workspace(&at("/app/orders.py"), &index, &config));
     assert!(matches!(reason, UnmappedReason::OutsideWorkspace { .. }), "{reason}");
 
@@ -264,8 +271,12 @@ fn a_jvm_class_picks_the_file_of_its_package() {
     let mapping = map_frame_to_workspace(&frame, &index, &MappingConfig::default());
     assert_eq!(mapped(mapping).0, "service/src/main/java/com/acme/shop/OrderService.java");
 
-    let kotlin = Frame { module: Some("com.acme.shop.PricesKt".into()), filename: Some("Prices.kt".into()), ..Frame::default() };
-    assert_eq!(mapped(map_frame_to_workspace(&kotlin, &index, &MappingConfig::default())).0, "service/src/main/kotlin/com/acme/shop/Prices.kt");
+    let kotlin =
+        Frame { module: Some("com.acme.shop.PricesKt".into()), filename: Some("Prices.kt".into()), ..Frame::default() };
+    assert_eq!(
+        mapped(map_frame_to_workspace(&kotlin, &index, &MappingConfig::default())).0,
+        "service/src/main/kotlin/com/acme/shop/Prices.kt"
+    );
 
     let no_file = Frame { module: Some("com.acme.billing.OrderService".into()), ..Frame::default() };
     assert_eq!(

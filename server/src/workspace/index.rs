@@ -24,7 +24,9 @@ const VCS_DIRS: &[&str] = &[".git", ".hg", ".svn", ".jj"];
 /// Every file of the workspace, as `/`-separated paths relative to the root.
 #[derive(Debug, Clone, Default)]
 pub struct WorkspaceIndex {
-    root: PathBuf,
+    /// The folder the paths are relative to. Build with [`WorkspaceIndex::build`] or
+    /// [`WorkspaceIndex::empty`], which also note where symlinks in it lead.
+    pub root: PathBuf,
     /// The root with symlinks resolved, when it differs from `root` (`/tmp` on macOS).
     canonical_root: Option<PathBuf>,
     /// Paths by id; `None` marks the slot of a removed file, reused by the next insert.
@@ -45,12 +47,7 @@ impl WorkspaceIndex {
         }
         let mut collector = Collector { root, found: Arc::new(Mutex::new(Vec::new())) };
         let mut walker = WalkBuilder::new(root);
-        walker
-            .hidden(false)
-            .require_git(false)
-            .follow_links(false)
-            .threads(0)
-            .filter_entry(|entry| !is_vcs_dir(entry));
+        walker.hidden(false).require_git(false).follow_links(false).threads(0).filter_entry(|entry| !is_vcs_dir(entry));
         walker.build_parallel().visit(&mut collector);
 
         let batches = std::mem::take(&mut *collector.found.lock().unwrap_or_else(PoisonError::into_inner));
@@ -76,10 +73,6 @@ impl WorkspaceIndex {
             index.insert(path.as_ref());
         }
         index
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     /// The root as given and, when it differs, with symlinks resolved.
@@ -118,7 +111,11 @@ impl WorkspaceIndex {
 
     /// Every file whose last component is `name`.
     pub fn files_named<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
-        self.by_name.get(hash_str(name)).iter().filter_map(|&id| self.path(id)).filter(move |p| file_name(p) == name)
+        self.by_name
+            .get(hash_str(name))
+            .iter()
+            .filter_map(|&id| self.path(id))
+            .filter(move |p| shared_trailing_components(p, &[name]) == 1)
     }
 
     /// Every file named `name` directly inside a folder named `parent` (anywhere in the workspace).
@@ -132,7 +129,7 @@ impl WorkspaceIndex {
             .get(key)
             .iter()
             .filter_map(|&id| self.path(id))
-            .filter(move |p| last_two(p) == Some((parent, name)))
+            .filter(move |p| shared_trailing_components(p, &[parent, name]) == 2)
     }
 
     /// Adds a file by its relative path (`/` or `\` separated). Returns false when it was already
@@ -283,6 +280,28 @@ impl WorkspaceIndex {
 /// The last component of a `/`-separated path.
 pub fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
+}
+
+/// How many trailing components the `/`-separated `path` shares with `components`:
+/// `shop/orders.py` and `[app, shop, orders.py]` share 2. Compares bytes from the end, without
+/// splitting the path.
+pub fn shared_trailing_components(path: &str, components: &[&str]) -> usize {
+    let mut rest = path;
+    let mut shared = 0;
+    for component in components.iter().rev() {
+        let Some(before) = rest.strip_suffix(component) else {
+            break;
+        };
+        if before.is_empty() {
+            return shared + 1;
+        }
+        let Some(before) = before.strip_suffix('/') else {
+            break;
+        };
+        shared += 1;
+        rest = before;
+    }
+    shared
 }
 
 /// The parent folder's name and the file name, when the path has a parent.
@@ -493,6 +512,11 @@ mod tests {
         named.sort_unstable();
         assert_eq!(named, ["billing/orders.py", "orders.py", "shop/orders.py"]);
         assert_eq!(index.files_in_folder_named("shop", "orders.py").collect::<Vec<_>>(), ["shop/orders.py"]);
+        assert_eq!(shared_trailing_components("shop/orders.py", &["app", "shop", "orders.py"]), 2);
+        assert_eq!(shared_trailing_components("myshop/orders.py", &["shop", "orders.py"]), 1);
+        assert_eq!(shared_trailing_components("orders.py", &["orders.py"]), 1);
+        assert_eq!(shared_trailing_components("a/shop/orders.py", &["shop", "orders.py"]), 2);
+        assert_eq!(shared_trailing_components("shop/orders.py", &["x.py"]), 0);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::index::WorkspaceIndex;
+use super::index::{WorkspaceIndex, shared_trailing_components};
 use crate::crash::Frame;
 
 /// How frame paths relate to the workspace (`[mapping]` in `crashloom.toml`).
@@ -249,7 +249,9 @@ enum Literal {
     Outside,
     /// No literal rule found the file; components from `outside_part` on are the part of the path
     /// outside the workspace root or the stack root prefix (where a dependency folder would show).
-    NotFound { outside_part: usize },
+    NotFound {
+        outside_part: usize,
+    },
 }
 
 fn map_path_literally(path: &FramePath<'_>, index: &WorkspaceIndex, config: &MappingConfig) -> Literal {
@@ -469,38 +471,42 @@ fn is_runtime_path(path: &str) -> bool {
         || (path.starts_with("internal/") && [".js", ".mjs", ".cjs"].iter().any(|ext| path.ends_with(ext)))
 }
 
-/// Folders that hold dependencies or a toolchain's own library.
-const DEPENDENCY_FOLDERS: &[&str] = &[
-    "site-packages",
-    "dist-packages",
-    "__pypackages__",
-    "node_modules",
-    "bower_components",
-    "target",
-    "vendor",
-    ".venv",
-    "venv",
-    ".cargo/registry",
-    ".cargo/git",
-    ".rustup/toolchains",
-    "pkg/mod",
+/// Folders that hold dependencies or a toolchain's own library: the name shown to the user, and
+/// the components it stands for.
+const DEPENDENCY_FOLDERS: &[(&str, &[&str])] = &[
+    ("site-packages", &["site-packages"]),
+    ("dist-packages", &["dist-packages"]),
+    ("__pypackages__", &["__pypackages__"]),
+    ("node_modules", &["node_modules"]),
+    ("bower_components", &["bower_components"]),
+    ("target", &["target"]),
+    ("vendor", &["vendor"]),
+    (".venv", &[".venv"]),
+    ("venv", &["venv"]),
+    (".cargo/registry", &[".cargo", "registry"]),
+    (".cargo/git", &[".cargo", "git"]),
+    (".rustup/toolchains", &[".rustup", "toolchains"]),
+    ("pkg/mod", &["pkg", "mod"]),
 ];
 
 /// The dependency folder a path runs through, if any: one of [`DEPENDENCY_FOLDERS`], a configured
 /// one, `rustc/<commit>/` (Rust's standard library), or `lib/pythonX.Y/` (Python's).
 fn dependency_folder<'c>(components: &[&str], config: &'c MappingConfig) -> Option<&'c str> {
-    let configured = config.dependency_folders.iter().map(String::as_str);
     let mut python_library = false;
     for (i, part) in components.iter().enumerate() {
         let rest = &components[i..];
         let next = rest.get(1);
-        if let Some(folder) = DEPENDENCY_FOLDERS.iter().copied().chain(configured.clone()).find(|f| starts_with_folder(rest, f)) {
+        if let Some((name, _)) = DEPENDENCY_FOLDERS.iter().find(|(_, folder)| rest.starts_with(folder)) {
+            return Some(name);
+        }
+        if let Some(folder) = config.dependency_folders.iter().find(|f| starts_with_folder(rest, f)) {
             return Some(folder);
         }
         if *part == "rustc" && next.is_some_and(|hash| hash.len() >= 7 && hash.bytes().all(|b| b.is_ascii_hexdigit())) {
             return Some("rustc");
         }
-        let python_version = |p: &&str| p.strip_prefix("python").is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()));
+        let python_version =
+            |p: &&str| p.strip_prefix("python").is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()));
         python_library |= *part == "lib" && next.is_some_and(python_version);
     }
     // Checked last: `lib/python3.12/site-packages` is better told as `site-packages`.
@@ -534,12 +540,15 @@ fn match_suffix<'i>(index: &'i WorkspaceIndex, components: &[&str], min_componen
         return Suffix::None;
     };
     // Files in a folder of the same name share at least two components; only when there are none
-    // does the file name alone decide.
-    let (best, mut tied) = match parents.last() {
-        Some(&parent) if index.files_in_folder_named(parent, name).next().is_some() => {
-            longest_common_suffix(index.files_in_folder_named(parent, name), components)
-        }
-        _ => longest_common_suffix(index.files_named(name), components),
+    // does the file name alone decide, and then every file of that name ties.
+    let in_folder = parents
+        .last()
+        .map(|parent| longest_common_suffix(index.files_in_folder_named(parent, name), components))
+        .filter(|(_, tied)| !tied.is_empty());
+    let (best, tied) = match in_folder {
+        Some(found) => found,
+        None if min_components > 1 => return Suffix::None,
+        None => (1, index.files_named(name).collect::<Vec<_>>()),
     };
     if best < min_components.max(1) {
         return Suffix::None;
@@ -547,13 +556,22 @@ fn match_suffix<'i>(index: &'i WorkspaceIndex, components: &[&str], min_componen
     match tied[..] {
         [] => Suffix::None,
         [only] => Suffix::One { path: only, components: best },
-        _ => {
-            let total = tied.len();
-            tied.sort_unstable();
-            let candidates = tied.into_iter().take(MAX_CANDIDATES).map(str::to_owned).collect();
-            Suffix::Ambiguous { candidates, total }
-        }
+        _ => Suffix::Ambiguous { candidates: first_sorted(&tied, MAX_CANDIDATES), total: tied.len() },
     }
+}
+
+/// The `n` smallest paths, sorted, without sorting them all.
+fn first_sorted(paths: &[&str], n: usize) -> Vec<String> {
+    let mut smallest: Vec<&str> = Vec::with_capacity(n + 1);
+    for &path in paths {
+        if smallest.len() == n && smallest.last().is_some_and(|last| path >= *last) {
+            continue;
+        }
+        let at = smallest.partition_point(|p| *p < path);
+        smallest.insert(at, path);
+        smallest.truncate(n);
+    }
+    smallest.into_iter().map(str::to_owned).collect()
 }
 
 /// The paths sharing the most trailing components with `components`, and how many they share.
@@ -561,7 +579,7 @@ fn longest_common_suffix<'i>(paths: impl Iterator<Item = &'i str>, components: &
     let mut best = 0;
     let mut tied = Vec::new();
     for path in paths {
-        let shared = path.rsplit('/').zip(components.iter().rev()).take_while(|(a, b)| a == *b).count();
+        let shared = shared_trailing_components(path, components);
         if shared > best {
             best = shared;
             tied.clear();
@@ -615,10 +633,8 @@ fn map_module(
     config: &MappingConfig,
 ) -> FrameMapping {
     let file_name = path.and_then(|p| p.components.last().copied());
-    let not_found = || UnmappedReason::NotFound {
-        path: path.map(|p| p.raw.to_owned()),
-        module: Some(module.to_owned()),
-    };
+    let not_found =
+        || UnmappedReason::NotFound { path: path.map(|p| p.raw.to_owned()), module: Some(module.to_owned()) };
     let Some(kind) = module_kind(module, file_name) else {
         return FrameMapping::Unmapped { reason: not_found() };
     };

@@ -95,12 +95,15 @@ pub fn place_line(frame: &Frame, reported_line: u32, current_text: &str) -> Line
         return LinePlacement { line: reported, how: PlacedBy::Confirmed };
     }
     let context_matches = |i: usize| {
-        let before = context.pre.iter().rev().enumerate().filter(|(k, pre)| {
-            i.checked_sub(k + 1).and_then(|j| lines.get(j)).is_some_and(|l| l.trim() == pre.trim())
-        });
-        let after = context.post.iter().enumerate().filter(|(k, post)| {
-            lines.get(i + k + 1).is_some_and(|l| l.trim() == post.trim())
-        });
+        let before =
+            context.pre.iter().rev().enumerate().filter(|(k, pre)| {
+                i.checked_sub(k + 1).and_then(|j| lines.get(j)).is_some_and(|l| l.trim() == pre.trim())
+            });
+        let after = context
+            .post
+            .iter()
+            .enumerate()
+            .filter(|(k, post)| lines.get(i + k + 1).is_some_and(|l| l.trim() == post.trim()));
         before.count() + after.count()
     };
     let best = lines
@@ -384,7 +387,8 @@ mod tests {
         Frame { line: Some(3), context: Some(context), ..Frame::default() }
     }
 
-    const ORDERS_AT_RELEASE: &str = "def total(order):\n    items = order[\"items\"]\n    return sum(i[\"price\"] for i in items)\n";
+    const ORDERS_AT_RELEASE: &str =
+        "def total(order):\n    items = order[\"items\"]\n    return sum(i[\"price\"] for i in items)\n";
 
     #[test]
     fn an_unchanged_line_is_confirmed() {
@@ -397,7 +401,10 @@ mod tests {
         let today = format!("import logging\n\nlog = logging.getLogger()\n\n{ORDERS_AT_RELEASE}");
         let frame = with_context(&["    items = order[\"items\"]"], "    return sum(i[\"price\"] for i in items)", &[]);
         let placed = place_line(&frame, 3, &today);
-        assert_eq!(placed, LinePlacement { line: 7, how: PlacedBy::SourceContext { from: 3, to: 7, context_matches: 1 } });
+        assert_eq!(
+            placed,
+            LinePlacement { line: 7, how: PlacedBy::SourceContext { from: 3, to: 7, context_matches: 1 } }
+        );
         assert_eq!(placed.how.to_string(), "the crash reported line 3; the same code is on line 7 today");
     }
 
@@ -420,7 +427,10 @@ mod tests {
         let gone = with_context(&[], "    return order.total()", &[]);
         let placed = place_line(&gone, 9, ORDERS_AT_RELEASE);
         assert_eq!(placed.line, 3, "kept inside today's shorter file");
-        assert_eq!(placed.how, PlacedBy::Unverified(Unverified::ContextGone { code: "    return order.total()".into() }));
+        assert_eq!(
+            placed.how,
+            PlacedBy::Unverified(Unverified::ContextGone { code: "    return order.total()".into() })
+        );
         assert!(placed.how.to_string().contains("(`return order.total()`) is no longer in the file"), "{}", placed.how);
     }
 
@@ -481,7 +491,8 @@ mod tests {
     fn a_line_that_moved_since_the_release_is_placed_through_git() {
         let (dir, sha) = released_repository(|text| format!("import logging\n\n{text}"));
         let release = format!("shop@1.0.0+{}", &sha[..7]);
-        let history = GitLineMap::load(dir.path(), &release, "shop/orders.py").expect("git works").expect("release known");
+        let history =
+            GitLineMap::load(dir.path(), &release, "shop/orders.py").expect("git works").expect("release known");
         assert_eq!(history.commit, sha);
 
         let today = std::fs::read_to_string(dir.path().join("shop/orders.py")).expect("read");
