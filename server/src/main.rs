@@ -71,7 +71,10 @@ fn open_workspace(workspace: &Path) -> Result<(PathBuf, Config), ExitCode> {
     let root = match workspace.canonicalize() {
         Ok(root) if root.is_dir() => root,
         Ok(root) => {
-            return Err(fail(&format!("{} is not a folder; pass the workspace folder with --workspace", root.display())));
+            return Err(fail(&format!(
+                "{} is not a folder; pass the workspace folder with --workspace",
+                root.display()
+            )));
         }
         Err(e) => return Err(fail(&format!("cannot open the workspace {}: {e}", workspace.display()))),
     };
@@ -115,14 +118,20 @@ fn investigate(workspace: PathBuf, crash: &str, json: bool) -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
-    let investigation =
-        match runtime.block_on(pipeline::investigate(root.clone(), group, Arc::new(config), Arc::new(StderrProgress))) {
-            Ok(investigation) => investigation,
-            Err(e) => return fail(&e.to_string()),
-        };
+    let investigation = match runtime.block_on(pipeline::investigate(
+        root.clone(),
+        group,
+        Arc::new(config),
+        Arc::new(StderrProgress),
+    )) {
+        Ok(investigation) => investigation,
+        Err(e) => return fail(&e.to_string()),
+    };
     let report_path = match report::write_report(&root, &investigation) {
         Ok(path) => path,
-        Err(e) => return fail(&format!("cannot write the report under {}: {e}", root.join(report::REPORTS_DIR).display())),
+        Err(e) => {
+            return fail(&format!("cannot write the report under {}: {e}", root.join(report::REPORTS_DIR).display()));
+        }
     };
     let output = if json {
         serde_json::to_string_pretty(&investigation).unwrap_or_default()

@@ -20,7 +20,6 @@ pub const DEPENDENCY_DIRS: &[&str] = &[
     "rustc",
     "lib/python",
     "jdk",
-    "internal",
 ];
 
 /// How many in-app frames (newest first) take part in the signature.

@@ -167,7 +167,7 @@ impl State {
                 Some(index) if !stale => index,
                 _ => Arc::new(WorkspaceIndex::build(&root).unwrap_or_else(|e| {
                     tracing::error!("cannot index {}: {e}", root.display());
-                    WorkspaceIndex { root: root.clone(), ..WorkspaceIndex::default() }
+                    WorkspaceIndex::empty(&root)
                 })),
             };
             let disk = engine::text_from_disk(&root);

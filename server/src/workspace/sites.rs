@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::index::WorkspaceIndex;
 use super::mapping::{FrameMapping, MappingConfig, map_frame_to_workspace};
+use super::relocate::{GitLineMap, PlacedBy, commit_for_release, place_line_with_history};
 use crate::crash::{CrashEvent, Frame, group};
 
 /// What the picture is built from, besides the events.
@@ -171,9 +172,10 @@ pub fn build_picture(events: Vec<CrashEvent>, inputs: &PictureInputs<'_>) -> Cra
     }
 
     let mut texts = TextCache { text_of: inputs.text_of, cache: HashMap::new() };
+    let mut git = GitHistory::new(&inputs.index.root);
     let mut groups: Vec<CrashGroup> = buckets.into_iter().map(|(key, events)| summarize(key, events)).collect();
     for group in &mut groups {
-        place_group(group, inputs, &mut texts);
+        place_group(group, inputs, &mut texts, &mut git);
     }
     groups.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(b.count.cmp(&a.count)).then(a.id.cmp(&b.id)));
 
@@ -276,7 +278,12 @@ fn push_unique(list: &mut Vec<String>, value: Option<&str>) {
 }
 
 /// Maps every frame of the group's event and places the in-app ones.
-fn place_group(group: &mut CrashGroup, inputs: &PictureInputs<'_>, texts: &mut TextCache<'_>) {
+fn place_group(
+    group: &mut CrashGroup,
+    inputs: &PictureInputs<'_>,
+    texts: &mut TextCache<'_>,
+    git: &mut GitHistory<'_>,
+) {
     let event = &group.event;
     let last = event.exceptions.len().saturating_sub(1);
     let root_causes: Vec<usize> = event.root_causes().map(|(i, _)| i).collect();
@@ -286,11 +293,14 @@ fn place_group(group: &mut CrashGroup, inputs: &PictureInputs<'_>, texts: &mut T
         let mut in_app: Vec<(usize, String)> = Vec::new();
         for (f, frame) in exception.frames.iter().enumerate() {
             match map_frame_to_workspace(frame, inputs.index, inputs.mapping) {
-                FrameMapping::Mapped { path, in_app: true } => in_app.push((f, path)),
+                FrameMapping::Mapped { path, in_app: true, .. } => in_app.push((f, path)),
                 FrameMapping::Mapped { .. } => {}
-                FrameMapping::Unmapped { reason } => {
-                    unmapped.push(UnmappedFrame { exception: e, frame: f, description: describe(frame), reason })
-                }
+                FrameMapping::Unmapped { reason } => unmapped.push(UnmappedFrame {
+                    exception: e,
+                    frame: f,
+                    description: describe(frame),
+                    reason: reason.to_string(),
+                }),
             }
         }
         let stack_len = in_app.len();
@@ -314,7 +324,8 @@ fn place_group(group: &mut CrashGroup, inputs: &PictureInputs<'_>, texts: &mut T
                 continue;
             };
             let text = texts.get(&path);
-            let (line, placement, today) = place(frame, reported, text.as_deref());
+            let history = git.map(event.release.as_deref(), &path);
+            let (line, placement, today) = place(frame, reported, text.as_deref(), history.as_deref());
             let code = frame.context.as_ref().map(|c| c.line.clone()).or_else(|| today.clone());
             let site = Site {
                 role,
@@ -344,60 +355,63 @@ fn place_group(group: &mut CrashGroup, inputs: &PictureInputs<'_>, texts: &mut T
 
 /// Decides the line today for a frame reported at `reported`; returns it with how it was decided
 /// and today's text of that line.
-fn place(frame: &Frame, reported: u32, text: Option<&str>) -> (u32, Placement, Option<String>) {
+fn place(
+    frame: &Frame,
+    reported: u32,
+    text: Option<&str>,
+    history: Option<&GitLineMap>,
+) -> (u32, Placement, Option<String>) {
     let Some(text) = text else {
         let reason = "the file could not be read".to_owned();
         return (reported, Placement::Unverified { reason }, None);
     };
-    let line_count = text.lines().count().max(1) as u32;
-    let line_text = |line: u32| text.lines().nth(line.saturating_sub(1) as usize).map(str::to_owned);
-    let Some(context) = frame.context.as_ref().filter(|c| !c.line.trim().is_empty()) else {
-        if reported > line_count {
-            let reason = format!("the crash reports line {reported}, but the file has {line_count} lines today");
-            return (line_count, Placement::Unverified { reason }, line_text(line_count));
+    let placed = place_line_with_history(frame, reported, text, history);
+    let today = text.lines().nth(placed.line.saturating_sub(1) as usize).map(str::to_owned);
+    let placement = match &placed.how {
+        PlacedBy::Confirmed => Placement::Confirmed,
+        PlacedBy::SourceContext { from, .. } => {
+            Placement::Moved { from: *from, how: "found the crashed code by its captured source".to_owned() }
         }
-        let reason = "the crash carries no source to confirm the line".to_owned();
-        return (reported, Placement::Unverified { reason }, line_text(reported));
+        PlacedBy::Git { from, commit, .. } => {
+            Placement::Moved { from: *from, how: format!("followed the line through git from {}", short(commit)) }
+        }
+        PlacedBy::Unverified(_) => Placement::Unverified { reason: placed.how.to_string() },
     };
-    let wanted = context.line.trim();
-    if line_text(reported).is_some_and(|l| l.trim() == wanted) {
-        return (reported, Placement::Confirmed, line_text(reported));
+    (placed.line, placement, today)
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..10).unwrap_or(commit)
+}
+
+/// Git line maps from a release's commit to today, per (release, file); releases that name no
+/// commit of the workspace repository are asked about once.
+struct GitHistory<'a> {
+    root: &'a std::path::Path,
+    enabled: bool,
+    releases: HashMap<String, bool>,
+    maps: HashMap<(String, String), Option<Arc<GitLineMap>>>,
+}
+
+impl<'a> GitHistory<'a> {
+    fn new(root: &'a std::path::Path) -> Self {
+        Self { root, enabled: root.join(".git").exists(), releases: HashMap::new(), maps: HashMap::new() }
     }
-    // The code moved: the nearest line holding the same code, preferring one whose neighbours also
-    // match the captured context.
-    let lines: Vec<&str> = text.lines().collect();
-    let score = |i: usize| -> usize {
-        let before =
-            context.pre.iter().rev().enumerate().filter(|(k, pre)| {
-                i.checked_sub(k + 1).and_then(|j| lines.get(j)).is_some_and(|l| l.trim() == pre.trim())
-            });
-        let after = context
-            .post
-            .iter()
-            .enumerate()
-            .filter(|(k, post)| lines.get(i + k + 1).is_some_and(|l| l.trim() == post.trim()));
-        before.count() + after.count()
-    };
-    let best = lines
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.trim() == wanted)
-        .map(|(i, _)| (i, score(i), (i as i64 + 1 - i64::from(reported)).unsigned_abs()))
-        .max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)));
-    match best {
-        Some((i, _, _)) => {
-            let line = i as u32 + 1;
-            (
-                line,
-                Placement::Moved { from: reported, how: "found the crashed code by its captured source".into() },
-                Some(lines[i].to_owned()),
-            )
+
+    fn map(&mut self, release: Option<&str>, file: &str) -> Option<Arc<GitLineMap>> {
+        let release = release.filter(|r| self.enabled && !r.is_empty())?;
+        let root = self.root;
+        let known = *self
+            .releases
+            .entry(release.to_owned())
+            .or_insert_with(|| matches!(commit_for_release(root, release), Ok(Some(_))));
+        if !known {
+            return None;
         }
-        None => {
-            let line = reported.min(line_count);
-            let reason = format!("the code `{}` is no longer in the file", truncate(wanted, 60));
-            (line, Placement::Unverified { reason }, line_text(line))
-        }
+        self.maps
+            .entry((release.to_owned(), file.to_owned()))
+            .or_insert_with(|| GitLineMap::load(root, release, file).ok().flatten().map(Arc::new))
+            .clone()
     }
 }
 
