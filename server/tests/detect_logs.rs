@@ -153,7 +153,7 @@ fn junk_around_and_inside_traces() {
     for i in 0..2000u32 {
         let c = char::from_u32(i * 37 % 0x2FF).unwrap_or('?');
         junk.push(c);
-        if i % 50 == 0 {
+        if i.is_multiple_of(50) {
             junk.push_str("\n  File \"x\", line\n@:1\tat panic: \r\n");
         }
     }
@@ -195,7 +195,7 @@ fn throughput_on_a_large_log() {
             i % 97,
             i % 500
         ));
-        if i % 2000 == 0 {
+        if i.is_multiple_of(2000) {
             let trace = &traces[(i / 2000 % 3) as usize];
             for line in trace.lines() {
                 text.push_str("2024-01-01 12:00:00,000 ERROR [app] ");

@@ -26,10 +26,12 @@ pub struct FoundTrace {
 /// A format parser: parses a trace starting at `lines[0]`, returns the event and the lines used.
 type Parser = fn(&[&str]) -> Option<(CrashEvent, usize)>;
 
-/// Literals that every supported trace contains on its first line or its first frame line.
+/// Literals that every supported trace contains on its first line or its first frame line. The
+/// `@` of Firefox/Safari frames only counts when the line ends in `:line[:column]`, so that e-mail
+/// addresses in ordinary log lines are ruled out by the scan itself.
 static ANCHORS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"Traceback \(most recent call last\):|File "| panicked at |panic: |fatal error: |\tat |   at |:in '|:in `|@"#,
+        r#"(?m)Traceback \(most recent call last\):|File "| panicked at |panic: |fatal error: |\tat |   at |:in '|:in `|@[^\s@]*:\d+(?::\d+)?\r?$"#,
     )
     .expect("valid regex")
 });
@@ -247,10 +249,11 @@ impl<'t> Scanner<'t> {
     ) -> Option<Candidate> {
         let mut best: Option<Candidate> = None;
         for parser in parsers {
-            if let Some(candidate) = self.parse_window(start, shape, mode, first_line, *parser) {
-                if candidate.end.index > anchor.index && best.as_ref().is_none_or(|b| candidate.end.index > b.end.index) {
-                    best = Some(candidate);
-                }
+            if let Some(candidate) = self.parse_window(start, shape, mode, first_line, *parser)
+                && candidate.end.index > anchor.index
+                && best.as_ref().is_none_or(|b| candidate.end.index > b.end.index)
+            {
+                best = Some(candidate);
             }
         }
         best
@@ -366,10 +369,10 @@ fn classify_anchor(line: &str) -> Option<Anchor> {
         }
         return Some(Anchor::Header { prefix, parser: python::parse });
     }
-    if let Some(panicked) = line.find(" panicked at ") {
-        if let Some(thread) = line.get(..panicked).and_then(|before| before.rfind("thread '")) {
-            return Some(Anchor::Header { prefix: thread, parser: rust::parse });
-        }
+    if let Some(panicked) = line.find(" panicked at ")
+        && let Some(thread) = line.get(..panicked).and_then(|before| before.rfind("thread '"))
+    {
+        return Some(Anchor::Header { prefix: thread, parser: rust::parse });
     }
     for header in ["panic: ", "fatal error: "] {
         if let Some(at) = line.find(header) {
@@ -397,11 +400,11 @@ fn classify_anchor(line: &str) -> Option<Anchor> {
         let token_start = line.get(..location).and_then(|b| b.rfind(char::is_whitespace)).map_or(0, |i| i + 1);
         return Some(Anchor::Frame { prefix: token_start, parsers: RUBY_PARSERS, allow_headerless: true });
     }
-    if let Some(at_sign) = line.find('@') {
-        if looks_like_gecko_frame(line.get(at_sign..).unwrap_or("")) {
-            let token_start = line.get(..at_sign).and_then(|b| b.rfind(char::is_whitespace)).map_or(0, |i| i + 1);
-            return Some(Anchor::Frame { prefix: token_start, parsers: GECKO_PARSERS, allow_headerless: true });
-        }
+    if let Some(at_sign) = line.find('@')
+        && looks_like_gecko_frame(line.get(at_sign..).unwrap_or(""))
+    {
+        let token_start = line.get(..at_sign).and_then(|b| b.rfind(char::is_whitespace)).map_or(0, |i| i + 1);
+        return Some(Anchor::Frame { prefix: token_start, parsers: GECKO_PARSERS, allow_headerless: true });
     }
     None
 }

@@ -93,7 +93,7 @@ fn split_margin(line: &str) -> MarginLine<'_> {
     let plain = MarginLine { depth: 0, kind: MarginKind::Content, content: line };
     let spaces = line.len() - line.trim_start_matches(' ').len();
     let rest = &line[spaces..];
-    if spaces == 0 || spaces % 2 != 0 {
+    if spaces == 0 || !spaces.is_multiple_of(2) {
         return plain;
     }
     if let Some(content) = rest.strip_prefix("| ").or_else(|| (rest == "|").then_some("")) {
@@ -369,10 +369,10 @@ impl TracebackParser {
         self.nodes.push(Node { exception: block.exception, parent: None });
         let level = self.chain_level(block.depth);
         let slot = self.chain_slot(level);
-        if let Some((previous, kind)) = slot.pending.take() {
-            if let Some(node) = self.nodes.get_mut(previous) {
-                node.parent = Some((index, kind));
-            }
+        if let Some((previous, kind)) = slot.pending.take()
+            && let Some(node) = self.nodes.get_mut(previous)
+        {
+            node.parent = Some((index, kind));
         }
         self.chain_slot(level).last = Some(index);
         self.expecting_continuation = false;
@@ -391,12 +391,11 @@ impl TracebackParser {
         let slot = self.chain_slot(member_depth);
         let head = slot.last.take();
         slot.pending = None;
-        if let Some(head) = head {
-            if let Some(node) = self.nodes.get_mut(head) {
-                if node.parent.is_none() {
-                    node.parent = Some((group_node, LinkKind::GroupMember));
-                }
-            }
+        if let Some(head) = head
+            && let Some(node) = self.nodes.get_mut(head)
+            && node.parent.is_none()
+        {
+            node.parent = Some((group_node, LinkKind::GroupMember));
         }
     }
 

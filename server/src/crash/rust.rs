@@ -104,11 +104,11 @@ fn read_quoted_message(rest: &str, following: &[&str]) -> Option<(String, String
         if index > 0 {
             message.push('\n');
         }
-        if let Some((text, location)) = line.rsplit_once("', ") {
-            if parse_location(location).is_some() {
-                message.push_str(text);
-                return Some((message, location.to_owned(), index + 1));
-            }
+        if let Some((text, location)) = line.rsplit_once("', ")
+            && parse_location(location).is_some()
+        {
+            message.push_str(text);
+            return Some((message, location.to_owned(), index + 1));
         }
         message.push_str(line);
     }
