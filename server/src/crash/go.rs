@@ -48,10 +48,17 @@ pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
         if looks_like_log_record_start(line) {
             break;
         }
-        if let Some(nested) = line.strip_prefix("\tpanic: ").or_else(|| line.strip_prefix("panic: ")) {
+        if let Some(nested) = line
+            .strip_prefix("\tpanic: ")
+            .or_else(|| line.strip_prefix("panic: "))
+        {
             messages.push(nested.to_owned());
         } else if line.starts_with("[signal ") && line.ends_with(']') {
-            signal = Some(line.trim_start_matches('[').trim_end_matches(']').to_owned());
+            signal = Some(
+                line.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned(),
+            );
         } else if let Some(last) = messages.last_mut() {
             last.push('\n');
             last.push_str(line);
@@ -63,7 +70,8 @@ pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
     let goroutine = lines.get(goroutine_start)?;
     let (goroutine_id, _status) = parse_goroutine_header(goroutine)?;
 
-    let (newest_first, frames_omitted, stack_end) = read_stack(lines.get(goroutine_start + 1..).unwrap_or(&[]));
+    let (newest_first, frames_omitted, stack_end) =
+        read_stack(lines.get(goroutine_start + 1..).unwrap_or(&[]));
     used = used.max(goroutine_start + 1 + stack_end);
     used += skip_other_goroutines(lines.get(used..).unwrap_or(&[]));
 
@@ -75,7 +83,12 @@ pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
         ..CrashEvent::default()
     };
     if let Some(signal) = signal {
-        let name = signal.split(':').next().unwrap_or("").trim_start_matches("signal ").to_owned();
+        let name = signal
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("signal ")
+            .to_owned();
         event.tags.push(("signal".to_owned(), name));
     }
     Some((event, used))
@@ -107,7 +120,10 @@ fn read_stack(lines: &[&str]) -> (Vec<Frame>, Option<u32>, usize) {
             used = index;
             continue;
         }
-        if let Some(count) = trimmed.strip_prefix("...").and_then(|r| r.strip_suffix(" frames elided...")) {
+        if let Some(count) = trimmed
+            .strip_prefix("...")
+            .and_then(|r| r.strip_suffix(" frames elided..."))
+        {
             let count: u32 = count.parse().unwrap_or(0);
             omitted = Some(omitted.unwrap_or(0u32).saturating_add(count));
             index += 1;
@@ -119,7 +135,10 @@ fn read_stack(lines: &[&str]) -> (Vec<Frame>, Option<u32>, usize) {
             break;
         }
         let (function_text, created_by) = match line.strip_prefix("created by ") {
-            Some(creator) => (creator.split(" in goroutine ").next().unwrap_or(creator), true),
+            Some(creator) => (
+                creator.split(" in goroutine ").next().unwrap_or(creator),
+                true,
+            ),
             // Function lines always end with their arguments: `main.main()`, `main.f(...)`.
             None if line.trim_end().ends_with(')') => (line.trim_end(), false),
             None => break,
@@ -129,7 +148,10 @@ fn read_stack(lines: &[&str]) -> (Vec<Frame>, Option<u32>, usize) {
         if let Some(location) = lines.get(index).and_then(|l| parse_file_line(l)) {
             let (file, line_number) = location;
             frame.filename = Some(file.to_owned());
-            if file.starts_with('/') || file.get(1..3) == Some(":/") || file.get(1..3) == Some(":\\") {
+            if file.starts_with('/')
+                || file.get(1..3) == Some(":/")
+                || file.get(1..3) == Some(":\\")
+            {
                 frame.abs_path = Some(file.to_owned());
             }
             frame.line = Some(line_number);
@@ -149,7 +171,13 @@ fn parse_file_line(line: &str) -> Option<(&str, u32)> {
     if !(line.starts_with('\t') || line.starts_with("  ")) {
         return None;
     }
-    let location = line.trim().split(" +0x").next()?.split(" fp=").next()?.trim();
+    let location = line
+        .trim()
+        .split(" +0x")
+        .next()?
+        .split(" fp=")
+        .next()?
+        .trim();
     let (file, line_number) = location.rsplit_once(':')?;
     Some((file, line_number.parse().ok()?))
 }
@@ -157,10 +185,17 @@ fn parse_file_line(line: &str) -> Option<(&str, u32)> {
 /// Splits `crashloom.test/app/orders.(*Cart).Total(0xc000010000, ...)` into the package path and
 /// the function; `panic({0x48bd00, 0x4b7c90})` is the runtime's `gopanic`.
 fn frame_for_function(text: &str, created_by: bool) -> Frame {
-    let name = if created_by { text.trim() } else { strip_arguments(text) };
+    let name = if created_by {
+        text.trim()
+    } else {
+        strip_arguments(text)
+    };
     let last_slash = name.rfind('/').map_or(0, |i| i + 1);
     let (module, function) = match name.get(last_slash..).and_then(|tail| tail.find('.')) {
-        Some(dot) => (name.get(..last_slash + dot), name.get(last_slash + dot + 1..)),
+        Some(dot) => (
+            name.get(..last_slash + dot),
+            name.get(last_slash + dot + 1..),
+        ),
         None => (None, Some(name)),
     };
     Frame {
@@ -217,9 +252,19 @@ fn skip_other_goroutines(lines: &[&str]) -> usize {
 /// One exception per panic message, earliest first. The crashing goroutine's frames belong to the
 /// last panic; an earlier panic's frames are those older than the runtime's `panic(...)` frame that
 /// started handling it.
-fn exceptions_for(fatal: bool, messages: &[String], newest_first: Vec<Frame>, frames_omitted: Option<u32>) -> Vec<Exception> {
+fn exceptions_for(
+    fatal: bool,
+    messages: &[String],
+    newest_first: Vec<Frame>,
+    frames_omitted: Option<u32>,
+) -> Vec<Exception> {
     let is_runtime_panic = |f: &Frame| f.module.is_none() && f.function.as_deref() == Some("panic");
-    let panic_frames: Vec<usize> = newest_first.iter().enumerate().filter(|(_, f)| is_runtime_panic(f)).map(|(i, _)| i).collect();
+    let panic_frames: Vec<usize> = newest_first
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| is_runtime_panic(f))
+        .map(|(i, _)| i)
+        .collect();
     let count = messages.len();
     let mut exceptions = Vec::with_capacity(count);
     for (position, message) in messages.iter().enumerate() {
@@ -230,10 +275,18 @@ fn exceptions_for(fatal: bool, messages: &[String], newest_first: Vec<Frame>, fr
             Some(0)
         } else {
             let distance = count - 1 - position;
-            panic_frames.get(panic_frames.len().saturating_sub(distance)).map(|i| i + 1)
+            panic_frames
+                .get(panic_frames.len().saturating_sub(distance))
+                .map(|i| i + 1)
         };
         let mut frames: Vec<Frame> = match frames_from {
-            Some(from) => newest_first.get(from..).unwrap_or(&[]).iter().filter(|f| !is_runtime_panic(f)).cloned().collect(),
+            Some(from) => newest_first
+                .get(from..)
+                .unwrap_or(&[])
+                .iter()
+                .filter(|f| !is_runtime_panic(f))
+                .cloned()
+                .collect(),
             None => Vec::new(),
         };
         frames.reverse();
@@ -242,7 +295,10 @@ fn exceptions_for(fatal: bool, messages: &[String], newest_first: Vec<Frame>, fr
             value,
             frames,
             frames_omitted: if is_last { frames_omitted } else { None },
-            link: (!is_last).then_some(ExceptionLink { parent: position + 1, kind: LinkKind::Context }),
+            link: (!is_last).then_some(ExceptionLink {
+                parent: position + 1,
+                kind: LinkKind::Context,
+            }),
             ..Exception::default()
         });
     }
@@ -270,11 +326,17 @@ mod tests {
 
     #[test]
     fn function_names_split_into_package_and_function() {
-        let frame = frame_for_function("github.com/acme/shop/orders.(*Cart).Total(0xc000010000, {0x1, 0x2})", false);
+        let frame = frame_for_function(
+            "github.com/acme/shop/orders.(*Cart).Total(0xc000010000, {0x1, 0x2})",
+            false,
+        );
         assert_eq!(frame.module.as_deref(), Some("github.com/acme/shop/orders"));
         assert_eq!(frame.function.as_deref(), Some("(*Cart).Total"));
         let frame = frame_for_function("main.main.func1()", false);
-        assert_eq!((frame.module.as_deref(), frame.function.as_deref()), (Some("main"), Some("main.func1")));
+        assert_eq!(
+            (frame.module.as_deref(), frame.function.as_deref()),
+            (Some("main"), Some("main.func1"))
+        );
     }
 
     #[test]
@@ -291,8 +353,14 @@ mod tests {
         );
         assert_eq!(used, 6);
         let exception = &event.exceptions[0];
-        assert_eq!(exception.title(), "fatal error: all goroutines are asleep - deadlock!");
-        assert_eq!(exception.frames[0].abs_path.as_deref(), Some("/app/main.go"));
+        assert_eq!(
+            exception.title(),
+            "fatal error: all goroutines are asleep - deadlock!"
+        );
+        assert_eq!(
+            exception.frames[0].abs_path.as_deref(),
+            Some("/app/main.go")
+        );
     }
 
     #[test]
@@ -300,7 +368,11 @@ mod tests {
         let (event, used) = parse_text("panic: boom\n\ngoroutine 1 [running]:\nmain.f(...)\n");
         assert_eq!(used, 4);
         assert_eq!(event.exceptions[0].frames.len(), 1);
-        for text in ["panic: x\ngoroutine 1 [running]:\n\t\t\n((((", "panic: é\ngoroutine é [x]:", "panic: \ngoroutine 1 []:\n)\n\tf.go:x"] {
+        for text in [
+            "panic: x\ngoroutine 1 [running]:\n\t\t\n((((",
+            "panic: é\ngoroutine é [x]:",
+            "panic: \ngoroutine 1 []:\n)\n\tf.go:x",
+        ] {
             let lines: Vec<&str> = text.lines().collect();
             let _ = parse(&lines);
         }
