@@ -6,10 +6,7 @@ use crashloom::crash::detect::{FoundTrace, find_traces};
 use crashloom::crash::{Exception, Language};
 
 fn fixture(path: &str) -> String {
-    let full = format!(
-        "{}/../tests/fixtures/traces/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let full = format!("{}/../tests/fixtures/traces/{path}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&full).unwrap_or_else(|error| panic!("reading {full}: {error}"))
 }
 
@@ -21,11 +18,7 @@ fn outermost(trace: &FoundTrace) -> &Exception {
 fn crash_site(trace: &FoundTrace) -> (String, Option<u32>, String) {
     let frame = outermost(trace).frames.last().expect("a raising frame");
     let file = frame.filename.as_deref().unwrap_or("");
-    (
-        file.rsplit('/').next().unwrap_or(file).to_owned(),
-        frame.line,
-        frame.function.clone().unwrap_or_default(),
-    )
+    (file.rsplit('/').next().unwrap_or(file).to_owned(), frame.line, frame.function.clone().unwrap_or_default())
 }
 
 fn site(file: &str, line: u32, function: &str) -> (String, Option<u32>, String) {
@@ -39,14 +32,8 @@ fn python_logging_exception_and_the_final_crash() {
     assert_eq!(found.len(), 2);
     // logger.exception: the record's first line has the timestamp, the traceback has none.
     assert_eq!(found[0].lines, 3..13);
-    assert_eq!(
-        outermost(&found[0]).title(),
-        "ValueError: could not convert string to float: 'twelve'"
-    );
-    assert_eq!(
-        crash_site(&found[0]),
-        site("worker.py", 15, "amount_in_cents")
-    );
+    assert_eq!(outermost(&found[0]).title(), "ValueError: could not convert string to float: 'twelve'");
+    assert_eq!(crash_site(&found[0]), site("worker.py", 15, "amount_in_cents"));
     assert_eq!(found[1].lines, 15..25);
     assert_eq!(outermost(&found[1]).title(), "KeyError: 'amount'");
     assert_eq!(outermost(&found[1]).frames.len(), 3);
@@ -59,15 +46,9 @@ fn go_crash_with_every_line_stamped_by_ts() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].lines, 4..13);
     assert_eq!(found[0].event.language, Some(Language::Go));
-    assert_eq!(
-        outermost(&found[0]).title(),
-        "panic: assignment to entry in nil map"
-    );
+    assert_eq!(outermost(&found[0]).title(), "panic: assignment to entry in nil map");
     assert_eq!(outermost(&found[0]).frames.len(), 3);
-    assert_eq!(
-        crash_site(&found[0]),
-        site("server.go", 14, "(*session).set")
-    );
+    assert_eq!(crash_site(&found[0]), site("server.go", 14, "(*session).set"));
 }
 
 #[test]
@@ -79,10 +60,7 @@ fn rust_backtrace_in_a_kubernetes_cri_log() {
     let exception = outermost(&found[0]);
     assert_eq!(exception.title(), "panic: no entry found for key");
     assert_eq!(exception.frames.len(), 3);
-    assert_eq!(
-        crash_site(&found[0]),
-        site("ledger.rs", 5, "ledger::balance")
-    );
+    assert_eq!(crash_site(&found[0]), site("ledger.rs", 5, "ledger::balance"));
 }
 
 #[test]
@@ -93,14 +71,8 @@ fn rust_panic_in_a_journald_log() {
     assert_eq!(found[0].lines, 6..9);
     assert_eq!(outermost(&found[0]).value, "no entry found for key");
     assert_eq!(found[0].event.thread.as_deref(), Some("main"));
-    let frame = outermost(&found[0])
-        .frames
-        .last()
-        .expect("the panic location");
-    assert_eq!(
-        (frame.filename.as_deref(), frame.line, frame.column),
-        (Some("programs/ledger.rs"), Some(5), Some(11))
-    );
+    let frame = outermost(&found[0]).frames.last().expect("the panic location");
+    assert_eq!((frame.filename.as_deref(), frame.line, frame.column), (Some("programs/ledger.rs"), Some(5), Some(11)));
 }
 
 #[test]
@@ -119,12 +91,7 @@ fn two_services_in_a_compose_log() {
     let lines: Vec<&str> = text.lines().collect();
     for trace in &found {
         let service = lines[trace.lines.start].split(' ').next().unwrap_or("");
-        assert!(
-            lines[trace.lines.clone()]
-                .iter()
-                .all(|l| l.starts_with(service)),
-            "a trace mixes services"
-        );
+        assert!(lines[trace.lines.clone()].iter().all(|l| l.starts_with(service)), "a trace mixes services");
     }
 }
 
@@ -160,37 +127,22 @@ fn every_bare_fixture_is_one_trace() {
         let found = find_traces(&text);
         assert_eq!(found.len(), expected, "{path}");
         let last_line = text.lines().count();
-        assert_eq!(
-            found.last().map(|t| t.lines.end),
-            Some(last_line),
-            "{path}: the trace should run to the end"
-        );
+        assert_eq!(found.last().map(|t| t.lines.end), Some(last_line), "{path}: the trace should run to the end");
     }
 }
 
 #[test]
 fn traces_of_several_formats_in_one_log() {
     let mut text = String::from("starting up\n");
-    for path in [
-        "python/chained_cause.txt",
-        "go/recovered.txt",
-        "rust/explicit_panic_backtrace.txt",
-        "python/syntax_error.txt",
-    ] {
+    for path in
+        ["python/chained_cause.txt", "go/recovered.txt", "rust/explicit_panic_backtrace.txt", "python/syntax_error.txt"]
+    {
         text.push_str(&fixture(path));
         text.push_str("2024-01-01 12:00:00 INFO restarted\n");
     }
     let found = find_traces(&text);
     let languages: Vec<Option<Language>> = found.iter().map(|t| t.event.language).collect();
-    assert_eq!(
-        languages,
-        [
-            Some(Language::Python),
-            Some(Language::Go),
-            Some(Language::Rust),
-            Some(Language::Python)
-        ]
-    );
+    assert_eq!(languages, [Some(Language::Python), Some(Language::Go), Some(Language::Rust), Some(Language::Python)]);
     let lines: Vec<&str> = text.lines().collect();
     for trace in &found {
         assert!(!lines[trace.lines.end - 1].contains("INFO restarted"));
@@ -209,23 +161,19 @@ fn junk_around_and_inside_traces() {
     }
     let text = format!("{junk}\n{}{junk}", fixture("python/simple.txt"));
     let found = find_traces(&text);
-    assert!(
-        found
-            .iter()
-            .any(|t| outermost(t).title() == "KeyError: 'plum'")
-    );
+    assert!(found.iter().any(|t| outermost(t).title() == "KeyError: 'plum'"));
     let very_long_line = "Traceback (most recent call last):".repeat(100_000);
     let _ = find_traces(&very_long_line);
 }
 
 #[test]
 fn a_100_000_frame_trace_in_a_prefixed_log() {
-    let mut text = String::from(
-        "2024-01-01T00:00:00.000Z stderr F panic: deep\n2024-01-01T00:00:00.000Z stderr F \n",
-    );
+    let mut text = String::from("2024-01-01T00:00:00.000Z stderr F panic: deep\n2024-01-01T00:00:00.000Z stderr F \n");
     text.push_str("2024-01-01T00:00:00.000Z stderr F goroutine 1 [running]:\n");
     for i in 0..100_000 {
-        text.push_str(&format!("2024-01-01T00:00:00.{i:03}Z stderr F main.f(...)\n2024-01-01T00:00:00.000Z stderr F \t/app/main.go:{i}\n"));
+        text.push_str(&format!(
+            "2024-01-01T00:00:00.{i:03}Z stderr F main.f(...)\n2024-01-01T00:00:00.000Z stderr F \t/app/main.go:{i}\n"
+        ));
     }
     let found = find_traces(&text);
     assert_eq!(found.len(), 1);
@@ -237,11 +185,8 @@ fn a_100_000_frame_trace_in_a_prefixed_log() {
 #[test]
 #[allow(clippy::print_stderr)]
 fn throughput_on_a_large_log() {
-    let traces = [
-        fixture("python/chained_cause.txt"),
-        fixture("go/nilpointer.txt"),
-        fixture("rust/index_out_of_bounds.txt"),
-    ];
+    let traces =
+        [fixture("python/chained_cause.txt"), fixture("go/nilpointer.txt"), fixture("rust/index_out_of_bounds.txt")];
     let mut text = String::with_capacity(24 << 20);
     let mut expected = 0;
     let mut i = 0u64;

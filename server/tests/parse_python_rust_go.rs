@@ -7,10 +7,7 @@ use crashloom::crash::{CrashEvent, Exception, Frame, Language, LinkKind, go, pyt
 type Parser = fn(&[&str]) -> Option<(CrashEvent, usize)>;
 
 fn fixture(path: &str) -> String {
-    let full = format!(
-        "{}/../tests/fixtures/traces/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let full = format!("{}/../tests/fixtures/traces/{path}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&full).unwrap_or_else(|error| panic!("reading {full}: {error}"))
 }
 
@@ -34,19 +31,11 @@ fn crash_site(exception: &Exception) -> &Frame {
 /// `(file name, line, function)` of a frame, the file name without its folders.
 fn site(frame: &Frame) -> (&str, Option<u32>, &str) {
     let file = frame.filename.as_deref().unwrap_or("");
-    (
-        file.rsplit('/').next().unwrap_or(file),
-        frame.line,
-        frame.function.as_deref().unwrap_or(""),
-    )
+    (file.rsplit('/').next().unwrap_or(file), frame.line, frame.function.as_deref().unwrap_or(""))
 }
 
 fn functions(exception: &Exception) -> Vec<&str> {
-    exception
-        .frames
-        .iter()
-        .map(|f| f.function.as_deref().unwrap_or(""))
-        .collect()
+    exception.frames.iter().map(|f| f.function.as_deref().unwrap_or("")).collect()
 }
 
 // ---------------------------------------------------------------- Python
@@ -58,20 +47,11 @@ fn python_key_error_in_a_generator() {
     assert_eq!(event.exceptions.len(), 1);
     let exception = outermost(&event);
     assert_eq!(exception.title(), "KeyError: 'plum'");
-    assert_eq!(
-        functions(exception),
-        ["<module>", "order_total", "<genexpr>", "load_price"]
-    );
+    assert_eq!(functions(exception), ["<module>", "order_total", "<genexpr>", "load_price"]);
     let site_frame = crash_site(exception);
     assert_eq!(site(site_frame), ("simple.py", Some(5), "load_price"));
-    assert_eq!(
-        site_frame.abs_path.as_deref(),
-        Some("/tmp/crashloom-fixtures/python/programs/simple.py")
-    );
-    assert_eq!(
-        site_frame.context.as_ref().map(|c| c.line.as_str()),
-        Some("return prices[sku]")
-    );
+    assert_eq!(site_frame.abs_path.as_deref(), Some("/tmp/crashloom-fixtures/python/programs/simple.py"));
+    assert_eq!(site_frame.context.as_ref().map(|c| c.line.as_str()), Some("return prices[sku]"));
 }
 
 #[test]
@@ -83,10 +63,7 @@ fn python_caret_lines_are_not_source() {
     assert_eq!(site(crash_site(exception)), ("carets.py", Some(5), "ratio"));
     for frame in &exception.frames {
         let code = &frame.context.as_ref().expect("source line").line;
-        assert!(
-            !code.contains('^') && !code.contains('~'),
-            "caret line kept as source: {code}"
-        );
+        assert!(!code.contains('^') && !code.contains('~'), "caret line kept as source: {code}");
     }
 }
 
@@ -97,30 +74,15 @@ fn python_direct_cause_chain() {
     let cause = &event.exceptions[0];
     assert_eq!(cause.ty, "JSONDecodeError");
     assert_eq!(cause.module.as_deref(), Some("json.decoder"));
-    assert_eq!(
-        cause.value,
-        "Expecting property name enclosed in double quotes: line 1 column 13 (char 12)"
-    );
+    assert_eq!(cause.value, "Expecting property name enclosed in double quotes: line 1 column 13 (char 12)");
     assert_eq!(cause.frames.len(), 5);
-    assert_eq!(
-        site(crash_site(cause)),
-        ("decoder.py", Some(353), "raw_decode")
-    );
-    assert_eq!(
-        cause.link.map(|l| (l.parent, l.kind)),
-        Some((1, LinkKind::Cause))
-    );
+    assert_eq!(site(crash_site(cause)), ("decoder.py", Some(353), "raw_decode"));
+    assert_eq!(cause.link.map(|l| (l.parent, l.kind)), Some((1, LinkKind::Cause)));
 
     let outer = &event.exceptions[1];
-    assert_eq!(
-        outer.title(),
-        "StartupError: could not read the configuration"
-    );
+    assert_eq!(outer.title(), "StartupError: could not read the configuration");
     assert_eq!(outer.link, None);
-    assert_eq!(
-        site(crash_site(outer)),
-        ("chained_cause.py", Some(17), "start")
-    );
+    assert_eq!(site(crash_site(outer)), ("chained_cause.py", Some(17), "start"));
     assert_eq!(event.root_causes().map(|(i, _)| i).collect::<Vec<_>>(), [0]);
 }
 
@@ -129,27 +91,12 @@ fn python_exception_during_handling_chain() {
     let event = parse_fixture(python::parse, "python/chained_context.txt");
     assert_eq!(event.exceptions.len(), 2);
     let context = &event.exceptions[0];
-    assert_eq!(
-        context.title(),
-        "ValueError: invalid literal for int() with base 10: 'eighty'"
-    );
-    assert_eq!(
-        context.link.map(|l| (l.parent, l.kind)),
-        Some((1, LinkKind::Context))
-    );
-    assert_eq!(
-        site(crash_site(context)),
-        ("chained_context.py", Some(5), "parse_port")
-    );
+    assert_eq!(context.title(), "ValueError: invalid literal for int() with base 10: 'eighty'");
+    assert_eq!(context.link.map(|l| (l.parent, l.kind)), Some((1, LinkKind::Context)));
+    assert_eq!(site(crash_site(context)), ("chained_context.py", Some(5), "parse_port"));
     let outer = &event.exceptions[1];
-    assert_eq!(
-        outer.title(),
-        "AttributeError: 'NoneType' object has no attribute 'warning'"
-    );
-    assert_eq!(
-        site(crash_site(outer)),
-        ("chained_context.py", Some(13), "configure")
-    );
+    assert_eq!(outer.title(), "AttributeError: 'NoneType' object has no attribute 'warning'");
+    assert_eq!(site(crash_site(outer)), ("chained_context.py", Some(13), "configure"));
 }
 
 #[test]
@@ -165,50 +112,27 @@ fn python_exception_group_with_a_nested_group() {
             "ExceptionGroup: validation failed (2 sub-exceptions)",
         ]
     );
-    let links: Vec<Option<(usize, LinkKind)>> = event
-        .exceptions
-        .iter()
-        .map(|e| e.link.map(|l| (l.parent, l.kind)))
-        .collect();
+    let links: Vec<Option<(usize, LinkKind)>> =
+        event.exceptions.iter().map(|e| e.link.map(|l| (l.parent, l.kind))).collect();
     assert_eq!(
         links,
-        [
-            Some((3, LinkKind::GroupMember)),
-            Some((2, LinkKind::GroupMember)),
-            Some((3, LinkKind::GroupMember)),
-            None
-        ]
+        [Some((3, LinkKind::GroupMember)), Some((2, LinkKind::GroupMember)), Some((3, LinkKind::GroupMember)), None]
     );
-    assert_eq!(
-        site(crash_site(&event.exceptions[0])),
-        ("exception_group.py", Some(6), "check_name")
-    );
-    assert_eq!(
-        site(crash_site(&event.exceptions[1])),
-        ("exception_group.py", Some(11), "check_age")
-    );
+    assert_eq!(site(crash_site(&event.exceptions[0])), ("exception_group.py", Some(6), "check_name"));
+    assert_eq!(site(crash_site(&event.exceptions[1])), ("exception_group.py", Some(11), "check_age"));
     // The inner group was never raised, so it has no traceback of its own.
     assert!(event.exceptions[2].frames.is_empty());
-    assert_eq!(
-        site(crash_site(&event.exceptions[3])),
-        ("exception_group.py", Some(30), "validate")
-    );
+    assert_eq!(site(crash_site(&event.exceptions[3])), ("exception_group.py", Some(30), "validate"));
 }
 
 #[test]
 fn python_recursion_collapses_repeated_frames() {
     let event = parse_fixture(python::parse, "python/recursion.txt");
     let exception = outermost(&event);
-    assert_eq!(
-        exception.title(),
-        "RecursionError: maximum recursion depth exceeded"
-    );
+    assert_eq!(exception.title(), "RecursionError: maximum recursion depth exceeded");
     assert_eq!(exception.frames.len(), 4);
     assert_eq!(exception.frames_omitted, Some(996));
-    assert_eq!(
-        site(crash_site(exception)),
-        ("recursion.py", Some(5), "depth")
-    );
+    assert_eq!(site(crash_site(exception)), ("recursion.py", Some(5), "depth"));
 }
 
 #[test]
@@ -219,10 +143,7 @@ fn python_syntax_error_points_at_the_line() {
     assert_eq!(exception.frames.len(), 1);
     let frame = crash_site(exception);
     assert_eq!(site(frame), ("syntax_error.py", Some(5), ""));
-    assert_eq!(
-        frame.context.as_ref().map(|c| c.line.as_str()),
-        Some("print(\"hello\", name")
-    );
+    assert_eq!(frame.context.as_ref().map(|c| c.line.as_str()), Some("print(\"hello\", name"));
 }
 
 #[test]
@@ -230,14 +151,8 @@ fn python_multi_line_message() {
     let event = parse_fixture(python::parse, "python/multiline_message.txt");
     let exception = outermost(&event);
     assert_eq!(exception.ty, "RuntimeError");
-    assert_eq!(
-        exception.value,
-        "migration failed:\n  drop orders\n  drop carts"
-    );
-    assert_eq!(
-        site(crash_site(exception)),
-        ("multiline_message.py", Some(8), "apply")
-    );
+    assert_eq!(exception.value, "migration failed:\n  drop orders\n  drop carts");
+    assert_eq!(site(crash_site(exception)), ("multiline_message.py", Some(8), "apply"));
 }
 
 // ---------------------------------------------------------------- Rust
@@ -248,16 +163,10 @@ fn rust_panic_without_backtrace_points_at_the_panic() {
     assert_eq!(event.language, Some(Language::Rust));
     assert_eq!(event.thread.as_deref(), Some("main"));
     let exception = outermost(&event);
-    assert_eq!(
-        exception.title(),
-        "panic: insufficient funds: balance 20, amount 40"
-    );
+    assert_eq!(exception.title(), "panic: insufficient funds: balance 20, amount 40");
     assert_eq!(exception.frames.len(), 1);
     let frame = crash_site(exception);
-    assert_eq!(
-        frame.filename.as_deref(),
-        Some("programs/explicit_panic.rs")
-    );
+    assert_eq!(frame.filename.as_deref(), Some("programs/explicit_panic.rs"));
     assert_eq!((frame.line, frame.column), (Some(5), Some(9)));
 }
 
@@ -278,14 +187,8 @@ fn rust_short_backtrace_drops_the_panic_machinery() {
         ]
     );
     let frame = crash_site(exception);
-    assert_eq!(
-        site(frame),
-        ("explicit_panic.rs", Some(5), "explicit_panic::charge")
-    );
-    assert_eq!(
-        frame.filename.as_deref(),
-        Some("programs/explicit_panic.rs")
-    );
+    assert_eq!(site(frame), ("explicit_panic.rs", Some(5), "explicit_panic::charge"));
+    assert_eq!(frame.filename.as_deref(), Some("programs/explicit_panic.rs"));
     assert_eq!(frame.module.as_deref(), Some("explicit_panic"));
 }
 
@@ -295,10 +198,7 @@ fn rust_full_backtrace_gives_the_same_frames_as_the_short_one() {
     let short = parse_fixture(rust::parse, "rust/explicit_panic_backtrace.txt");
     assert_eq!(functions(outermost(&full)), functions(outermost(&short)));
     let frame = crash_site(outermost(&full));
-    assert_eq!(
-        frame.abs_path.as_deref(),
-        Some("/tmp/crashloom-fixtures/rust/programs/explicit_panic.rs")
-    );
+    assert_eq!(frame.abs_path.as_deref(), Some("/tmp/crashloom-fixtures/rust/programs/explicit_panic.rs"));
     assert_eq!((frame.line, frame.column), (Some(5), Some(9)));
 }
 
@@ -306,22 +206,12 @@ fn rust_full_backtrace_gives_the_same_frames_as_the_short_one() {
 fn rust_unwrap_on_none_blames_the_caller_not_option() {
     let event = parse_fixture(rust::parse, "rust/unwrap_none_backtrace.txt");
     let exception = outermost(&event);
-    assert_eq!(
-        exception.title(),
-        "panic: called `Option::unwrap()` on a `None` value"
-    );
+    assert_eq!(exception.title(), "panic: called `Option::unwrap()` on a `None` value");
     assert_eq!(
         functions(exception),
-        [
-            "core::ops::function::FnOnce::call_once",
-            "unwrap_none::main",
-            "unwrap_none::port_of"
-        ]
+        ["core::ops::function::FnOnce::call_once", "unwrap_none::main", "unwrap_none::port_of"]
     );
-    assert_eq!(
-        site(crash_site(exception)),
-        ("unwrap_none.rs", Some(5), "unwrap_none::port_of")
-    );
+    assert_eq!(site(crash_site(exception)), ("unwrap_none.rs", Some(5), "unwrap_none::port_of"));
 
     let without_backtrace = parse_fixture(rust::parse, "rust/unwrap_none.txt");
     let frame = crash_site(outermost(&without_backtrace));
@@ -335,33 +225,17 @@ fn rust_unwrap_on_none_blames_the_caller_not_option() {
 fn rust_index_out_of_bounds() {
     let event = parse_fixture(rust::parse, "rust/index_out_of_bounds.txt");
     let exception = outermost(&event);
-    assert_eq!(
-        exception.value,
-        "index out of bounds: the len is 2 but the index is 2"
-    );
+    assert_eq!(exception.value, "index out of bounds: the len is 2 but the index is 2");
     assert_eq!(exception.frames.len(), 3);
-    assert_eq!(
-        site(crash_site(exception)),
-        (
-            "index_out_of_bounds.rs",
-            Some(4),
-            "index_out_of_bounds::third"
-        )
-    );
+    assert_eq!(site(crash_site(exception)), ("index_out_of_bounds.rs", Some(4), "index_out_of_bounds::third"));
 }
 
 #[test]
 fn rust_assert_eq_message_spans_lines() {
     let event = parse_fixture(rust::parse, "rust/assert_eq.txt");
     let exception = outermost(&event);
-    assert_eq!(
-        exception.value,
-        "assertion `left == right` failed: totals must add up\n  left: 4\n right: 3"
-    );
-    assert_eq!(
-        exception.title(),
-        "panic: assertion `left == right` failed: totals must add up"
-    );
+    assert_eq!(exception.value, "assertion `left == right` failed: totals must add up\n  left: 4\n right: 3");
+    assert_eq!(exception.title(), "panic: assertion `left == right` failed: totals must add up");
 }
 
 #[test]
@@ -372,24 +246,14 @@ fn rust_panic_in_a_named_thread_then_in_main() {
     let (worker, used) = rust::parse(&lines).expect("the worker's panic");
     assert_eq!(used, 3);
     assert_eq!(worker.thread.as_deref(), Some("job-worker"));
-    assert_eq!(
-        outermost(&worker).value,
-        "job id must be a number: ParseIntError { kind: InvalidDigit }"
-    );
+    assert_eq!(outermost(&worker).value, "job id must be a number: ParseIntError { kind: InvalidDigit }");
     assert_eq!(crash_site(outermost(&worker)).line, Some(5));
 
-    let rest: Vec<&str> = lines[used..]
-        .iter()
-        .copied()
-        .skip_while(|l| l.is_empty())
-        .collect();
+    let rest: Vec<&str> = lines[used..].iter().copied().skip_while(|l| l.is_empty()).collect();
     let (main, used) = rust::parse(&rest).expect("main's panic");
     assert_eq!(used, 2);
     assert_eq!(main.thread.as_deref(), Some("main"));
-    assert_eq!(
-        outermost(&main).value,
-        "called `Result::unwrap()` on an `Err` value: Any { .. }"
-    );
+    assert_eq!(outermost(&main).value, "called `Result::unwrap()` on an `Err` value: Any { .. }");
     assert_eq!(crash_site(outermost(&main)).line, Some(13));
 }
 
@@ -405,10 +269,7 @@ fn go_nil_map_write() {
     assert_eq!(functions(exception), ["main", "(*cache).put"]);
     let frame = crash_site(exception);
     assert_eq!(frame.module.as_deref(), Some("main"));
-    assert_eq!(
-        frame.filename.as_deref(),
-        Some("crashloom.test/gofixtures/nilmap/main.go")
-    );
+    assert_eq!(frame.filename.as_deref(), Some("crashloom.test/gofixtures/nilmap/main.go"));
     assert_eq!(frame.line, Some(9));
 }
 
@@ -416,14 +277,8 @@ fn go_nil_map_write() {
 fn go_nil_pointer_dereference_keeps_the_signal() {
     let event = parse_fixture(go::parse, "go/nilpointer.txt");
     let exception = outermost(&event);
-    assert_eq!(
-        exception.title(),
-        "runtime.Error: invalid memory address or nil pointer dereference"
-    );
-    assert_eq!(
-        site(crash_site(exception)),
-        ("main.go", Some(11), "greeting")
-    );
+    assert_eq!(exception.title(), "runtime.Error: invalid memory address or nil pointer dereference");
+    assert_eq!(site(crash_site(exception)), ("main.go", Some(11), "greeting"));
     assert_eq!(event.tags, [("signal".to_owned(), "SIGSEGV".to_owned())]);
 }
 
@@ -442,10 +297,7 @@ fn go_custom_panic_in_a_method() {
     let event = parse_fixture(go::parse, "go/custompanic.txt");
     let exception = outermost(&event);
     assert_eq!(exception.title(), "panic: reserve apple: out of stock");
-    assert_eq!(
-        site(crash_site(exception)),
-        ("main.go", Some(15), "(*inventory).reserve")
-    );
+    assert_eq!(site(crash_site(exception)), ("main.go", Some(15), "(*inventory).reserve"));
 }
 
 #[test]
@@ -453,10 +305,7 @@ fn go_goroutine_dump_reads_only_the_crashed_goroutine() {
     let event = parse_fixture(go::parse, "go/goroutinedump.txt");
     assert_eq!(event.thread.as_deref(), Some("goroutine 1"));
     let exception = outermost(&event);
-    assert_eq!(
-        exception.title(),
-        "panic: shutting down: state is inconsistent"
-    );
+    assert_eq!(exception.title(), "panic: shutting down: state is inconsistent");
     assert_eq!(functions(exception), ["main"]);
     assert_eq!(site(crash_site(exception)), ("main.go", Some(28), "main"));
 }
@@ -464,26 +313,12 @@ fn go_goroutine_dump_reads_only_the_crashed_goroutine() {
 #[test]
 fn go_panic_inside_a_goroutine_starts_at_its_creator() {
     let event = parse_fixture(go::parse, "go/goroutinepanic.txt");
-    assert!(
-        event
-            .thread
-            .as_deref()
-            .is_some_and(|t| t.starts_with("goroutine "))
-    );
+    assert!(event.thread.as_deref().is_some_and(|t| t.starts_with("goroutine ")));
     let exception = outermost(&event);
     assert_eq!(exception.title(), "runtime.Error: integer divide by zero");
-    assert_eq!(
-        functions(exception),
-        ["startWorker", "startWorker.func1", "process"]
-    );
-    assert_eq!(
-        site(&exception.frames[0]),
-        ("main.go", Some(16), "startWorker")
-    );
-    assert_eq!(
-        site(crash_site(exception)),
-        ("main.go", Some(12), "process")
-    );
+    assert_eq!(functions(exception), ["startWorker", "startWorker.func1", "process"]);
+    assert_eq!(site(&exception.frames[0]), ("main.go", Some(16), "startWorker"));
+    assert_eq!(site(crash_site(exception)), ("main.go", Some(12), "process"));
 }
 
 #[test]
@@ -492,17 +327,11 @@ fn go_panic_while_recovering_is_a_chain() {
     assert_eq!(event.exceptions.len(), 2);
     let first = &event.exceptions[0];
     assert_eq!(first.title(), "panic: assignment to entry in nil map");
-    assert_eq!(
-        first.link.map(|l| (l.parent, l.kind)),
-        Some((1, LinkKind::Context))
-    );
+    assert_eq!(first.link.map(|l| (l.parent, l.kind)), Some((1, LinkKind::Context)));
     assert_eq!(functions(first), ["main", "run"]);
     assert_eq!(site(crash_site(first)), ("main.go", Some(15), "run"));
     let second = &event.exceptions[1];
-    assert_eq!(
-        second.title(),
-        "panic: cleanup failed after: assignment to entry in nil map"
-    );
+    assert_eq!(second.title(), "panic: cleanup failed after: assignment to entry in nil map");
     assert_eq!(functions(second), ["main", "run", "cleanup"]);
     assert_eq!(site(crash_site(second)), ("main.go", Some(8), "cleanup"));
 }

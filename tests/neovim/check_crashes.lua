@@ -5,6 +5,7 @@ local repo = assert(os.getenv('REPO'))
 local workspace = assert(os.getenv('WORKSPACE'))
 local out = assert(os.getenv('OUT'))
 
+vim.cmd('filetype on')
 vim.opt.runtimepath:append(repo .. '/editors/neovim')
 vim.lsp.config('crashloom', { cmd = { assert(os.getenv('CRASHLOOM_BIN')), 'lsp' } })
 vim.lsp.enable('crashloom')

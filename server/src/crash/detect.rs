@@ -47,12 +47,8 @@ const MAX_INTERLEAVED_GAP: usize = 64;
 
 /// Every trace in `text`, in order of appearance. Never panics; garbled traces yield what could be read.
 pub fn find_traces(text: &str) -> Vec<FoundTrace> {
-    let mut scanner = Scanner {
-        text,
-        found: Vec::new(),
-        floor: LinePosition::default(),
-        cursor: LinePosition::default(),
-    };
+    let mut scanner =
+        Scanner { text, found: Vec::new(), floor: LinePosition::default(), cursor: LinePosition::default() };
     scanner.run();
     scanner.found
 }
@@ -84,11 +80,7 @@ enum Anchor {
     Header { prefix: usize, parser: Parser },
     /// The anchor is a frame line; the header may be up to [`MAX_HEADER_LINES`] above. `prefix` is
     /// the log prefix up to the frame's indentation.
-    Frame {
-        prefix: usize,
-        parsers: &'static [Parser],
-        allow_headerless: bool,
-    },
+    Frame { prefix: usize, parsers: &'static [Parser], allow_headerless: bool },
 }
 
 /// How a trace's lines carry the log prefix.
@@ -139,14 +131,9 @@ impl<'t> Scanner<'t> {
         // so an unparseable 100,000-frame trace is not retried once per frame.
         let mut failed_frame_line: Option<usize> = None;
         while let Some(hit) = ANCHORS.find_at(text, search_from) {
-            let line_start = text
-                .get(..hit.start())
-                .and_then(|before| before.rfind('\n'))
-                .map_or(0, |i| i + 1);
-            let line_end = text
-                .get(hit.start()..)
-                .and_then(|after| after.find('\n'))
-                .map_or(text.len(), |i| hit.start() + i);
+            let line_start = text.get(..hit.start()).and_then(|before| before.rfind('\n')).map_or(0, |i| i + 1);
+            let line_end =
+                text.get(hit.start()..).and_then(|after| after.find('\n')).map_or(text.len(), |i| hit.start() + i);
             search_from = (line_end + 1).min(text.len());
             let position = self.position_of(line_start);
             let line = trim_cr(text.get(line_start..line_end).unwrap_or(""));
@@ -154,20 +141,13 @@ impl<'t> Scanner<'t> {
                 continue;
             };
             let candidate = match anchor {
-                Anchor::Header { prefix, parser } => {
-                    self.parse_from_header(position, line, prefix, parser)
-                }
-                Anchor::Frame {
-                    prefix,
-                    parsers,
-                    allow_headerless,
-                } => {
+                Anchor::Header { prefix, parser } => self.parse_from_header(position, line, prefix, parser),
+                Anchor::Frame { prefix, parsers, allow_headerless } => {
                     if failed_frame_line.is_some_and(|failed| failed + 1 == position.index) {
                         failed_frame_line = Some(position.index);
                         continue;
                     }
-                    let candidate =
-                        self.parse_from_frame(position, line, prefix, parsers, allow_headerless);
+                    let candidate = self.parse_from_frame(position, line, prefix, parsers, allow_headerless);
                     if candidate.is_none() {
                         failed_frame_line = Some(position.index);
                     }
@@ -175,10 +155,7 @@ impl<'t> Scanner<'t> {
                 }
             };
             if let Some(candidate) = candidate {
-                self.found.push(FoundTrace {
-                    event: candidate.event,
-                    lines: candidate.start..candidate.end.index,
-                });
+                self.found.push(FoundTrace { event: candidate.event, lines: candidate.start..candidate.end.index });
                 self.floor = candidate.end;
                 self.cursor = candidate.end;
                 search_from = search_from.max(candidate.end.byte);
@@ -192,16 +169,9 @@ impl<'t> Scanner<'t> {
 
     /// The position of the line starting at `line_start` (which is at or after the cursor).
     fn position_of(&mut self, line_start: usize) -> LinePosition {
-        let between = self
-            .text
-            .as_bytes()
-            .get(self.cursor.byte..line_start)
-            .unwrap_or(&[]);
+        let between = self.text.as_bytes().get(self.cursor.byte..line_start).unwrap_or(&[]);
         let newlines = between.iter().filter(|&&b| b == b'\n').count();
-        self.cursor = LinePosition {
-            byte: line_start,
-            index: self.cursor.index + newlines,
-        };
+        self.cursor = LinePosition { byte: line_start, index: self.cursor.index + newlines };
         self.cursor
     }
 
@@ -220,14 +190,9 @@ impl<'t> Scanner<'t> {
             return self.parse_window(position, shape, PrefixMode::None, None, parser);
         }
         let every_line = self.parse_window(position, shape, PrefixMode::EveryLine, None, parser);
-        let first_line_only =
-            self.parse_window(position, shape, PrefixMode::FirstLineOnly, None, parser);
+        let first_line_only = self.parse_window(position, shape, PrefixMode::FirstLineOnly, None, parser);
         match (every_line, first_line_only) {
-            (Some(every), Some(first)) => Some(if first.used > every.used {
-                first
-            } else {
-                every
-            }),
+            (Some(every), Some(first)) => Some(if first.used > every.used { first } else { every }),
             (every, first) => every.or(first),
         }
     }
@@ -244,35 +209,18 @@ impl<'t> Scanner<'t> {
     ) -> Option<Candidate> {
         let above = self.lines_above(anchor, MAX_HEADER_LINES);
         let shape = frame_prefix_shape(line, prefix, above.first().map(|(_, text)| *text));
-        let mode = if shape.is_empty() {
-            PrefixMode::None
-        } else {
-            PrefixMode::EveryLine
-        };
+        let mode = if shape.is_empty() { PrefixMode::None } else { PrefixMode::EveryLine };
         let mut best: Option<Candidate> = None;
         let mut header_found = false;
         let first = if allow_headerless { 0 } else { 1 };
         for distance in first..=above.len() {
-            let start = if distance == 0 {
-                anchor
-            } else {
-                above.get(distance - 1)?.0
-            };
-            let start_text = if distance == 0 {
-                line
-            } else {
-                above.get(distance - 1)?.1
-            };
-            if distance > 0
-                && mode == PrefixMode::EveryLine
-                && strip_prefix_shape(shape, start_text).is_none()
-            {
+            let start = if distance == 0 { anchor } else { above.get(distance - 1)?.0 };
+            let start_text = if distance == 0 { line } else { above.get(distance - 1)?.1 };
+            if distance > 0 && mode == PrefixMode::EveryLine && strip_prefix_shape(shape, start_text).is_none() {
                 break;
             }
             let stripped = match mode {
-                PrefixMode::EveryLine => {
-                    strip_prefix_shape(shape, start_text).unwrap_or(start_text)
-                }
+                PrefixMode::EveryLine => strip_prefix_shape(shape, start_text).unwrap_or(start_text),
                 _ => start_text,
             };
             if distance > 0 && stripped.trim().is_empty() {
@@ -318,9 +266,7 @@ impl<'t> Scanner<'t> {
         for parser in parsers {
             if let Some(candidate) = self.parse_window(start, shape, mode, first_line, *parser)
                 && candidate.end.index > anchor.index
-                && best
-                    .as_ref()
-                    .is_none_or(|b| candidate.end.index > b.end.index)
+                && best.as_ref().is_none_or(|b| candidate.end.index > b.end.index)
             {
                 best = Some(candidate);
             }
@@ -354,10 +300,7 @@ impl<'t> Scanner<'t> {
             return Some(Candidate {
                 event,
                 start: start.index,
-                end: LinePosition {
-                    byte: end_byte,
-                    index: last_index + 1,
-                },
+                end: LinePosition { byte: end_byte, index: last_index + 1 },
                 used,
             });
         }
@@ -426,10 +369,7 @@ impl<'t> Scanner<'t> {
             let before = self.text.get(..end - 1).unwrap_or("");
             let start = before.rfind('\n').map_or(0, |i| i + 1);
             index -= 1;
-            lines.push((
-                LinePosition { byte: start, index },
-                trim_cr(before.get(start..).unwrap_or("")),
-            ));
+            lines.push((LinePosition { byte: start, index }, trim_cr(before.get(start..).unwrap_or(""))));
             end = start;
         }
         lines
@@ -449,83 +389,45 @@ fn classify_anchor(line: &str) -> Option<Anchor> {
         if let Some(group) = before.strip_suffix("Exception Group ") {
             prefix = group.strip_suffix("  + ").map_or(group.len(), str::len);
         }
-        return Some(Anchor::Header {
-            prefix,
-            parser: python::parse,
-        });
+        return Some(Anchor::Header { prefix, parser: python::parse });
     }
     if let Some(panicked) = line.find(" panicked at ")
-        && let Some(thread) = line
-            .get(..panicked)
-            .and_then(|before| before.rfind("thread '"))
+        && let Some(thread) = line.get(..panicked).and_then(|before| before.rfind("thread '"))
     {
-        return Some(Anchor::Header {
-            prefix: thread,
-            parser: rust::parse,
-        });
+        return Some(Anchor::Header { prefix: thread, parser: rust::parse });
     }
     for header in ["panic: ", "fatal error: "] {
         if let Some(at) = line.find(header) {
-            let word_start = line
-                .get(..at)
-                .and_then(|b| b.chars().next_back())
-                .is_none_or(|c| !c.is_alphanumeric() && c != '_');
+            let word_start =
+                line.get(..at).and_then(|b| b.chars().next_back()).is_none_or(|c| !c.is_alphanumeric() && c != '_');
             if word_start {
-                return Some(Anchor::Header {
-                    prefix: at,
-                    parser: go::parse,
-                });
+                return Some(Anchor::Header { prefix: at, parser: go::parse });
             }
         }
     }
     if let Some(file) = line.find("File \"") {
         let before = line.get(..file).unwrap_or("");
         if let Some(prefix) = before.strip_suffix("  ") {
-            return Some(Anchor::Header {
-                prefix: prefix.len(),
-                parser: python::parse,
-            });
+            return Some(Anchor::Header { prefix: prefix.len(), parser: python::parse });
         }
     }
     if let Some(at) = find_frame_keyword(line, "at ") {
-        return Some(Anchor::Frame {
-            prefix: at,
-            parsers: AT_PARSERS,
-            allow_headerless: true,
-        });
+        return Some(Anchor::Frame { prefix: at, parsers: AT_PARSERS, allow_headerless: true });
     }
     if line.contains(":in '") || line.contains(":in `") {
         if let Some(from) = find_frame_keyword(line, "from ") {
-            return Some(Anchor::Frame {
-                prefix: from,
-                parsers: RUBY_PARSERS,
-                allow_headerless: true,
-            });
+            return Some(Anchor::Frame { prefix: from, parsers: RUBY_PARSERS, allow_headerless: true });
         }
         // The uncaught-exception line itself: `app.rb:3:in 'Foo#bar': message (RuntimeError)`.
         let location = line.find(":in ").unwrap_or(0);
-        let token_start = line
-            .get(..location)
-            .and_then(|b| b.rfind(char::is_whitespace))
-            .map_or(0, |i| i + 1);
-        return Some(Anchor::Frame {
-            prefix: token_start,
-            parsers: RUBY_PARSERS,
-            allow_headerless: true,
-        });
+        let token_start = line.get(..location).and_then(|b| b.rfind(char::is_whitespace)).map_or(0, |i| i + 1);
+        return Some(Anchor::Frame { prefix: token_start, parsers: RUBY_PARSERS, allow_headerless: true });
     }
     if let Some(at_sign) = line.find('@')
         && looks_like_gecko_frame(line.get(at_sign..).unwrap_or(""))
     {
-        let token_start = line
-            .get(..at_sign)
-            .and_then(|b| b.rfind(char::is_whitespace))
-            .map_or(0, |i| i + 1);
-        return Some(Anchor::Frame {
-            prefix: token_start,
-            parsers: GECKO_PARSERS,
-            allow_headerless: true,
-        });
+        let token_start = line.get(..at_sign).and_then(|b| b.rfind(char::is_whitespace)).map_or(0, |i| i + 1);
+        return Some(Anchor::Frame { prefix: token_start, parsers: GECKO_PARSERS, allow_headerless: true });
     }
     None
 }
@@ -561,30 +463,20 @@ fn looks_like_gecko_frame(from_at_sign: &str) -> bool {
 /// `[errors]: [` block of an AggregateError).
 fn frame_prefix_shape<'l>(line: &'l str, prefix: usize, line_above: Option<&str>) -> &'l str {
     let base = line.get(..prefix).unwrap_or("");
-    let indentation = line.get(prefix..).map_or(0, |rest| {
-        rest.len() - rest.trim_start_matches([' ', '\t']).len()
-    });
+    let indentation = line.get(prefix..).map_or(0, |rest| rest.len() - rest.trim_start_matches([' ', '\t']).len());
     let separator = match line_above.and_then(|above| strip_prefix_shape(base, above)) {
-        Some(rest) if !rest.trim().is_empty() => {
-            rest.len() - rest.trim_start_matches([' ', '\t']).len()
-        }
+        Some(rest) if !rest.trim().is_empty() => rest.len() - rest.trim_start_matches([' ', '\t']).len(),
         _ if base.is_empty() => 0,
-        _ => usize::from(
-            line.get(prefix..).is_some_and(|rest| rest.starts_with(' ')) && indentation > 1,
-        ),
+        _ => usize::from(line.get(prefix..).is_some_and(|rest| rest.starts_with(' ')) && indentation > 1),
     };
-    line.get(..prefix + separator.min(indentation))
-        .unwrap_or(base)
+    line.get(..prefix + separator.min(indentation)).unwrap_or(base)
 }
 
 /// Where a logger's prefix may end on a line holding an exception header, left to right.
 fn header_cuts(line: &str) -> impl Iterator<Item = &str> {
     [" - ", "] ", ": ", " | "]
         .into_iter()
-        .flat_map(move |separator| {
-            line.match_indices(separator)
-                .map(move |(at, _)| at + separator.len())
-        })
+        .flat_map(move |separator| line.match_indices(separator).map(move |(at, _)| at + separator.len()))
         .filter_map(move |at| line.get(at..))
         .filter(|rest| !rest.trim().is_empty())
 }
@@ -615,10 +507,7 @@ fn strip_prefix_shape<'l>(shape: &str, line: &'l str) -> Option<&'l str> {
                 i += 1;
                 j += 1;
             }
-            None if shape_bytes
-                .get(i..)
-                .is_some_and(|rest| rest.iter().all(u8::is_ascii_whitespace)) =>
-            {
+            None if shape_bytes.get(i..).is_some_and(|rest| rest.iter().all(u8::is_ascii_whitespace)) => {
                 return Some("");
             }
             _ => return None,
@@ -643,14 +532,8 @@ mod tests {
     #[test]
     fn prefix_shapes_match_other_timestamps() {
         let shape = "2024-01-01T00:00:00.5Z stderr F ";
-        assert_eq!(
-            strip_prefix_shape(shape, "2024-01-01T00:00:01.123456Z stderr F x"),
-            Some("x")
-        );
-        assert_eq!(
-            strip_prefix_shape(shape, "2024-01-01T00:00:01.1Z stdout F x"),
-            None
-        );
+        assert_eq!(strip_prefix_shape(shape, "2024-01-01T00:00:01.123456Z stderr F x"), Some("x"));
+        assert_eq!(strip_prefix_shape(shape, "2024-01-01T00:00:01.1Z stdout F x"), None);
         assert_eq!(strip_prefix_shape("web_1  | ", "web_1  |"), Some(""));
         assert_eq!(strip_prefix_shape("web_1  | ", "db_1   | x"), None);
         assert_eq!(strip_prefix_shape("", "x"), Some("x"));
@@ -659,7 +542,8 @@ mod tests {
 
     #[test]
     fn bare_python_trace() {
-        let text = "Traceback (most recent call last):\n  File \"a.py\", line 1, in <module>\n    f()\nValueError: bad\n";
+        let text =
+            "Traceback (most recent call last):\n  File \"a.py\", line 1, in <module>\n    f()\nValueError: bad\n";
         assert_eq!(ranges(text), vec![0..4]);
     }
 
@@ -690,24 +574,10 @@ web_1  | INFO:     172.18.0.1:5000 - GET /health 200 OK
             if ty.contains(' ') {
                 return None;
             }
-            let frames = lines
-                .iter()
-                .skip(1)
-                .take_while(|l| l.starts_with("\tat "))
-                .count();
+            let frames = lines.iter().skip(1).take_while(|l| l.starts_with("\tat ")).count();
             (frames > 0).then(|| {
-                let exception = super::super::Exception {
-                    ty: ty.into(),
-                    value: value.into(),
-                    ..Default::default()
-                };
-                (
-                    CrashEvent {
-                        exceptions: vec![exception],
-                        ..CrashEvent::default()
-                    },
-                    frames + 1,
-                )
+                let exception = super::super::Exception { ty: ty.into(), value: value.into(), ..Default::default() };
+                (CrashEvent { exceptions: vec![exception], ..CrashEvent::default() }, frames + 1)
             })
         }
         const PARSERS: &[Parser] = &[jvm_like];
@@ -719,27 +589,15 @@ web_1  | INFO:     172.18.0.1:5000 - GET /health 200 OK
 2024-05-01 10:00:00.005 \tat com.acme.App.main(App.java:3)
 2024-05-01 10:00:00.006 INFO  done
 ";
-        let scanner = Scanner {
-            text,
-            found: Vec::new(),
-            floor: LinePosition::default(),
-            cursor: LinePosition::default(),
-        };
+        let scanner =
+            Scanner { text, found: Vec::new(), floor: LinePosition::default(), cursor: LinePosition::default() };
         let line = text.lines().nth(3).unwrap_or("");
-        let anchor = LinePosition {
-            byte: text.find(line).unwrap_or(0),
-            index: 3,
-        };
+        let anchor = LinePosition { byte: text.find(line).unwrap_or(0), index: 3 };
         let prefix = find_frame_keyword(line, "at ").unwrap_or(0);
-        let candidate = scanner
-            .parse_from_frame(anchor, line, prefix, PARSERS, false)
-            .expect("a trace");
+        let candidate = scanner.parse_from_frame(anchor, line, prefix, PARSERS, false).expect("a trace");
         assert_eq!(candidate.start, 2);
         assert_eq!(candidate.end.index, 5);
-        assert_eq!(
-            candidate.event.exceptions[0].ty,
-            "java.lang.IllegalStateException"
-        );
+        assert_eq!(candidate.event.exceptions[0].ty, "java.lang.IllegalStateException");
     }
 
     #[test]
@@ -763,12 +621,8 @@ web_1  | INFO:     172.18.0.1:5000 - GET /health 200 OK
 
     #[test]
     fn log_record_starts() {
-        assert!(looks_like_log_record_start(
-            "2024-01-01 12:00:00,123 INFO x"
-        ));
-        assert!(looks_like_log_record_start(
-            "Nov 23 12:00:00 host app[1]: x"
-        ));
+        assert!(looks_like_log_record_start("2024-01-01 12:00:00,123 INFO x"));
+        assert!(looks_like_log_record_start("Nov 23 12:00:00 host app[1]: x"));
         assert!(looks_like_log_record_start("INFO starting"));
         assert!(!looks_like_log_record_start("  drop orders"));
         assert!(!looks_like_log_record_start("Information"));

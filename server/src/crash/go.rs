@@ -48,17 +48,10 @@ pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
         if looks_like_log_record_start(line) {
             break;
         }
-        if let Some(nested) = line
-            .strip_prefix("\tpanic: ")
-            .or_else(|| line.strip_prefix("panic: "))
-        {
+        if let Some(nested) = line.strip_prefix("\tpanic: ").or_else(|| line.strip_prefix("panic: ")) {
             messages.push(nested.to_owned());
         } else if line.starts_with("[signal ") && line.ends_with(']') {
-            signal = Some(
-                line.trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_owned(),
-            );
+            signal = Some(line.trim_start_matches('[').trim_end_matches(']').to_owned());
         } else if let Some(last) = messages.last_mut() {
             last.push('\n');
             last.push_str(line);
@@ -70,8 +63,7 @@ pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
     let goroutine = lines.get(goroutine_start)?;
     let (goroutine_id, _status) = parse_goroutine_header(goroutine)?;
 
-    let (newest_first, frames_omitted, stack_end) =
-        read_stack(lines.get(goroutine_start + 1..).unwrap_or(&[]));
+    let (newest_first, frames_omitted, stack_end) = read_stack(lines.get(goroutine_start + 1..).unwrap_or(&[]));
     used = used.max(goroutine_start + 1 + stack_end);
     used += skip_other_goroutines(lines.get(used..).unwrap_or(&[]));
 
@@ -83,12 +75,7 @@ pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
         ..CrashEvent::default()
     };
     if let Some(signal) = signal {
-        let name = signal
-            .split(':')
-            .next()
-            .unwrap_or("")
-            .trim_start_matches("signal ")
-            .to_owned();
+        let name = signal.split(':').next().unwrap_or("").trim_start_matches("signal ").to_owned();
         event.tags.push(("signal".to_owned(), name));
     }
     Some((event, used))
@@ -120,10 +107,7 @@ fn read_stack(lines: &[&str]) -> (Vec<Frame>, Option<u32>, usize) {
             used = index;
             continue;
         }
-        if let Some(count) = trimmed
-            .strip_prefix("...")
-            .and_then(|r| r.strip_suffix(" frames elided..."))
-        {
+        if let Some(count) = trimmed.strip_prefix("...").and_then(|r| r.strip_suffix(" frames elided...")) {
             let count: u32 = count.parse().unwrap_or(0);
             omitted = Some(omitted.unwrap_or(0u32).saturating_add(count));
             index += 1;
@@ -135,10 +119,7 @@ fn read_stack(lines: &[&str]) -> (Vec<Frame>, Option<u32>, usize) {
             break;
         }
         let (function_text, created_by) = match line.strip_prefix("created by ") {
-            Some(creator) => (
-                creator.split(" in goroutine ").next().unwrap_or(creator),
-                true,
-            ),
+            Some(creator) => (creator.split(" in goroutine ").next().unwrap_or(creator), true),
             // Function lines always end with their arguments: `main.main()`, `main.f(...)`.
             None if line.trim_end().ends_with(')') => (line.trim_end(), false),
             None => break,
@@ -148,10 +129,7 @@ fn read_stack(lines: &[&str]) -> (Vec<Frame>, Option<u32>, usize) {
         if let Some(location) = lines.get(index).and_then(|l| parse_file_line(l)) {
             let (file, line_number) = location;
             frame.filename = Some(file.to_owned());
-            if file.starts_with('/')
-                || file.get(1..3) == Some(":/")
-                || file.get(1..3) == Some(":\\")
-            {
+            if file.starts_with('/') || file.get(1..3) == Some(":/") || file.get(1..3) == Some(":\\") {
                 frame.abs_path = Some(file.to_owned());
             }
             frame.line = Some(line_number);
@@ -171,13 +149,7 @@ fn parse_file_line(line: &str) -> Option<(&str, u32)> {
     if !(line.starts_with('\t') || line.starts_with("  ")) {
         return None;
     }
-    let location = line
-        .trim()
-        .split(" +0x")
-        .next()?
-        .split(" fp=")
-        .next()?
-        .trim();
+    let location = line.trim().split(" +0x").next()?.split(" fp=").next()?.trim();
     let (file, line_number) = location.rsplit_once(':')?;
     Some((file, line_number.parse().ok()?))
 }
@@ -185,17 +157,10 @@ fn parse_file_line(line: &str) -> Option<(&str, u32)> {
 /// Splits `crashloom.test/app/orders.(*Cart).Total(0xc000010000, ...)` into the package path and
 /// the function; `panic({0x48bd00, 0x4b7c90})` is the runtime's `gopanic`.
 fn frame_for_function(text: &str, created_by: bool) -> Frame {
-    let name = if created_by {
-        text.trim()
-    } else {
-        strip_arguments(text)
-    };
+    let name = if created_by { text.trim() } else { strip_arguments(text) };
     let last_slash = name.rfind('/').map_or(0, |i| i + 1);
     let (module, function) = match name.get(last_slash..).and_then(|tail| tail.find('.')) {
-        Some(dot) => (
-            name.get(..last_slash + dot),
-            name.get(last_slash + dot + 1..),
-        ),
+        Some(dot) => (name.get(..last_slash + dot), name.get(last_slash + dot + 1..)),
         None => (None, Some(name)),
     };
     Frame {
@@ -259,12 +224,8 @@ fn exceptions_for(
     frames_omitted: Option<u32>,
 ) -> Vec<Exception> {
     let is_runtime_panic = |f: &Frame| f.module.is_none() && f.function.as_deref() == Some("panic");
-    let panic_frames: Vec<usize> = newest_first
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| is_runtime_panic(f))
-        .map(|(i, _)| i)
-        .collect();
+    let panic_frames: Vec<usize> =
+        newest_first.iter().enumerate().filter(|(_, f)| is_runtime_panic(f)).map(|(i, _)| i).collect();
     let count = messages.len();
     let mut exceptions = Vec::with_capacity(count);
     for (position, message) in messages.iter().enumerate() {
@@ -275,18 +236,12 @@ fn exceptions_for(
             Some(0)
         } else {
             let distance = count - 1 - position;
-            panic_frames
-                .get(panic_frames.len().saturating_sub(distance))
-                .map(|i| i + 1)
+            panic_frames.get(panic_frames.len().saturating_sub(distance)).map(|i| i + 1)
         };
         let mut frames: Vec<Frame> = match frames_from {
-            Some(from) => newest_first
-                .get(from..)
-                .unwrap_or(&[])
-                .iter()
-                .filter(|f| !is_runtime_panic(f))
-                .cloned()
-                .collect(),
+            Some(from) => {
+                newest_first.get(from..).unwrap_or(&[]).iter().filter(|f| !is_runtime_panic(f)).cloned().collect()
+            }
             None => Vec::new(),
         };
         frames.reverse();
@@ -295,10 +250,7 @@ fn exceptions_for(
             value,
             frames,
             frames_omitted: if is_last { frames_omitted } else { None },
-            link: (!is_last).then_some(ExceptionLink {
-                parent: position + 1,
-                kind: LinkKind::Context,
-            }),
+            link: (!is_last).then_some(ExceptionLink { parent: position + 1, kind: LinkKind::Context }),
             ..Exception::default()
         });
     }
@@ -326,17 +278,11 @@ mod tests {
 
     #[test]
     fn function_names_split_into_package_and_function() {
-        let frame = frame_for_function(
-            "github.com/acme/shop/orders.(*Cart).Total(0xc000010000, {0x1, 0x2})",
-            false,
-        );
+        let frame = frame_for_function("github.com/acme/shop/orders.(*Cart).Total(0xc000010000, {0x1, 0x2})", false);
         assert_eq!(frame.module.as_deref(), Some("github.com/acme/shop/orders"));
         assert_eq!(frame.function.as_deref(), Some("(*Cart).Total"));
         let frame = frame_for_function("main.main.func1()", false);
-        assert_eq!(
-            (frame.module.as_deref(), frame.function.as_deref()),
-            (Some("main"), Some("main.func1"))
-        );
+        assert_eq!((frame.module.as_deref(), frame.function.as_deref()), (Some("main"), Some("main.func1")));
     }
 
     #[test]
@@ -353,14 +299,8 @@ mod tests {
         );
         assert_eq!(used, 6);
         let exception = &event.exceptions[0];
-        assert_eq!(
-            exception.title(),
-            "fatal error: all goroutines are asleep - deadlock!"
-        );
-        assert_eq!(
-            exception.frames[0].abs_path.as_deref(),
-            Some("/app/main.go")
-        );
+        assert_eq!(exception.title(), "fatal error: all goroutines are asleep - deadlock!");
+        assert_eq!(exception.frames[0].abs_path.as_deref(), Some("/app/main.go"));
     }
 
     #[test]

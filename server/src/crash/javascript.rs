@@ -326,7 +326,8 @@ fn parse_gecko_frame(line: &str) -> Option<Frame> {
     let Some((function, location)) = text.split_once('@') else {
         return BARE_LOCATION.is_match(text).then(|| parse_location(text));
     };
-    if location.is_empty() {
+    // A location is a URL, a path or a script name: junk like `x@x@x:1` is none of these.
+    if location.is_empty() || !(location.contains(['/', '.', ' ']) || location == "[native code]") {
         return None;
     }
     let mut frame = if location == "[native code]" {

@@ -15,30 +15,24 @@ use super::{CrashEvent, Exception, ExceptionLink, Frame, Language, LinkKind, Sou
 
 const TRACEBACK_HEADER: &str = "Traceback (most recent call last):";
 const GROUP_TRACEBACK_HEADER: &str = "Exception Group Traceback (most recent call last):";
-const CAUSE_SEPARATOR: &str =
-    "The above exception was the direct cause of the following exception:";
-const CONTEXT_SEPARATOR: &str =
-    "During handling of the above exception, another exception occurred:";
+const CAUSE_SEPARATOR: &str = "The above exception was the direct cause of the following exception:";
+const CONTEXT_SEPARATOR: &str = "During handling of the above exception, another exception occurred:";
 /// Deeper exception-group nesting than this is treated as garbage (CPython stops at 10).
 const MAX_GROUP_DEPTH: usize = 64;
 
 /// `  File "path", line N, in function` (the `, in` part is missing in SyntaxError reports).
 static FRAME_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^  File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<func>.+))?$"#)
-        .expect("valid regex")
+    Regex::new(r#"^  File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<func>.+))?$"#).expect("valid regex")
 });
 /// `Type` or `Type: message`, where Type is a dotted Python name.
-static EXCEPTION_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?P<ty>[A-Za-z_][\w.]*)(?:: (?P<value>.*)|:)?$").expect("valid regex")
-});
+static EXCEPTION_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?P<ty>[A-Za-z_][\w.]*)(?:: (?P<value>.*)|:)?$").expect("valid regex"));
 /// `  [Previous line repeated 996 more times]`
-static REPEATED_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^  \[Previous line repeated (?P<n>\d+) more times?\]$").expect("valid regex")
-});
+static REPEATED_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^  \[Previous line repeated (?P<n>\d+) more times?\]$").expect("valid regex"));
 /// A local variable printed by `capture_locals=True`: `    name = value`.
-static LOCAL_VARIABLE_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^    (?P<name>[A-Za-z_]\w*) = (?P<value>.*)$").expect("valid regex")
-});
+static LOCAL_VARIABLE_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^    (?P<name>[A-Za-z_]\w*) = (?P<value>.*)$").expect("valid regex"));
 
 /// Parses a trace that starts at `lines[0]` (log prefixes already stripped). Returns the event and
 /// how many lines of `lines` it used, or `None` when no trace of this format starts there.
@@ -66,17 +60,10 @@ pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
     }
     parser.finish_all();
     let exceptions = parser.into_exceptions();
-    if exceptions
-        .iter()
-        .all(|e| e.frames.is_empty() && e.ty.is_empty())
-    {
+    if exceptions.iter().all(|e| e.frames.is_empty() && e.ty.is_empty()) {
         return None;
     }
-    let event = CrashEvent {
-        language: Some(Language::Python),
-        exceptions,
-        ..CrashEvent::default()
-    };
+    let event = CrashEvent { language: Some(Language::Python), exceptions, ..CrashEvent::default() };
     Some((event, used))
 }
 
@@ -101,60 +88,31 @@ enum MarginKind {
 /// Splits the `  | ` / `  + ` margin of exception-group output (see CPython's
 /// `_ExceptionPrintContext.emit` and `TracebackException.format`).
 fn split_margin(line: &str) -> MarginLine<'_> {
-    let plain = MarginLine {
-        depth: 0,
-        kind: MarginKind::Content,
-        content: line,
-    };
+    let plain = MarginLine { depth: 0, kind: MarginKind::Content, content: line };
     let spaces = line.len() - line.trim_start_matches(' ').len();
     let rest = &line[spaces..];
     if spaces == 0 || !spaces.is_multiple_of(2) {
         return plain;
     }
-    if let Some(content) = rest
-        .strip_prefix("| ")
-        .or_else(|| (rest == "|").then_some(""))
-    {
-        return MarginLine {
-            depth: spaces / 2,
-            kind: MarginKind::Content,
-            content,
-        };
+    if let Some(content) = rest.strip_prefix("| ").or_else(|| (rest == "|").then_some("")) {
+        return MarginLine { depth: spaces / 2, kind: MarginKind::Content, content };
     }
     if let Some(content) = rest.strip_prefix("+ ") {
-        return MarginLine {
-            depth: spaces / 2,
-            kind: MarginKind::Content,
-            content,
-        };
+        return MarginLine { depth: spaces / 2, kind: MarginKind::Content, content };
     }
     if rest.starts_with("+-") && rest.trim_end().ends_with('-') {
         if let Some(after_first) = rest.strip_prefix("+-+") {
             // The first member of the group whose own lines sit at this depth.
             if after_first.starts_with('-') {
-                return MarginLine {
-                    depth: spaces / 2,
-                    kind: MarginKind::MemberSeparator,
-                    content: "",
-                };
+                return MarginLine { depth: spaces / 2, kind: MarginKind::MemberSeparator, content: "" };
             }
         }
-        let has_title = rest
-            .trim_matches(|c| c == '+' || c == '-' || c == ' ')
-            .chars()
-            .any(|c| c.is_ascii_digit() || c == '.');
+        let has_title =
+            rest.trim_matches(|c| c == '+' || c == '-' || c == ' ').chars().any(|c| c.is_ascii_digit() || c == '.');
         // Later members and the closing line are printed one level further in.
         let depth = (spaces / 2).saturating_sub(1);
-        let kind = if has_title {
-            MarginKind::MemberSeparator
-        } else {
-            MarginKind::Close
-        };
-        return MarginLine {
-            depth,
-            kind,
-            content: "",
-        };
+        let kind = if has_title { MarginKind::MemberSeparator } else { MarginKind::Close };
+        return MarginLine { depth, kind, content: "" };
     }
     plain
 }
@@ -231,12 +189,7 @@ impl TracebackParser {
     fn accept_separator(&mut self, line: MarginLine<'_>) -> bool {
         let group_depth = line.depth;
         // A first-member separator right after a block makes that block a group.
-        if line.kind == MarginKind::MemberSeparator
-            && !self
-                .groups
-                .iter()
-                .any(|g| g.member_depth == group_depth + 1)
-        {
+        if line.kind == MarginKind::MemberSeparator && !self.groups.iter().any(|g| g.member_depth == group_depth + 1) {
             let Some(block) = self.block.as_ref() else {
                 return false;
             };
@@ -245,18 +198,11 @@ impl TracebackParser {
             }
             let node = self.finish_block();
             if let Some(node) = node {
-                self.groups.push(OpenGroup {
-                    node,
-                    member_depth: group_depth + 1,
-                });
+                self.groups.push(OpenGroup { node, member_depth: group_depth + 1 });
             }
             return true;
         }
-        if !self
-            .groups
-            .iter()
-            .any(|g| g.member_depth == group_depth + 1)
-        {
+        if !self.groups.iter().any(|g| g.member_depth == group_depth + 1) {
             return false;
         }
         self.close_groups_deeper_than(group_depth + 1);
@@ -293,11 +239,7 @@ impl TracebackParser {
         }
         if content == CAUSE_SEPARATOR || content == CONTEXT_SEPARATOR {
             self.finish_block();
-            let kind = if content == CAUSE_SEPARATOR {
-                LinkKind::Cause
-            } else {
-                LinkKind::Context
-            };
+            let kind = if content == CAUSE_SEPARATOR { LinkKind::Cause } else { LinkKind::Context };
             let level = self.chain_level(depth);
             let slot = self.chain_slot(level);
             match slot.last {
@@ -316,8 +258,8 @@ impl TracebackParser {
             // raised, or a member printed by `format_exception_only`), or a SyntaxError report.
             let starts_member = self.groups.iter().any(|g| g.member_depth == depth);
             let syntax_report = FRAME_LINE.is_match(content);
-            let plausible = (starts_member || self.expecting_continuation)
-                && (syntax_report || EXCEPTION_LINE.is_match(content));
+            let plausible =
+                (starts_member || self.expecting_continuation) && (syntax_report || EXCEPTION_LINE.is_match(content));
             if !(plausible || (self.nodes.is_empty() && self.block.is_none() && syntax_report)) {
                 return false;
             }
@@ -338,10 +280,7 @@ impl TracebackParser {
                     block.expecting_source = true;
                     return true;
                 }
-                if let Some(n) = REPEATED_LINE
-                    .captures(content)
-                    .and_then(|c| c["n"].parse::<u32>().ok())
-                {
+                if let Some(n) = REPEATED_LINE.captures(content).and_then(|c| c["n"].parse::<u32>().ok()) {
                     let omitted = block.exception.frames_omitted.unwrap_or(0);
                     block.exception.frames_omitted = Some(omitted.saturating_add(n));
                     block.expecting_source = false;
@@ -355,16 +294,12 @@ impl TracebackParser {
                     if let Some(frame) = block.exception.frames.last_mut() {
                         if block.expecting_source {
                             block.expecting_source = false;
-                            frame.context = Some(SourceContext {
-                                line: code_trimmed.to_owned(),
-                                ..SourceContext::default()
-                            });
+                            frame.context =
+                                Some(SourceContext { line: code_trimmed.to_owned(), ..SourceContext::default() });
                             return true;
                         }
                         if let Some(var) = LOCAL_VARIABLE_LINE.captures(content) {
-                            frame
-                                .vars
-                                .push((var["name"].to_owned(), var["value"].to_owned()));
+                            frame.vars.push((var["name"].to_owned(), var["value"].to_owned()));
                             return true;
                         }
                         // Further lines of a multi-line source statement (3.13 prints them).
@@ -375,15 +310,12 @@ impl TracebackParser {
                 if let Some(captures) = EXCEPTION_LINE.captures(content) {
                     let printed = &captures["ty"];
                     let (module, ty) = match printed.rsplit_once('.') {
-                        Some((module, ty)) if !module.is_empty() && !ty.is_empty() => {
-                            (Some(module.to_owned()), ty)
-                        }
+                        Some((module, ty)) if !module.is_empty() && !ty.is_empty() => (Some(module.to_owned()), ty),
                         _ => (None, printed),
                     };
                     block.exception.ty = ty.to_owned();
                     block.exception.module = module;
-                    block.exception.value =
-                        captures.name("value").map_or("", |m| m.as_str()).to_owned();
+                    block.exception.value = captures.name("value").map_or("", |m| m.as_str()).to_owned();
                     block.has_type = true;
                     block.state = BlockState::Message;
                     self.expecting_continuation = false;
@@ -418,11 +350,7 @@ impl TracebackParser {
     /// The chain level of lines at `depth`: a top-level group's own lines sit at depth 1 but belong
     /// to the outermost chain.
     fn chain_level(&self, depth: usize) -> usize {
-        if self.groups.iter().any(|g| g.member_depth == depth) {
-            depth
-        } else {
-            depth.saturating_sub(1)
-        }
+        if self.groups.iter().any(|g| g.member_depth == depth) { depth } else { depth.saturating_sub(1) }
     }
 
     fn chain_slot(&mut self, level: usize) -> &mut ChainSlot {
@@ -439,10 +367,7 @@ impl TracebackParser {
             return None;
         }
         let index = self.nodes.len();
-        self.nodes.push(Node {
-            exception: block.exception,
-            parent: None,
-        });
+        self.nodes.push(Node { exception: block.exception, parent: None });
         let level = self.chain_level(block.depth);
         let slot = self.chain_slot(level);
         if let Some((previous, kind)) = slot.pending.take()
@@ -499,9 +424,7 @@ impl TracebackParser {
         let mut roots = Vec::new();
         for (index, node) in self.nodes.iter().enumerate() {
             match node.parent {
-                Some((parent, _)) if parent < count && parent != index => {
-                    children[parent].push(index)
-                }
+                Some((parent, _)) if parent < count && parent != index => children[parent].push(index),
                 _ => roots.push(index),
             }
         }
@@ -563,8 +486,7 @@ fn continues_after_blank(rest: &[&str], depth: usize) -> bool {
 fn parse_frame_line(content: &str) -> Option<Frame> {
     let captures = FRAME_LINE.captures(content)?;
     let file = &captures["file"];
-    let is_absolute =
-        file.starts_with('/') || file.get(1..3) == Some(":\\") || file.starts_with("\\\\");
+    let is_absolute = file.starts_with('/') || file.get(1..3) == Some(":\\") || file.starts_with("\\\\");
     Some(Frame {
         function: captures.name("func").map(|m| m.as_str().to_owned()),
         filename: Some(file.to_owned()),
@@ -576,10 +498,9 @@ fn parse_frame_line(content: &str) -> Option<Frame> {
 
 /// Lines CPython prints in place of group members it leaves out.
 fn is_group_elision(content: &str) -> bool {
-    let more = content.strip_prefix("and ").and_then(|rest| {
-        rest.strip_suffix(" more exceptions")
-            .or_else(|| rest.strip_suffix(" more exception"))
-    });
+    let more = content
+        .strip_prefix("and ")
+        .and_then(|rest| rest.strip_suffix(" more exceptions").or_else(|| rest.strip_suffix(" more exception")));
     more.is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
         || (content.starts_with("... (max_group_depth is ") && content.ends_with(')'))
 }
@@ -618,10 +539,7 @@ mod tests {
         assert_eq!(last.function.as_deref(), Some("main"));
         assert_eq!(last.abs_path.as_deref(), Some("/srv/app/lib.py"));
         assert_eq!(last.line, Some(7));
-        assert_eq!(
-            last.context.as_ref().map(|c| c.line.as_str()),
-            Some("return d['x']")
-        );
+        assert_eq!(last.context.as_ref().map(|c| c.line.as_str()), Some("return d['x']"));
     }
 
     #[test]

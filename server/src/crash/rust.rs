@@ -19,20 +19,16 @@ use super::{CrashEvent, Exception, Frame, Language};
 
 /// `thread 'main' (123) panicked at src/main.rs:3:5:` (≥1.91) or without ` (123)` (1.73–1.90).
 static HEADER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"^thread '(?P<name>[^']*)'(?: \((?P<tid>\d+)\))? panicked at (?P<location>.+?:\d+:\d+):$",
-    )
-    .expect("valid regex")
+    Regex::new(r"^thread '(?P<name>[^']*)'(?: \((?P<tid>\d+)\))? panicked at (?P<location>.+?:\d+:\d+):$")
+        .expect("valid regex")
 });
 /// `thread 'main' panicked at 'message', src/main.rs:3:5` (<1.73); the message may span lines.
 static OLD_HEADER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^thread '(?P<name>[^']*)'(?: \((?P<tid>\d+)\))? panicked at '(?P<rest>.*)$")
-        .expect("valid regex")
+    Regex::new(r"^thread '(?P<name>[^']*)'(?: \((?P<tid>\d+)\))? panicked at '(?P<rest>.*)$").expect("valid regex")
 });
 /// `  12: symbol` or `  12:     0x55f1b77ea7db - symbol`.
 static FRAME_SYMBOL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?P<index>\d+):\s+(?:0x[0-9a-fA-F]+ - )?(?P<symbol>.*?)\s*$")
-        .expect("valid regex")
+    Regex::new(r"^\s*(?P<index>\d+):\s+(?:0x[0-9a-fA-F]+ - )?(?P<symbol>.*?)\s*$").expect("valid regex")
 });
 /// Crate disambiguators of v0 symbols (`std[e28293b1aa0f68bd]::`) and legacy hashes (`::h0123...`).
 static SYMBOL_NOISE: LazyLock<Regex> =
@@ -45,36 +41,24 @@ const MAX_MESSAGE_LINES: usize = 200;
 /// how many lines of `lines` it used, or `None` when no trace of this format starts there.
 pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
     let first = lines.first()?;
-    let (thread, thread_id, location, message, mut used) =
-        if let Some(header) = HEADER.captures(first) {
-            let (message, message_lines) = read_message(lines.get(1..).unwrap_or(&[]));
-            let location = header["location"].to_owned();
-            (
-                header["name"].to_owned(),
-                header.name("tid").map(|m| m.as_str().to_owned()),
-                location,
-                message,
-                1 + message_lines,
-            )
-        } else {
-            let header = OLD_HEADER.captures(first)?;
-            let (message, location, header_lines) =
-                read_quoted_message(&header["rest"], lines.get(1..).unwrap_or(&[]))?;
-            (
-                header["name"].to_owned(),
-                header.name("tid").map(|m| m.as_str().to_owned()),
-                location,
-                message,
-                header_lines,
-            )
-        };
+    let (thread, thread_id, location, message, mut used) = if let Some(header) = HEADER.captures(first) {
+        let (message, message_lines) = read_message(lines.get(1..).unwrap_or(&[]));
+        let location = header["location"].to_owned();
+        (
+            header["name"].to_owned(),
+            header.name("tid").map(|m| m.as_str().to_owned()),
+            location,
+            message,
+            1 + message_lines,
+        )
+    } else {
+        let header = OLD_HEADER.captures(first)?;
+        let (message, location, header_lines) = read_quoted_message(&header["rest"], lines.get(1..).unwrap_or(&[]))?;
+        (header["name"].to_owned(), header.name("tid").map(|m| m.as_str().to_owned()), location, message, header_lines)
+    };
     let panic_location = parse_location(&location);
 
-    let mut exception = Exception {
-        ty: "panic".to_owned(),
-        value: message,
-        ..Exception::default()
-    };
+    let mut exception = Exception { ty: "panic".to_owned(), value: message, ..Exception::default() };
     let mut newest_first = Vec::new();
     while let Some(line) = lines.get(used) {
         let trimmed = line.trim();
@@ -83,11 +67,7 @@ pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
         {
             used += 1;
         } else if trimmed == "stack backtrace:" {
-            used += 1 + read_backtrace(
-                lines.get(used + 1..).unwrap_or(&[]),
-                &mut newest_first,
-                &mut exception,
-            );
+            used += 1 + read_backtrace(lines.get(used + 1..).unwrap_or(&[]), &mut newest_first, &mut exception);
         } else {
             break;
         }
@@ -133,10 +113,7 @@ fn read_message(lines: &[&str]) -> (String, usize) {
 /// later one. Returns the message, the location and how many lines the header took.
 fn read_quoted_message(rest: &str, following: &[&str]) -> Option<(String, String, usize)> {
     let mut message = String::new();
-    for (index, line) in std::iter::once(&rest)
-        .chain(following.iter().take(MAX_MESSAGE_LINES))
-        .enumerate()
-    {
+    for (index, line) in std::iter::once(&rest).chain(following.iter().take(MAX_MESSAGE_LINES)).enumerate() {
         if index > 0 {
             message.push('\n');
         }
@@ -165,26 +142,16 @@ fn parse_location(text: &str) -> Option<Location> {
     let (before, last) = text.rsplit_once(':')?;
     let last: u32 = last.parse().ok()?;
     match before.rsplit_once(':') {
-        Some((file, line)) if line.parse::<u32>().is_ok() && !file.is_empty() => Some(Location {
-            file: file.to_owned(),
-            line: line.parse().ok()?,
-            column: Some(last),
-        }),
-        _ if !before.is_empty() => Some(Location {
-            file: before.to_owned(),
-            line: last,
-            column: None,
-        }),
+        Some((file, line)) if line.parse::<u32>().is_ok() && !file.is_empty() => {
+            Some(Location { file: file.to_owned(), line: line.parse().ok()?, column: Some(last) })
+        }
+        _ if !before.is_empty() => Some(Location { file: before.to_owned(), line: last, column: None }),
         _ => None,
     }
 }
 
 /// Reads the frames after `stack backtrace:`; returns how many lines they took.
-fn read_backtrace(
-    lines: &[&str],
-    newest_first: &mut Vec<Frame>,
-    exception: &mut Exception,
-) -> usize {
+fn read_backtrace(lines: &[&str], newest_first: &mut Vec<Frame>, exception: &mut Exception) -> usize {
     let mut used = 0;
     for line in lines {
         let trimmed = line.trim();
@@ -195,17 +162,10 @@ fn read_backtrace(
             if let Some(location) = parse_location(location) {
                 set_location(frame, &location);
             }
-        } else if let Some(omitted) = trimmed
-            .strip_prefix("[... omitted ")
-            .and_then(|r| r.strip_suffix(" frames ...]"))
+        } else if let Some(omitted) = trimmed.strip_prefix("[... omitted ").and_then(|r| r.strip_suffix(" frames ...]"))
         {
             let omitted: u32 = omitted.parse().unwrap_or(0);
-            exception.frames_omitted = Some(
-                exception
-                    .frames_omitted
-                    .unwrap_or(0)
-                    .saturating_add(omitted),
-            );
+            exception.frames_omitted = Some(exception.frames_omitted.unwrap_or(0).saturating_add(omitted));
         } else if let Some(captures) = FRAME_SYMBOL.captures(line) {
             newest_first.push(frame_for_symbol(&captures["symbol"]));
         } else if line.starts_with("      ") && !trimmed.is_empty() {
@@ -222,11 +182,7 @@ fn read_backtrace(
 fn frame_for_symbol(symbol: &str) -> Frame {
     let function = SYMBOL_NOISE.replace_all(symbol, "").into_owned();
     let module = module_of(&function);
-    Frame {
-        function: Some(function),
-        module,
-        ..Frame::default()
-    }
+    Frame { function: Some(function), module, ..Frame::default() }
 }
 
 /// The path before a symbol's last `::` outside generic brackets: `app::orders` for
@@ -242,9 +198,7 @@ fn module_of(function: &str) -> Option<String> {
         match b {
             b'<' | b'{' | b'(' | b'[' => depth += 1,
             b'>' | b'}' | b')' | b']' => depth -= 1,
-            b':' if depth == 0 && bytes.get(i + 1) == Some(&b':') => {
-                last_separator = last_separator.max(Some(i))
-            }
+            b':' if depth == 0 && bytes.get(i + 1) == Some(&b':') => last_separator = last_separator.max(Some(i)),
             _ => {}
         }
     }
@@ -253,10 +207,7 @@ fn module_of(function: &str) -> Option<String> {
     if separator > 0 && bytes.get(separator - 1) == Some(&b':') {
         separator -= 1;
     }
-    function
-        .get(..separator)
-        .filter(|m| !m.is_empty())
-        .map(str::to_owned)
+    function.get(..separator).filter(|m| !m.is_empty()).map(str::to_owned)
 }
 
 fn set_location(frame: &mut Frame, location: &Location) {
@@ -296,26 +247,18 @@ fn is_panic_machinery(function: &str) -> bool {
 fn app_frames(mut newest_first: Vec<Frame>, panic_location: Option<&Location>) -> Vec<Frame> {
     let function = |frame: &Frame| frame.function.clone().unwrap_or_default();
     // Drop the runtime start: `__rust_begin_short_backtrace` and everything older.
-    if let Some(start) = newest_first
-        .iter()
-        .position(|f| function(f).contains("__rust_begin_short_backtrace"))
-    {
+    if let Some(start) = newest_first.iter().position(|f| function(f).contains("__rust_begin_short_backtrace")) {
         newest_first.truncate(start);
     }
     // Drop the panic machinery on top.
-    let machinery = newest_first
-        .iter()
-        .rposition(|f| is_panic_machinery(&function(f)))
-        .map_or(0, |i| i + 1);
+    let machinery = newest_first.iter().rposition(|f| is_panic_machinery(&function(f))).map_or(0, |i| i + 1);
     let mut frames: Vec<Frame> = newest_first.split_off(machinery.min(newest_first.len()));
     // Make the panic location the raising frame.
     if let Some(location) = panic_location {
         let file = location.file.strip_prefix("./").unwrap_or(&location.file);
         let at_location = frames.iter().position(|f| {
             f.line == Some(location.line)
-                && f.filename
-                    .as_deref()
-                    .is_some_and(|name| name == file || name.ends_with(&format!("/{file}")))
+                && f.filename.as_deref().is_some_and(|name| name == file || name.ends_with(&format!("/{file}")))
         });
         match at_location {
             Some(index) => {
@@ -354,10 +297,7 @@ mod tests {
         assert_eq!(exception.title(), "panic: oh no!");
         assert_eq!(exception.frames.len(), 1);
         assert_eq!(exception.frames[0].filename.as_deref(), Some("src/main.rs"));
-        assert_eq!(
-            (exception.frames[0].line, exception.frames[0].column),
-            (Some(3), Some(5))
-        );
+        assert_eq!((exception.frames[0].line, exception.frames[0].column), (Some(3), Some(5)));
     }
 
     #[test]
@@ -377,10 +317,7 @@ mod tests {
             "thread 'main' panicked at 'assertion failed: `(left == right)`\n  left: `1`,\n right: `2`', src/main.rs:2:5\nnext",
         );
         assert_eq!(used, 3);
-        assert_eq!(
-            event.exceptions[0].value,
-            "assertion failed: `(left == right)`\n  left: `1`,\n right: `2`"
-        );
+        assert_eq!(event.exceptions[0].value, "assertion failed: `(left == right)`\n  left: `1`,\n right: `2`");
     }
 
     #[test]
@@ -398,18 +335,8 @@ stack backtrace:
                                at ./src/main.rs:2:5",
         );
         let frames = &event.exceptions[0].frames;
-        let functions: Vec<_> = frames
-            .iter()
-            .map(|f| f.function.as_deref().unwrap_or(""))
-            .collect();
-        assert_eq!(
-            functions,
-            [
-                "app::main",
-                "app::worker::inlined_helper",
-                "app::worker::run"
-            ]
-        );
+        let functions: Vec<_> = frames.iter().map(|f| f.function.as_deref().unwrap_or("")).collect();
+        assert_eq!(functions, ["app::main", "app::worker::inlined_helper", "app::worker::run"]);
         assert_eq!(frames[0].module.as_deref(), Some("app"));
     }
 
@@ -422,15 +349,10 @@ stack backtrace:
             "thread 'main' (7) panicked at src/main.rs:1:1:\nboom\nstack backtrace:\n   0: app::f\n             at ",
         );
         assert_eq!(used, 5);
-        assert_eq!(
-            event.exceptions[0].frames.last().and_then(|f| f.line),
-            Some(1)
-        );
-        for text in [
-            "thread 'é' panicked at é:1:1:\né",
-            "thread '' () panicked at :1:1:",
-            "thread 'x' panicked at a:b:c:",
-        ] {
+        assert_eq!(event.exceptions[0].frames.last().and_then(|f| f.line), Some(1));
+        for text in
+            ["thread 'é' panicked at é:1:1:\né", "thread '' () panicked at :1:1:", "thread 'x' panicked at a:b:c:"]
+        {
             let lines: Vec<&str> = text.lines().collect();
             let _ = parse(&lines);
         }
@@ -438,14 +360,8 @@ stack backtrace:
 
     #[test]
     fn module_paths() {
-        assert_eq!(
-            module_of("app::orders::total").as_deref(),
-            Some("app::orders")
-        );
-        assert_eq!(
-            module_of("app::Foo<T>::bar").as_deref(),
-            Some("app::Foo<T>")
-        );
+        assert_eq!(module_of("app::orders::total").as_deref(), Some("app::orders"));
+        assert_eq!(module_of("app::Foo<T>::bar").as_deref(), Some("app::Foo<T>"));
         assert_eq!(module_of("main"), None);
         assert_eq!(module_of("<T as core::fmt::Debug>::fmt"), None);
     }

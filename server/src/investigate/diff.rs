@@ -68,7 +68,7 @@ mod tests {
         let diff = unified_diff(&change, Some(original)).expect("applies");
         assert_eq!(
             diff,
-            "--- a/shop/orders.py\n+++ b/shop/orders.py\n@@ -2,7 +2,9 @@\n b\n c\n d\n customer = x\n+if customer is None:\n+    raise E\n e\n f\n g\n"
+            "--- a/shop/orders.py\n+++ b/shop/orders.py\n@@ -3,6 +3,8 @@\n c\n d\n customer = x\n+if customer is None:\n+    raise E\n e\n f\n g\n"
         );
     }
 

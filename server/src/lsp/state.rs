@@ -199,24 +199,26 @@ impl State {
         for mut document in self.documents.iter_mut() {
             self.track_sites(&mut document, &picture);
         }
-        if let Some(watcher) = lock(&self.watcher).as_mut() {
-            watcher.rearm(&crash_paths);
+        {
+            let mut watcher = lock(&self.watcher);
+            match watcher.as_mut() {
+                Some(watcher) => watcher.rearm(&crash_paths),
+                None => match CrashWatcher::new(crash_paths, self.reload.clone()) {
+                    Ok(created) => *watcher = Some(created),
+                    Err(e) => tracing::warn!("cannot watch crash files; changes need a restart: {e}"),
+                },
+            }
         }
-        self.publish_all().await;
+        // Problems first, so a client that sees the diagnostics has heard why some are missing.
         for problem in loaded.problems {
             self.client.log_message(MessageType::WARNING, problem).await;
         }
+        self.publish_all().await;
     }
 
-    /// Starts watching crash paths and runs reloads one at a time, merging bursts of changes.
+    /// Runs reloads one at a time, merging bursts of changes. The first reload starts watching the
+    /// crash paths.
     pub async fn run_reloads(self: Arc<Self>, mut reloads: UnboundedReceiver<ReloadReason>) {
-        if let Some(root) = self.root() {
-            let paths = read(&self.config).crash_paths(&root);
-            match CrashWatcher::new(paths, self.reload.clone()) {
-                Ok(watcher) => *lock(&self.watcher) = Some(watcher),
-                Err(e) => tracing::warn!("cannot watch crash files; changes need a restart: {e}"),
-            }
-        }
         while let Some(reason) = reloads.recv().await {
             if reason != ReloadReason::Startup {
                 tokio::time::sleep(Duration::from_millis(100)).await;
