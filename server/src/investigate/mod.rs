@@ -13,6 +13,7 @@ pub mod analyzer;
 pub mod code_search;
 pub mod diff;
 pub mod fix;
+pub mod history;
 pub mod pipeline;
 pub mod report;
 pub mod root_cause;

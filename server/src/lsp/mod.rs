@@ -5,6 +5,7 @@ pub mod code_lens;
 pub mod convert;
 pub mod diagnostics;
 pub mod hover;
+pub mod investigate;
 pub mod server;
 pub mod sites;
 pub mod state;
@@ -12,6 +13,8 @@ pub mod watch;
 
 /// Serves LSP over stdin/stdout until the client exits.
 pub async fn serve_stdio() {
-    let (service, socket) = tower_lsp_server::LspService::new(server::Backend::new);
+    let (service, socket) = tower_lsp_server::LspService::build(server::Backend::new)
+        .custom_method("window/workDoneProgress/cancel", server::Backend::cancel_progress)
+        .finish();
     tower_lsp_server::Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(service).await;
 }

@@ -12,6 +12,7 @@ use tower_lsp_server::{Client, LanguageServer};
 use super::code_lens::{SHOW_CRASHES_COMMAND, code_lenses};
 use super::convert::{Encoding, char_position};
 use super::hover::hover;
+use super::investigate;
 use super::state::{ReloadReason, State, read, write};
 use crate::config::Config;
 use crate::workspace::documents::Document;
@@ -46,6 +47,15 @@ fn guard<T>(method: &str, handler: impl FnOnce() -> T) -> Result<T> {
     })
 }
 
+impl Backend {
+    /// `window/workDoneProgress/cancel`: the user pressed cancel on an investigation.
+    pub async fn cancel_progress(&self, params: WorkDoneProgressCancelParams) {
+        if let Some(flag) = self.state.cancellations.get(&investigate::token_key(&params.token)) {
+            flag.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+}
+
 impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
         guard("initialize", || initialize(&self.state, params))
@@ -56,6 +66,7 @@ impl LanguageServer for Backend {
         if let Some(problem) = problem {
             self.state.client.show_message(MessageType::ERROR, problem).await;
         }
+        self.state.load_investigations();
         register_file_watching(&self.state).await;
         self.state.request_reload(ReloadReason::Startup);
     }
@@ -107,9 +118,17 @@ impl LanguageServer for Backend {
         guard("codeLens", || on_code_lens(&self.state, &params))
     }
 
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        guard("codeAction", || Some(investigate::code_actions(&self.state, &params)))
+    }
+
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
         match params.command.as_str() {
             SHOW_CRASHES_COMMAND => Ok(None),
+            investigate::INVESTIGATE_COMMAND => investigate::investigate(&self.state, params).await,
+            investigate::APPLY_FIX_COMMAND => investigate::apply_fix(&self.state, params).await,
+            investigate::SHOW_FIX_COMMAND => investigate::show_fix(&self.state, params).await,
+            investigate::SHOW_REPORT_COMMAND => investigate::show_report(&self.state, params).await,
             other => Err(Error::invalid_params(format!("unknown command {other}"))),
         }
     }
@@ -142,8 +161,20 @@ fn initialize(state: &State, params: InitializeParams) -> InitializeResult {
             })),
             hover_provider: Some(HoverProviderCapability::Simple(true)),
             code_lens_provider: Some(CodeLensOptions { resolve_provider: Some(false) }),
+            code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+                code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+                ..CodeActionOptions::default()
+            })),
             execute_command_provider: Some(ExecuteCommandOptions {
-                commands: vec![SHOW_CRASHES_COMMAND.to_owned()],
+                commands: [
+                    SHOW_CRASHES_COMMAND,
+                    investigate::INVESTIGATE_COMMAND,
+                    investigate::APPLY_FIX_COMMAND,
+                    investigate::SHOW_FIX_COMMAND,
+                    investigate::SHOW_REPORT_COMMAND,
+                ]
+                .map(str::to_owned)
+                .to_vec(),
                 ..ExecuteCommandOptions::default()
             }),
             ..ServerCapabilities::default()

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -17,6 +17,9 @@ use super::diagnostics::file_diagnostics;
 use super::watch::CrashWatcher;
 use crate::config::Config;
 use crate::engine;
+use crate::investigate::history::{InvestigationHistory, store_path};
+use crate::investigate::pipeline::Investigation;
+use crate::sandbox::FileChange;
 use crate::source::files::FilesSource;
 use crate::workspace::documents::{Document, TrackedSite};
 use crate::workspace::index::WorkspaceIndex;
@@ -39,6 +42,11 @@ pub struct State {
     pub picture: RwLock<Arc<CrashPicture>>,
     /// Open documents by URI.
     pub documents: DashMap<String, Document>,
+    /// The latest investigation of each crash group, by group id.
+    pub investigations: DashMap<String, Arc<Investigation>>,
+    /// Cancel flags of running investigations, by progress token.
+    pub cancellations: DashMap<String, Arc<AtomicBool>>,
+    progress_ids: AtomicU64,
     index: RwLock<Option<Arc<WorkspaceIndex>>>,
     index_stale: AtomicBool,
     files: Arc<Mutex<FilesSource>>,
@@ -58,6 +66,9 @@ impl State {
             encoding: RwLock::new(Encoding::default()),
             picture: RwLock::new(Arc::new(CrashPicture::default())),
             documents: DashMap::new(),
+            investigations: DashMap::new(),
+            cancellations: DashMap::new(),
+            progress_ids: AtomicU64::new(1),
             index: RwLock::new(None),
             index_stale: AtomicBool::new(true),
             files: Arc::new(Mutex::new(FilesSource::default())),
@@ -78,6 +89,37 @@ impl State {
 
     pub fn encoding(&self) -> Encoding {
         *read(&self.encoding)
+    }
+
+    pub fn next_progress_id(&self) -> u64 {
+        self.progress_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether any file a change touches is open with unsaved edits.
+    pub fn documents_differ_from_disk(&self, changes: &[FileChange]) -> bool {
+        let Some(root) = self.root() else { return false };
+        changes.iter().any(|change| {
+            let Some(uri) = file_uri(&root, &change.path) else { return false };
+            let Some(document) = self.documents.get(uri.as_str()) else { return false };
+            std::fs::read_to_string(root.join(&change.path)).map_or(true, |disk| disk != document.text.to_string())
+        })
+    }
+
+    /// Loads the kept investigations of the workspace (once, at startup).
+    pub fn load_investigations(&self) {
+        let Some(root) = self.root() else { return };
+        let path = store_path(&root);
+        if !path.exists() {
+            return;
+        }
+        match InvestigationHistory::open(&path).and_then(|h| h.all()) {
+            Ok(all) => {
+                for investigation in all {
+                    self.investigations.insert(investigation.group_id.clone(), Arc::new(investigation));
+                }
+            }
+            Err(e) => tracing::warn!("{e}"),
+        }
     }
 
     pub fn request_reload(&self, reason: ReloadReason) {

@@ -1,0 +1,92 @@
+//! Investigations kept in the workspace's SQLite store, so reopening the editor shows the last
+//! report and fix of each crash without running them again.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::pipeline::Investigation;
+
+/// The workspace's store, shared with the crash inbox.
+pub const STORE_FILE: &str = ".crashloom/crashloom.db";
+
+pub fn store_path(root: &Path) -> PathBuf {
+    root.join(STORE_FILE)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("the investigation store {path} cannot be used: {source}")]
+    Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("cannot create {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("a stored investigation is not readable: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+pub struct InvestigationHistory {
+    path: PathBuf,
+    connection: Connection,
+}
+
+impl InvestigationHistory {
+    pub fn open(path: &Path) -> Result<Self, HistoryError> {
+        let sqlite = |source| HistoryError::Sqlite { path: path.to_path_buf(), source };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|source| HistoryError::Io { path: parent.to_path_buf(), source })?;
+        }
+        let connection = Connection::open(path).map_err(sqlite)?;
+        connection.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite)?;
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 CREATE TABLE IF NOT EXISTS investigations (
+                     group_id TEXT PRIMARY KEY,
+                     short_id TEXT NOT NULL,
+                     created_at TEXT NOT NULL,
+                     validated INTEGER NOT NULL,
+                     investigation TEXT NOT NULL
+                 );",
+            )
+            .map_err(sqlite)?;
+        Ok(Self { path: path.to_path_buf(), connection })
+    }
+
+    /// Keeps the latest investigation of a group (replacing the previous one).
+    pub fn save(&self, investigation: &Investigation) -> Result<(), HistoryError> {
+        let json = serde_json::to_string(investigation)?;
+        self.connection
+            .execute(
+                "INSERT INTO investigations (group_id, short_id, created_at, validated, investigation)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(group_id) DO UPDATE SET short_id = ?2, created_at = ?3, validated = ?4, investigation = ?5",
+                params![
+                    investigation.group_id,
+                    investigation.short_id,
+                    investigation.created_at.to_rfc3339(),
+                    investigation.is_validated(),
+                    json
+                ],
+            )
+            .map_err(|source| HistoryError::Sqlite { path: self.path.clone(), source })?;
+        Ok(())
+    }
+
+    pub fn latest(&self, group_id: &str) -> Result<Option<Investigation>, HistoryError> {
+        let json: Option<String> = self
+            .connection
+            .query_row("SELECT investigation FROM investigations WHERE group_id = ?1", [group_id], |row| row.get(0))
+            .optional()
+            .map_err(|source| HistoryError::Sqlite { path: self.path.clone(), source })?;
+        Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+    }
+
+    /// Every kept investigation; unreadable ones (from another version) are skipped.
+    pub fn all(&self) -> Result<Vec<Investigation>, HistoryError> {
+        let sqlite = |source| HistoryError::Sqlite { path: self.path.clone(), source };
+        let mut statement = self.connection.prepare("SELECT investigation FROM investigations").map_err(sqlite)?;
+        let rows = statement.query_map([], |row| row.get::<_, String>(0)).map_err(sqlite)?;
+        Ok(rows.filter_map(Result::ok).filter_map(|json| serde_json::from_str(&json).ok()).collect())
+    }
+}

@@ -1,0 +1,350 @@
+//! "Investigate crash" in the editor: the code actions on a crash diagnostic, the commands they
+//! run, progress with cancel, the report opened with `window/showDocument`, and a validated fix
+//! applied through `workspace/applyEdit`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::*;
+
+use super::convert::{Encoding, file_uri};
+use super::diagnostics::SOURCE;
+use super::state::{State, read};
+use crate::investigate::history::{InvestigationHistory, store_path};
+use crate::investigate::pipeline::{self, Progress, STEPS};
+use crate::investigate::report::{REPORTS_DIR, write_report};
+use crate::investigate::validator::Validator;
+use crate::sandbox::FileEdit;
+
+pub const INVESTIGATE_COMMAND: &str = "crashloom.investigate";
+pub const APPLY_FIX_COMMAND: &str = "crashloom.applyFix";
+pub const SHOW_FIX_COMMAND: &str = "crashloom.showFix";
+pub const SHOW_REPORT_COMMAND: &str = "crashloom.showReport";
+
+/// The actions offered on crash diagnostics in the requested range.
+pub fn code_actions(state: &State, params: &CodeActionParams) -> Vec<CodeActionOrCommand> {
+    let mut actions = Vec::new();
+    let mut seen = Vec::new();
+    let picture = state.picture();
+    for diagnostic in &params.context.diagnostics {
+        if diagnostic.source.as_deref() != Some(SOURCE) {
+            continue;
+        }
+        let Some(group_id) = diagnostic.data.as_ref().and_then(|d| d.get("group")).and_then(Value::as_str) else {
+            continue;
+        };
+        if seen.contains(&group_id) || picture.group_by_id(group_id).is_none() {
+            continue;
+        }
+        seen.push(group_id);
+        let short_id =
+            diagnostic.data.as_ref().and_then(|d| d.get("shortId")).and_then(Value::as_str).unwrap_or(group_id);
+        let action = |title: String, command: &str| {
+            CodeActionOrCommand::CodeAction(CodeAction {
+                title: title.clone(),
+                kind: Some(CodeActionKind::QUICKFIX),
+                diagnostics: Some(vec![diagnostic.clone()]),
+                command: Some(Command { title, command: command.to_owned(), arguments: Some(vec![json!(group_id)]) }),
+                ..CodeAction::default()
+            })
+        };
+        let investigation = state.investigations.get(group_id).map(|i| i.clone());
+        if let Some(investigation) = &investigation
+            && let Some(fix) = investigation.fix()
+        {
+            if investigation.is_validated() {
+                actions.push(action(format!("Apply validated fix: {}", fix.summary), APPLY_FIX_COMMAND));
+                actions.push(action(format!("Show fix for {short_id} (validated)"), SHOW_FIX_COMMAND));
+            } else {
+                actions.push(action(format!("Show fix for {short_id} (NOT validated)"), SHOW_FIX_COMMAND));
+            }
+        }
+        if investigation.is_some() {
+            actions.push(action(format!("Show crash report {short_id}"), SHOW_REPORT_COMMAND));
+        }
+        actions.push(action(format!("Investigate crash {short_id}"), INVESTIGATE_COMMAND));
+    }
+    actions
+}
+
+/// The group id a command was given.
+fn group_argument(params: &ExecuteCommandParams) -> Result<String> {
+    params
+        .arguments
+        .first()
+        .and_then(|a| {
+            a.as_str().map(str::to_owned).or_else(|| a.get("group").and_then(Value::as_str).map(str::to_owned))
+        })
+        .ok_or_else(|| Error::invalid_params(format!("{} needs the crash group id as its argument", params.command)))
+}
+
+/// Progress reports from the pipeline (a blocking thread) to the editor (async).
+struct ChannelProgress {
+    steps: mpsc::UnboundedSender<(usize, String)>,
+    cancelled: Arc<AtomicBool>,
+}
+
+impl Progress for ChannelProgress {
+    fn step(&self, index: usize, message: &str) {
+        let _ = self.steps.send((index, message.to_owned()));
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+}
+
+/// Runs the investigation of one crash group with progress, writes and opens the report, keeps
+/// the result. Answers with `{validated, report}`.
+pub async fn investigate(state: &Arc<State>, params: ExecuteCommandParams) -> Result<Option<Value>> {
+    let group_id = group_argument(&params)?;
+    let Some(root) = state.root() else { return Err(Error::invalid_request()) };
+    let Some(group) = state.picture().group_by_id(&group_id).cloned() else {
+        return Err(Error::invalid_params(format!("no crash group {group_id} (it may have been resolved)")));
+    };
+    let config = read(&state.config).clone();
+    let token =
+        NumberOrString::String(format!("crashloom-investigate-{}-{}", group.short_id, state.next_progress_id()));
+    let cancelled = Arc::new(AtomicBool::new(false));
+    state.cancellations.insert(token_key(&token), cancelled.clone());
+    let progress_supported = state.client.create_work_done_progress(token.clone()).await.is_ok();
+    let ongoing = if progress_supported {
+        Some(
+            state
+                .client
+                .progress(token.clone(), format!("Investigating crash {}", group.short_id))
+                .with_message(STEPS[0])
+                .with_percentage(0)
+                .with_cancel_button()
+                .begin()
+                .await,
+        )
+    } else {
+        None
+    };
+
+    let (steps, mut step_reports) = mpsc::unbounded_channel();
+    let reporter = Arc::new(ChannelProgress { steps, cancelled: cancelled.clone() });
+    let run = tokio::spawn(pipeline::investigate(root.clone(), group.clone(), config, reporter));
+    tokio::pin!(run);
+    let result = loop {
+        tokio::select! {
+            result = &mut run => break result,
+            Some((index, message)) = step_reports.recv() => {
+                if let Some(ongoing) = &ongoing {
+                    let percentage = (index * 100 / STEPS.len()) as u32;
+                    ongoing.report_with_message(format!("{}: {message}", STEPS[index]), percentage, Some(true)).await;
+                }
+            }
+        }
+    };
+    state.cancellations.remove(&token_key(&token));
+    let investigation = match result {
+        Ok(Ok(investigation)) => investigation,
+        Ok(Err(e)) => {
+            let message = format!("Crash {}: {e}", group.short_id);
+            if let Some(ongoing) = ongoing {
+                ongoing.finish_with_message(message.clone()).await;
+            }
+            if !matches!(e, pipeline::InvestigateError::Cancelled) {
+                state.client.show_message(MessageType::ERROR, &message).await;
+            }
+            return Ok(Some(
+                json!({"cancelled": matches!(e, pipeline::InvestigateError::Cancelled), "error": e.to_string()}),
+            ));
+        }
+        Err(e) => return Err(internal(format!("the investigation stopped unexpectedly: {e}"))),
+    };
+
+    let report_path = write_report(&root, &investigation)
+        .map_err(|e| internal(format!("cannot write the report under {}: {e}", root.join(REPORTS_DIR).display())))?;
+    if let Err(e) = InvestigationHistory::open(&store_path(&root)).and_then(|h| h.save(&investigation)) {
+        tracing::warn!("{e}");
+    }
+    let validated = investigation.is_validated();
+    let verdict = match (investigation.fix(), validated) {
+        (Some(_), true) => "validated fix ready",
+        (Some(_), false) => "fix NOT validated",
+        (None, _) => "no confident fix",
+    };
+    state.investigations.insert(group.id.clone(), Arc::new(investigation));
+    if let Some(ongoing) = ongoing {
+        ongoing.finish_with_message(format!("Crash {}: {verdict}", group.short_id)).await;
+    }
+    let report_uri = Uri::from_file_path(&report_path);
+    if let Some(uri) = &report_uri {
+        let shown = state
+            .client
+            .show_document(ShowDocumentParams {
+                uri: uri.clone(),
+                external: Some(false),
+                take_focus: Some(true),
+                selection: None,
+            })
+            .await;
+        if let Err(e) = shown {
+            tracing::debug!("the client did not open the report: {e}");
+        }
+    }
+    Ok(Some(json!({"validated": validated, "verdict": verdict, "report": report_uri.map(|u| u.as_str().to_owned())})))
+}
+
+/// Applies the kept fix of a group as an ordinary edit, after re-validating it if the files it
+/// touches changed since it was validated. An unvalidated fix is never applied from here.
+pub async fn apply_fix(state: &Arc<State>, params: ExecuteCommandParams) -> Result<Option<Value>> {
+    let group_id = group_argument(&params)?;
+    let Some(root) = state.root() else { return Err(Error::invalid_request()) };
+    let Some(investigation) = state.investigations.get(&group_id).map(|i| i.clone()) else {
+        return Err(Error::invalid_params(format!("crash {group_id} has not been investigated yet")));
+    };
+    let Some(fix) = investigation.fix() else {
+        return Err(Error::invalid_params(format!("crash {} has no proposed fix", investigation.short_id)));
+    };
+    if !investigation.is_validated() {
+        state
+            .client
+            .show_message(
+                MessageType::WARNING,
+                format!("The fix for {} is not validated; it is not applied.", investigation.short_id),
+            )
+            .await;
+        return Ok(Some(json!({"applied": false, "reason": "not validated"})));
+    }
+    if !investigation.files_unchanged(&root) || state.documents_differ_from_disk(&fix.changes) {
+        let group = state.picture().group_by_id(&group_id).cloned();
+        let config = read(&state.config).clone();
+        let revalidated = match group {
+            Some(group) => {
+                let validator = Validator { root: &root, validate: &config.validate, sandbox: &config.sandbox };
+                validator.validate(&group, fix).await.map(|report| report.validated).unwrap_or(false)
+            }
+            None => false,
+        };
+        if !revalidated {
+            let message = format!(
+                "The files the fix for {} touches changed since it was validated, and it does not validate any more; investigate again.",
+                investigation.short_id
+            );
+            state.client.show_message(MessageType::WARNING, &message).await;
+            return Ok(Some(json!({"applied": false, "reason": "no longer validates"})));
+        }
+    }
+    let edit = match workspace_edit(state, &root, fix) {
+        Ok(edit) => edit,
+        Err(problem) => {
+            state.client.show_message(MessageType::ERROR, format!("Cannot apply the fix: {problem}")).await;
+            return Ok(Some(json!({"applied": false, "reason": problem})));
+        }
+    };
+    let response = state.client.apply_edit(edit).await.map_err(|e| internal(e.to_string()))?;
+    Ok(Some(json!({"applied": response.applied, "reason": response.failure_reason})))
+}
+
+/// Writes the fix as a diff next to the report and opens it.
+pub async fn show_fix(state: &Arc<State>, params: ExecuteCommandParams) -> Result<Option<Value>> {
+    let group_id = group_argument(&params)?;
+    let Some(root) = state.root() else { return Err(Error::invalid_request()) };
+    let Some(investigation) = state.investigations.get(&group_id).map(|i| i.clone()) else {
+        return Err(Error::invalid_params(format!("crash {group_id} has not been investigated yet")));
+    };
+    let header = if investigation.is_validated() {
+        format!("# Validated fix for crash {}\n", investigation.short_id)
+    } else {
+        format!("# NOT VALIDATED: a suggested fix for crash {}; read it, do not trust it\n", investigation.short_id)
+    };
+    let path = root.join(REPORTS_DIR).join(format!("{}.diff", investigation.short_id));
+    let body = format!("{header}{}", investigation.diff.as_deref().unwrap_or(""));
+    std::fs::create_dir_all(root.join(REPORTS_DIR))
+        .and_then(|_| std::fs::write(&path, body))
+        .map_err(|e| internal(e.to_string()))?;
+    open(state, &path).await;
+    Ok(None)
+}
+
+pub async fn show_report(state: &Arc<State>, params: ExecuteCommandParams) -> Result<Option<Value>> {
+    let group_id = group_argument(&params)?;
+    let Some(root) = state.root() else { return Err(Error::invalid_request()) };
+    let Some(investigation) = state.investigations.get(&group_id).map(|i| i.clone()) else {
+        return Err(Error::invalid_params(format!("crash {group_id} has not been investigated yet")));
+    };
+    let path = write_report(&root, &investigation).map_err(|e| internal(e.to_string()))?;
+    open(state, &path).await;
+    Ok(None)
+}
+
+async fn open(state: &State, path: &std::path::Path) {
+    if let Some(uri) = Uri::from_file_path(path) {
+        let _ = state
+            .client
+            .show_document(ShowDocumentParams { uri, external: Some(false), take_focus: Some(true), selection: None })
+            .await;
+    }
+}
+
+fn internal(message: String) -> Error {
+    Error { code: tower_lsp_server::jsonrpc::ErrorCode::InternalError, message: message.into(), data: None }
+}
+
+pub fn token_key(token: &NumberOrString) -> String {
+    match token {
+        NumberOrString::Number(n) => n.to_string(),
+        NumberOrString::String(s) => s.clone(),
+    }
+}
+
+/// The fix as text edits on today's text (the open document's when open).
+fn workspace_edit(
+    state: &State,
+    root: &std::path::Path,
+    fix: &crate::investigate::FixProposal,
+) -> std::result::Result<WorkspaceEdit, String> {
+    let encoding = state.encoding();
+    let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
+    for change in &fix.changes {
+        let uri = file_uri(root, &change.path).ok_or_else(|| format!("{} is not a file path", change.path))?;
+        let text = state
+            .documents
+            .get(uri.as_str())
+            .map(|d| d.text.to_string())
+            .or_else(|| std::fs::read_to_string(root.join(&change.path)).ok())
+            .unwrap_or_default();
+        let edit = match &change.edit {
+            FileEdit::Replace { old, new } => {
+                let mut found = text.match_indices(old.as_str());
+                let (Some((start, _)), None) = (found.next(), found.next()) else {
+                    return Err(format!(
+                        "the code the fix replaces in {} is no longer there exactly once",
+                        change.path
+                    ));
+                };
+                TextEdit {
+                    range: Range::new(
+                        position_at(&text, start, encoding),
+                        position_at(&text, start + old.len(), encoding),
+                    ),
+                    new_text: new.clone(),
+                }
+            }
+            FileEdit::Write { content } => TextEdit {
+                range: Range::new(Position::new(0, 0), position_at(&text, text.len(), encoding)),
+                new_text: content.clone(),
+            },
+            FileEdit::Delete => return Err(format!("the fix deletes {}; apply it by hand", change.path)),
+        };
+        changes.entry(uri).or_default().push(edit);
+    }
+    Ok(WorkspaceEdit { changes: Some(changes), ..WorkspaceEdit::default() })
+}
+
+/// The protocol position of a byte offset in `text`.
+fn position_at(text: &str, offset: usize, encoding: Encoding) -> Position {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = encoding.column_of(&before[line_start..], usize::MAX);
+    Position::new(line as u32, column)
+}
