@@ -1,0 +1,258 @@
+//! Load test of the collector: N concurrent SDK-like clients post brotli-compressed envelopes with
+//! a real-shaped sentry-python event over loopback for a while; prints the sustained event rate,
+//! latency percentiles, and whether the store holds exactly the events that were acknowledged.
+//!
+//!     cargo bench -p crashloom --bench collector_load
+//!
+//! `COLLECTOR_LOAD_SECONDS` (default 10) and `COLLECTOR_LOAD_CONNECTIONS` (default 32) adjust it.
+
+#![allow(clippy::print_stdout, reason = "a bench reports on stdout")]
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use crashloom::crash::sentry::{SentryEventError, parse_event};
+use crashloom::crash::{CrashEvent, Exception, Frame, Language};
+use crashloom::source::collector::{Collector, CollectorConfig};
+use crashloom::source::store::CrashStore;
+use serde_json::{Value, json};
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+const KEY: &str = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
+const PROJECT: u64 = 1;
+/// Distinct crash groups the clients spread their events over.
+const GROUPS: usize = 20;
+
+fn main() -> BenchResult<()> {
+    let seconds: u64 = env_or("COLLECTOR_LOAD_SECONDS", 10);
+    let connections: usize = env_or("COLLECTOR_LOAD_CONNECTIONS", 32);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(Duration::from_secs(seconds), connections))
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
+}
+
+async fn run(duration: Duration, connections: usize) -> BenchResult<()> {
+    let dir = tempfile::tempdir()?;
+    let store_path = dir.path().join("inbox.sqlite");
+
+    let sample = python_event("00000000000000000000000000000000", 0);
+    let (event_parser, parser_name): (fn(&Value) -> Result<CrashEvent, SentryEventError>, &str) = match parse_event(&sample) {
+        Ok(_) => (parse_event, "crash::sentry::parse_event"),
+        Err(_) => (stand_in_parse_event, "a minimal stand-in (crash::sentry::parse_event is not implemented yet)"),
+    };
+
+    let config = CollectorConfig {
+        listen: "127.0.0.1:0".parse()?,
+        keys: vec![KEY.to_owned()],
+        project_id: PROJECT,
+        rate_limit_per_key: 0,
+        event_parser,
+        ..CollectorConfig::default()
+    };
+    let collector = Collector::bind(config, &store_path).await?;
+    let url = format!("http://{}/api/{PROJECT}/envelope/", collector.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(collector.run(async move {
+        let _ = stopped.await;
+    }));
+
+    let started = Instant::now();
+    let deadline = started + duration;
+    let clients: Vec<_> =
+        (0..connections).map(|client| tokio::spawn(run_client(client, url.clone(), deadline))).collect();
+    let mut latencies = Vec::new();
+    let mut failures = 0u64;
+    for client in clients {
+        let report = client.await??;
+        latencies.extend(report.latencies);
+        failures += report.failures;
+    }
+    let elapsed = started.elapsed();
+    let _ = stop.send(());
+    server.await??;
+
+    let acknowledged = latencies.len() as u64;
+    let stored = CrashStore::open(&store_path)?.total_event_count()?;
+    latencies.sort_unstable();
+    let percentile = |p: f64| {
+        let index = ((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
+        latencies.get(index).copied().unwrap_or_default()
+    };
+
+    println!("collector_load: {connections} connections, {:.1} s, brotli envelopes, parser: {parser_name}", elapsed.as_secs_f64());
+    println!("  acknowledged events: {acknowledged} ({:.0} events/s sustained)", acknowledged as f64 / elapsed.as_secs_f64());
+    println!(
+        "  latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        millis(percentile(0.50)),
+        millis(percentile(0.99)),
+        millis(latencies.last().copied().unwrap_or_default())
+    );
+    println!("  failed requests: {failures}");
+    println!("  stored events: {stored} ({})", if stored == acknowledged { "== acknowledged" } else { "MISMATCH" });
+    if stored != acknowledged {
+        return Err(format!("the store holds {stored} events but {acknowledged} were acknowledged").into());
+    }
+    Ok(())
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+struct ClientReport {
+    latencies: Vec<Duration>,
+    failures: u64,
+}
+
+/// One SDK: posts one envelope at a time on its own keep-alive connection, as SDK transports do.
+async fn run_client(client_number: usize, url: String, deadline: Instant) -> BenchResult<ClientReport> {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
+    let auth = format!("Sentry sentry_key={KEY}, sentry_version=7, sentry_client=sentry.python/2.19.0");
+    let mut report = ClientReport { latencies: Vec::new(), failures: 0 };
+    let mut sequence = 0u64;
+    while Instant::now() < deadline {
+        let event_id = format!("{client_number:016x}{sequence:016x}");
+        let body = brotli(&envelope(&event_id, (client_number + sequence as usize) % GROUPS));
+        sequence += 1;
+        let sent = Instant::now();
+        let response = http
+            .post(&url)
+            .header("X-Sentry-Auth", &auth)
+            .header("Content-Type", "application/x-sentry-envelope")
+            .header("Content-Encoding", "br")
+            .body(body)
+            .send()
+            .await;
+        match response {
+            Ok(response) if response.status().is_success() => {
+                let _ = response.bytes().await;
+                report.latencies.push(sent.elapsed());
+            }
+            _ => report.failures += 1,
+        }
+    }
+    Ok(report)
+}
+
+fn envelope(event_id: &str, group: usize) -> Vec<u8> {
+    let payload = serde_json::to_vec(&python_event(event_id, group)).unwrap_or_default();
+    let mut body = format!(
+        "{{\"event_id\":\"{event_id}\",\"sent_at\":\"2026-03-01T12:00:00.000000Z\"}}\n{{\"type\":\"event\",\"content_type\":\"application/json\",\"length\":{}}}\n",
+        payload.len()
+    )
+    .into_bytes();
+    body.extend(payload);
+    body.push(b'\n');
+    body
+}
+
+fn brotli(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        // sentry-python compresses with brotli quality 4.
+        let mut encoder = brotli::CompressorWriter::new(&mut out, 4096, 4, 22);
+        let _ = encoder.write_all(bytes);
+    }
+    out
+}
+
+/// The event sentry-python sends for an uncaught exception in a web handler, about 2.5 KB.
+fn python_event(event_id: &str, group: usize) -> Value {
+    json!({
+        "event_id": event_id,
+        "timestamp": "2026-03-01T12:00:00.123456Z",
+        "platform": "python",
+        "level": "error",
+        "logger": "django.request",
+        "release": "shop@1.4.2",
+        "environment": "production",
+        "server_name": "web-3",
+        "transaction": "/orders/{id}/total",
+        "sdk": {"name": "sentry.python.django", "version": "2.19.0",
+                "packages": [{"name": "pypi:sentry-sdk", "version": "2.19.0"}],
+                "integrations": ["django", "logging", "stdlib", "threading"]},
+        "exception": {"values": [{
+            "type": format!("OrderError{group}"),
+            "value": "order 1842 has no price for 'sku-42'",
+            "module": "shop.errors",
+            "mechanism": {"type": "django", "handled": false},
+            "stacktrace": {"frames": [
+                {"filename": "django/core/handlers/exception.py",
+                 "abs_path": "/usr/local/lib/python3.12/site-packages/django/core/handlers/exception.py",
+                 "function": "inner", "module": "django.core.handlers.exception", "lineno": 55,
+                 "pre_context": ["    @wraps(get_response)", "    def inner(request):", "        try:"],
+                 "context_line": "            response = get_response(request)",
+                 "post_context": ["        except Exception as exc:", "            response = response_for_exception(request, exc)"],
+                 "in_app": false},
+                {"filename": "shop/views.py", "abs_path": "/srv/shop/shop/views.py", "function": "order_total",
+                 "module": "shop.views", "lineno": 31,
+                 "pre_context": ["def order_total(request, order_id):", "    order = Order.objects.get(pk=order_id)"],
+                 "context_line": "    return JsonResponse({'total': total(order)})",
+                 "post_context": ["", ""], "in_app": true,
+                 "vars": {"request": "<WSGIRequest: GET '/orders/1842/total'>", "order_id": "1842"}},
+                {"filename": "shop/orders.py", "abs_path": "/srv/shop/shop/orders.py", "function": format!("total_{group}"),
+                 "module": "shop.orders", "lineno": 7,
+                 "pre_context": ["def total(order):", "    price = 0", "    for sku in order.items:"],
+                 "context_line": "        price += PRICES[sku]",
+                 "post_context": ["    return price"], "in_app": true,
+                 "vars": {"order": "<Order 1842>", "price": "0", "sku": "'sku-42'"}}
+            ]}
+        }]},
+        "breadcrumbs": {"values": [
+            {"timestamp": "2026-03-01T12:00:00.100000Z", "type": "default", "category": "query",
+             "message": "SELECT \"shop_order\".\"id\" FROM \"shop_order\" WHERE \"shop_order\".\"id\" = 1842", "level": "info"}
+        ]},
+        "request": {"url": "https://shop.example.com/orders/1842/total", "method": "GET",
+                    "headers": {"User-Agent": "curl/8.5.0", "Accept": "*/*"}, "env": {"SERVER_NAME": "web-3", "SERVER_PORT": "8000"}},
+        "contexts": {"runtime": {"name": "CPython", "version": "3.12.3"},
+                     "trace": {"trace_id": "4c79f60c11214eb38604f4ae0781bfb2", "span_id": "fa90fdead5f74052", "op": "http.server"}},
+        "modules": {"django": "5.0.6", "sentry-sdk": "2.19.0", "psycopg": "3.1.19"},
+        "extra": {"sys.argv": ["manage.py", "runserver"]}
+    })
+}
+
+/// Reads the fields of a raw event the store needs, for measuring before `parse_event` exists.
+fn stand_in_parse_event(value: &Value) -> Result<CrashEvent, SentryEventError> {
+    let text = |value: &Value, key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+    let values = value
+        .pointer("/exception/values")
+        .and_then(Value::as_array)
+        .ok_or_else(|| SentryEventError::NotAnEvent("no exception values".into()))?;
+    let exceptions = values
+        .iter()
+        .map(|exception| Exception {
+            ty: text(exception, "type").unwrap_or_default(),
+            value: text(exception, "value").unwrap_or_default(),
+            module: text(exception, "module"),
+            frames: exception
+                .pointer("/stacktrace/frames")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|frame| Frame {
+                    function: text(frame, "function"),
+                    module: text(frame, "module"),
+                    filename: text(frame, "filename"),
+                    abs_path: text(frame, "abs_path"),
+                    line: frame.get("lineno").and_then(Value::as_u64).and_then(|line| u32::try_from(line).ok()),
+                    in_app: frame.get("in_app").and_then(Value::as_bool),
+                    ..Frame::default()
+                })
+                .collect(),
+            ..Exception::default()
+        })
+        .collect();
+    Ok(CrashEvent {
+        event_id: text(value, "event_id"),
+        language: text(value, "platform").map(|platform| Language::from_sentry_platform(&platform)),
+        exceptions,
+        timestamp: text(value, "timestamp").and_then(|t| t.parse().ok()),
+        release: text(value, "release"),
+        environment: text(value, "environment"),
+        ..CrashEvent::default()
+    })
+}
