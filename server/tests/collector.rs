@@ -215,7 +215,12 @@ async fn post_chunked(addr: SocketAddr, path: &str, headers: &[(&str, &str)], bo
     }
     framed.extend(b"0\r\n\r\n");
     // Writing fails with a broken pipe once the collector has answered and closed: that is fine.
-    let sending = tokio::spawn(async move { writer.write_all(&framed).await });
+    // The write half stays open until the answer is read: dropping it would half-close the
+    // connection, and a server may take that as the client giving up.
+    let sending = tokio::spawn(async move {
+        let _ = writer.write_all(&framed).await;
+        writer
+    });
     let mut response = Vec::new();
     let mut buffer = [0u8; 4096];
     while let Ok(read) = reader.read(&mut buffer).await {
