@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crashloom::crash::sentry::{SentryEventError, parse_event};
 use crashloom::crash::{CrashEvent, Exception, Frame, Language};
-use crashloom::source::collector::{Collector, CollectorConfig};
+use crashloom::source::collector::{Collector, CollectorConfig, EventParser};
 use crashloom::source::store::CrashStore;
 use serde_json::{Value, json};
 
@@ -40,10 +40,14 @@ async fn run(duration: Duration, connections: usize) -> BenchResult<()> {
     let store_path = dir.path().join("inbox.sqlite");
 
     let sample = python_event("00000000000000000000000000000000", 0);
-    let (event_parser, parser_name): (fn(&Value) -> Result<CrashEvent, SentryEventError>, &str) = match parse_event(&sample) {
+    let (event_parser, parser_name): (EventParser, &str) = match parse_event(&sample) {
         Ok(_) => (parse_event, "crash::sentry::parse_event"),
         Err(_) => (stand_in_parse_event, "a minimal stand-in (crash::sentry::parse_event is not implemented yet)"),
     };
+
+    let store_rate = measure_store_alone(&dir.path().join("store-alone.sqlite"), event_parser)?;
+    let templates = EnvelopeTemplates::new();
+    let client_cost = measure_client_cost(&templates);
 
     let config = CollectorConfig {
         listen: "127.0.0.1:0".parse()?,
@@ -62,8 +66,10 @@ async fn run(duration: Duration, connections: usize) -> BenchResult<()> {
 
     let started = Instant::now();
     let deadline = started + duration;
-    let clients: Vec<_> =
-        (0..connections).map(|client| tokio::spawn(run_client(client, url.clone(), deadline))).collect();
+    let templates = std::sync::Arc::new(templates);
+    let clients: Vec<_> = (0..connections)
+        .map(|client| tokio::spawn(run_client(client, url.clone(), deadline, templates.clone())))
+        .collect();
     let mut latencies = Vec::new();
     let mut failures = 0u64;
     for client in clients {
@@ -92,6 +98,11 @@ async fn run(duration: Duration, connections: usize) -> BenchResult<()> {
         millis(latencies.last().copied().unwrap_or_default())
     );
     println!("  failed requests: {failures}");
+    println!(
+        "  for comparison on this machine: the store alone takes {store_rate:.0} events/s (batches of {STORE_BATCH}); \
+         building and compressing one envelope costs the load generator {:.0} us of the same CPUs",
+        client_cost.as_secs_f64() * 1e6
+    );
     println!("  stored events: {stored} ({})", if stored == acknowledged { "== acknowledged" } else { "MISMATCH" });
     if stored != acknowledged {
         return Err(format!("the store holds {stored} events but {acknowledged} were acknowledged").into());
@@ -109,14 +120,19 @@ struct ClientReport {
 }
 
 /// One SDK: posts one envelope at a time on its own keep-alive connection, as SDK transports do.
-async fn run_client(client_number: usize, url: String, deadline: Instant) -> BenchResult<ClientReport> {
+async fn run_client(
+    client_number: usize,
+    url: String,
+    deadline: Instant,
+    templates: std::sync::Arc<EnvelopeTemplates>,
+) -> BenchResult<ClientReport> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
     let auth = format!("Sentry sentry_key={KEY}, sentry_version=7, sentry_client=sentry.python/2.19.0");
     let mut report = ClientReport { latencies: Vec::new(), failures: 0 };
     let mut sequence = 0u64;
     while Instant::now() < deadline {
         let event_id = format!("{client_number:016x}{sequence:016x}");
-        let body = brotli(&envelope(&event_id, (client_number + sequence as usize) % GROUPS));
+        let body = brotli(&templates.envelope(&event_id, client_number + sequence as usize));
         sequence += 1;
         let sent = Instant::now();
         let response = http
@@ -138,16 +154,68 @@ async fn run_client(client_number: usize, url: String, deadline: Instant) -> Ben
     Ok(report)
 }
 
-fn envelope(event_id: &str, group: usize) -> Vec<u8> {
-    let payload = serde_json::to_vec(&python_event(event_id, group)).unwrap_or_default();
-    let mut body = format!(
-        "{{\"event_id\":\"{event_id}\",\"sent_at\":\"2026-03-01T12:00:00.000000Z\"}}\n{{\"type\":\"event\",\"content_type\":\"application/json\",\"length\":{}}}\n",
-        payload.len()
-    )
-    .into_bytes();
-    body.extend(payload);
-    body.push(b'\n');
-    body
+const STORE_BATCH: usize = 100;
+
+/// Inserts events straight into a store, without HTTP: the ceiling the writer thread works under.
+fn measure_store_alone(path: &std::path::Path, event_parser: EventParser) -> BenchResult<f64> {
+    let mut store = CrashStore::open(path)?;
+    let events = (0..20_000u64)
+        .map(|n| event_parser(&python_event(&format!("{n:032x}"), n as usize % GROUPS)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let started = Instant::now();
+    for batch in events.chunks(STORE_BATCH) {
+        store.insert_events(batch.iter().map(|event| (event, chrono::Utc::now())))?;
+    }
+    Ok(events.len() as f64 / started.elapsed().as_secs_f64())
+}
+
+fn measure_client_cost(templates: &EnvelopeTemplates) -> Duration {
+    let started = Instant::now();
+    for n in 0..1000 {
+        std::hint::black_box(brotli(&templates.envelope(&format!("{n:032x}"), n)));
+    }
+    started.elapsed() / 1000
+}
+
+/// Envelopes with a real-shaped event per group, serialized once; each request only swaps its id in.
+struct EnvelopeTemplates {
+    by_group: Vec<(Vec<u8>, Vec<usize>)>,
+}
+
+const ID_PLACEHOLDER: &str = "ffffffffffffffffffffffffffffffff";
+
+impl EnvelopeTemplates {
+    fn new() -> Self {
+        let by_group = (0..GROUPS)
+            .map(|group| {
+                let payload = serde_json::to_vec(&python_event(ID_PLACEHOLDER, group)).unwrap_or_default();
+                let mut body = format!(
+                    "{{\"event_id\":\"{ID_PLACEHOLDER}\",\"sent_at\":\"2026-03-01T12:00:00.000000Z\"}}\n{{\"type\":\"event\",\"content_type\":\"application/json\",\"length\":{}}}\n",
+                    payload.len()
+                )
+                .into_bytes();
+                body.extend(payload);
+                body.push(b'\n');
+                let id_offsets = body
+                    .windows(ID_PLACEHOLDER.len())
+                    .enumerate()
+                    .filter(|(_, window)| *window == ID_PLACEHOLDER.as_bytes())
+                    .map(|(offset, _)| offset)
+                    .collect();
+                (body, id_offsets)
+            })
+            .collect();
+        Self { by_group }
+    }
+
+    fn envelope(&self, event_id: &str, n: usize) -> Vec<u8> {
+        let (template, id_offsets) = &self.by_group[n % GROUPS];
+        let mut body = template.clone();
+        for offset in id_offsets {
+            body[*offset..*offset + event_id.len()].copy_from_slice(event_id.as_bytes());
+        }
+        body
+    }
 }
 
 fn brotli(bytes: &[u8]) -> Vec<u8> {

@@ -294,7 +294,7 @@ async fn a_js_style_envelope_without_lengths_sent_chunked_with_the_key_in_the_ur
 }
 
 #[tokio::test]
-async fn the_legacy_store_endpoint_takes_json_and_base64_zlib_bodies() -> TestResult {
+async fn the_legacy_store_endpoints_take_json_and_base64_zlib_bodies() -> TestResult {
     let collector = RunningCollector::start().await?;
     let auth = format!("Sentry sentry_key={KEY}, sentry_version=7");
     let plain = serde_json::to_vec(&python_event("11111111111111111111111111111111"))?;
@@ -302,11 +302,15 @@ async fn the_legacy_store_endpoint_takes_json_and_base64_zlib_bodies() -> TestRe
 
     let first = collector.client.post(collector.url("store")).header("X-Sentry-Auth", &auth).body(plain).send().await?;
     let second = collector.client.post(collector.url("store")).header("X-Sentry-Auth", &auth).body(packed).send().await?;
+    let oldest_sdks = format!("http://{}/api/store/", collector.addr);
+    let third = serde_json::to_vec(&python_event("33333333333333333333333333333333"))?;
+    let third = collector.client.post(oldest_sdks).header("X-Sentry-Auth", &auth).body(third).send().await?;
 
     assert_eq!(first.status(), StatusCode::OK);
     assert_eq!(first.json::<Value>().await?, json!({"id": "11111111111111111111111111111111"}));
     assert_eq!(second.status(), StatusCode::OK);
-    assert_eq!(collector.store()?.total_event_count()?, 2);
+    assert_eq!(third.status(), StatusCode::OK);
+    assert_eq!(collector.store()?.total_event_count()?, 3);
     collector.stop().await
 }
 

@@ -199,6 +199,7 @@ fn router(state: Arc<CollectorState>) -> Router {
         .route("/api/{project_id}/envelope", post(receive_envelope))
         .route("/api/{project_id}/store/", post(receive_store))
         .route("/api/{project_id}/store", post(receive_store))
+        .route("/api/store/", post(receive_store_without_project))
         .fallback(|| async {
             Rejection::new(StatusCode::NOT_FOUND, "not a Sentry ingestion endpoint; SDKs post to /api/<project>/envelope/")
         })
@@ -233,6 +234,18 @@ async fn receive_store(
     ingest(&state, Endpoint::Store, &project_id, query.as_deref(), &headers, body).await.unwrap_or_else(|r| r.into_response())
 }
 
+/// The oldest SDKs post to `/api/store/` and name the project only in the DSN.
+async fn receive_store_without_project(
+    State(state): State<Arc<CollectorState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let project_id = state.config.project_id.to_string();
+    ingest(&state, Endpoint::Store, &project_id, query.as_deref(), &headers, body).await.unwrap_or_else(|r| r.into_response())
+}
+
+#[tracing::instrument(name = "ingest", level = "debug", skip_all, fields(?endpoint, event_id = tracing::field::Empty))]
 async fn ingest(
     state: &CollectorState,
     endpoint: Endpoint,
@@ -318,6 +331,9 @@ async fn ingest(
     drop(event_payloads);
 
     let response_id = header_event_id.or_else(|| events.first().and_then(|(event, _)| event.event_id.clone()));
+    if let Some(id) = &response_id {
+        tracing::Span::current().record("event_id", id.as_str());
+    }
     if !events.is_empty() {
         let (reply_tx, reply_rx) = oneshot::channel();
         let write = WriteRequest { events, reply: reply_tx };
