@@ -4,11 +4,13 @@
 //!
 //!     cargo bench -p crashloom --bench collector_load
 //!
-//! `COLLECTOR_LOAD_SECONDS` (default 10) and `COLLECTOR_LOAD_CONNECTIONS` (default 32) adjust it.
+//! `COLLECTOR_LOAD_SECONDS` (default 10), `COLLECTOR_LOAD_CONNECTIONS` (default 32) and
+//! `COLLECTOR_LOAD_ENVELOPES` (default 80,000: the run ends early when they are all sent) adjust it.
 
 #![allow(clippy::print_stdout, reason = "a bench reports on stdout")]
 
 use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crashloom::crash::sentry::{SentryEventError, parse_event};
@@ -28,14 +30,15 @@ fn main() -> BenchResult<()> {
     let seconds: u64 = env_or("COLLECTOR_LOAD_SECONDS", 10);
     let connections: usize = env_or("COLLECTOR_LOAD_CONNECTIONS", 32);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(run(Duration::from_secs(seconds), connections))
+    let envelopes: usize = env_or("COLLECTOR_LOAD_ENVELOPES", 80_000);
+    runtime.block_on(run(Duration::from_secs(seconds), connections, envelopes))
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
 }
 
-async fn run(duration: Duration, connections: usize) -> BenchResult<()> {
+async fn run(duration: Duration, connections: usize, envelope_count: usize) -> BenchResult<()> {
     let dir = tempfile::tempdir()?;
     let store_path = dir.path().join("inbox.sqlite");
 
@@ -48,6 +51,9 @@ async fn run(duration: Duration, connections: usize) -> BenchResult<()> {
     let store_rate = measure_store_alone(&dir.path().join("store-alone.sqlite"), event_parser)?;
     let templates = EnvelopeTemplates::new();
     let client_cost = measure_client_cost(&templates);
+    // Compressing costs the load generator as much CPU as the collector spends on an event, on
+    // the same cores; the envelopes are therefore compressed before the clock starts.
+    let envelopes = prepare_envelopes(&templates, envelope_count);
 
     let config = CollectorConfig {
         listen: "127.0.0.1:0".parse()?,
@@ -66,9 +72,9 @@ async fn run(duration: Duration, connections: usize) -> BenchResult<()> {
 
     let started = Instant::now();
     let deadline = started + duration;
-    let templates = std::sync::Arc::new(templates);
+    let envelopes = std::sync::Arc::new(Mutex::new(envelopes));
     let clients: Vec<_> = (0..connections)
-        .map(|client| tokio::spawn(run_client(client, url.clone(), deadline, templates.clone())))
+        .map(|_| tokio::spawn(run_client(url.clone(), deadline, envelopes.clone())))
         .collect();
     let mut latencies = Vec::new();
     let mut failures = 0u64;
@@ -89,7 +95,10 @@ async fn run(duration: Duration, connections: usize) -> BenchResult<()> {
         latencies.get(index).copied().unwrap_or_default()
     };
 
-    println!("collector_load: {connections} connections, {:.1} s, brotli envelopes, parser: {parser_name}", elapsed.as_secs_f64());
+    println!(
+        "collector_load: {connections} connections, {:.1} s, brotli envelopes (~2.5 KB events), parser: {parser_name}",
+        elapsed.as_secs_f64()
+    );
     println!("  acknowledged events: {acknowledged} ({:.0} events/s sustained)", acknowledged as f64 / elapsed.as_secs_f64());
     println!(
         "  latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
@@ -100,7 +109,7 @@ async fn run(duration: Duration, connections: usize) -> BenchResult<()> {
     println!("  failed requests: {failures}");
     println!(
         "  for comparison on this machine: the store alone takes {store_rate:.0} events/s (batches of {STORE_BATCH}); \
-         building and compressing one envelope costs the load generator {:.0} us of the same CPUs",
+         compressing one envelope (done before the run) costs {:.0} us",
         client_cost.as_secs_f64() * 1e6
     );
     println!("  stored events: {stored} ({})", if stored == acknowledged { "== acknowledged" } else { "MISMATCH" });
@@ -120,20 +129,12 @@ struct ClientReport {
 }
 
 /// One SDK: posts one envelope at a time on its own keep-alive connection, as SDK transports do.
-async fn run_client(
-    client_number: usize,
-    url: String,
-    deadline: Instant,
-    templates: std::sync::Arc<EnvelopeTemplates>,
-) -> BenchResult<ClientReport> {
+async fn run_client(url: String, deadline: Instant, envelopes: Arc<Mutex<Vec<Vec<u8>>>>) -> BenchResult<ClientReport> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
     let auth = format!("Sentry sentry_key={KEY}, sentry_version=7, sentry_client=sentry.python/2.19.0");
     let mut report = ClientReport { latencies: Vec::new(), failures: 0 };
-    let mut sequence = 0u64;
     while Instant::now() < deadline {
-        let event_id = format!("{client_number:016x}{sequence:016x}");
-        let body = brotli(&templates.envelope(&event_id, client_number + sequence as usize));
-        sequence += 1;
+        let Some(body) = envelopes.lock().unwrap_or_else(PoisonError::into_inner).pop() else { break };
         let sent = Instant::now();
         let response = http
             .post(&url)
@@ -169,10 +170,27 @@ fn measure_store_alone(path: &std::path::Path, event_parser: EventParser) -> Ben
     Ok(events.len() as f64 / started.elapsed().as_secs_f64())
 }
 
+fn prepare_envelopes(templates: &EnvelopeTemplates, count: usize) -> Vec<Vec<u8>> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = (0..threads)
+            .map(|thread| {
+                scope.spawn(move || {
+                    (thread..count)
+                        .step_by(threads)
+                        .map(|n| brotli(&templates.envelope(&format!("{n:032x}"), n)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts.into_iter().flat_map(|part| part.join().unwrap_or_default()).collect()
+    })
+}
+
 fn measure_client_cost(templates: &EnvelopeTemplates) -> Duration {
     let started = Instant::now();
     for n in 0..1000 {
-        std::hint::black_box(brotli(&templates.envelope(&format!("{n:032x}"), n)));
+        std::hint::black_box(brotli(&templates.envelope(&format!("{:032x}", usize::MAX - n), n)));
     }
     started.elapsed() / 1000
 }

@@ -193,11 +193,21 @@ impl CrashStore {
         events: impl IntoIterator<Item = (&'a CrashEvent, DateTime<Utc>)>,
     ) -> Result<Vec<InsertOutcome>, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut outcomes = Vec::new();
+        let mut outcomes: Vec<InsertOutcome> = Vec::new();
         for (event, received_at) in events {
             outcomes.push(insert_in_transaction(&tx, event, received_at)?);
         }
-        if outcomes.iter().any(|outcome| !outcome.duplicate) {
+        let mut grown: Vec<&str> = outcomes.iter().filter(|o| !o.duplicate).map(|o| o.signature.as_str()).collect();
+        grown.sort_unstable();
+        grown.dedup();
+        for signature in &grown {
+            tx.prepare_cached(
+                "DELETE FROM events WHERE signature = ?1 AND id NOT IN
+                     (SELECT id FROM events WHERE signature = ?1 ORDER BY id DESC LIMIT ?2)",
+            )?
+            .execute(params![signature, to_sql_limit(EVENTS_KEPT_PER_GROUP)])?;
+        }
+        if !grown.is_empty() {
             bump_change_counter(&tx)?;
         }
         tx.commit()?;
@@ -390,12 +400,7 @@ fn insert_in_transaction(
     tx.prepare_cached("INSERT INTO events (signature, event_id, received_at, event) VALUES (?1, ?2, ?3, ?4)")?.execute(
         params![signature, event_id, received_at.timestamp_micros(), serde_json::to_string(event)?],
     )?;
-    tx.prepare_cached(
-        "DELETE FROM events WHERE signature = ?1 AND id NOT IN
-             (SELECT id FROM events WHERE signature = ?1 ORDER BY id DESC LIMIT ?2)",
-    )?
-    .execute(params![signature, to_sql_limit(EVENTS_KEPT_PER_GROUP)])?;
-
+    // Older events of the group are pruned once per transaction, in `insert_events`.
     Ok(InsertOutcome { signature, new_group: count == 1, duplicate: false })
 }
 
