@@ -13,9 +13,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crashloom::crash::sentry::{SentryEventError, parse_event};
-use crashloom::crash::{CrashEvent, Exception, Frame, Language};
-use crashloom::source::collector::{Collector, CollectorConfig, EventParser};
+use crashloom::crash::sentry::parse_event;
+use crashloom::source::collector::{Collector, CollectorConfig};
 use crashloom::source::store::CrashStore;
 use serde_json::{Value, json};
 
@@ -42,13 +41,7 @@ async fn run(duration: Duration, connections: usize, envelope_count: usize) -> B
     let dir = tempfile::tempdir()?;
     let store_path = dir.path().join("inbox.sqlite");
 
-    let sample = python_event("00000000000000000000000000000000", 0);
-    let (event_parser, parser_name): (EventParser, &str) = match parse_event(&sample) {
-        Ok(_) => (parse_event, "crash::sentry::parse_event"),
-        Err(_) => (stand_in_parse_event, "a minimal stand-in (crash::sentry::parse_event is not implemented yet)"),
-    };
-
-    let store_rate = measure_store_alone(&dir.path().join("store-alone.sqlite"), event_parser)?;
+    let store_rate = measure_store_alone(&dir.path().join("store-alone.sqlite"))?;
     let templates = EnvelopeTemplates::new();
     let client_cost = measure_client_cost(&templates);
     // Compressing costs the load generator as much CPU as the collector spends on an event, on
@@ -60,7 +53,6 @@ async fn run(duration: Duration, connections: usize, envelope_count: usize) -> B
         keys: vec![KEY.to_owned()],
         project_id: PROJECT,
         rate_limit_per_key: 0,
-        event_parser,
         ..CollectorConfig::default()
     };
     let collector = Collector::bind(config, &store_path).await?;
@@ -73,9 +65,8 @@ async fn run(duration: Duration, connections: usize, envelope_count: usize) -> B
     let started = Instant::now();
     let deadline = started + duration;
     let envelopes = std::sync::Arc::new(Mutex::new(envelopes));
-    let clients: Vec<_> = (0..connections)
-        .map(|_| tokio::spawn(run_client(url.clone(), deadline, envelopes.clone())))
-        .collect();
+    let clients: Vec<_> =
+        (0..connections).map(|_| tokio::spawn(run_client(url.clone(), deadline, envelopes.clone()))).collect();
     let mut latencies = Vec::new();
     let mut failures = 0u64;
     for client in clients {
@@ -96,10 +87,13 @@ async fn run(duration: Duration, connections: usize, envelope_count: usize) -> B
     };
 
     println!(
-        "collector_load: {connections} connections, {:.1} s, brotli envelopes (~2.5 KB events), parser: {parser_name}",
+        "collector_load: {connections} connections, {:.1} s, brotli envelopes (~2.5 KB events)",
         elapsed.as_secs_f64()
     );
-    println!("  acknowledged events: {acknowledged} ({:.0} events/s sustained)", acknowledged as f64 / elapsed.as_secs_f64());
+    println!(
+        "  acknowledged events: {acknowledged} ({:.0} events/s sustained)",
+        acknowledged as f64 / elapsed.as_secs_f64()
+    );
     println!(
         "  latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         millis(percentile(0.50)),
@@ -158,10 +152,10 @@ async fn run_client(url: String, deadline: Instant, envelopes: Arc<Mutex<Vec<Vec
 const STORE_BATCH: usize = 100;
 
 /// Inserts events straight into a store, without HTTP: the ceiling the writer thread works under.
-fn measure_store_alone(path: &std::path::Path, event_parser: EventParser) -> BenchResult<f64> {
+fn measure_store_alone(path: &std::path::Path) -> BenchResult<f64> {
     let mut store = CrashStore::open(path)?;
     let events = (0..20_000u64)
-        .map(|n| event_parser(&python_event(&format!("{n:032x}"), n as usize % GROUPS)))
+        .map(|n| parse_event(&python_event(&format!("{n:032x}"), n as usize % GROUPS)))
         .collect::<Result<Vec<_>, _>>()?;
     let started = Instant::now();
     for batch in events.chunks(STORE_BATCH) {
@@ -298,47 +292,5 @@ fn python_event(event_id: &str, group: usize) -> Value {
                      "trace": {"trace_id": "4c79f60c11214eb38604f4ae0781bfb2", "span_id": "fa90fdead5f74052", "op": "http.server"}},
         "modules": {"django": "5.0.6", "sentry-sdk": "2.19.0", "psycopg": "3.1.19"},
         "extra": {"sys.argv": ["manage.py", "runserver"]}
-    })
-}
-
-/// Reads the fields of a raw event the store needs, for measuring before `parse_event` exists.
-fn stand_in_parse_event(value: &Value) -> Result<CrashEvent, SentryEventError> {
-    let text = |value: &Value, key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
-    let values = value
-        .pointer("/exception/values")
-        .and_then(Value::as_array)
-        .ok_or_else(|| SentryEventError::NotAnEvent("no exception values".into()))?;
-    let exceptions = values
-        .iter()
-        .map(|exception| Exception {
-            ty: text(exception, "type").unwrap_or_default(),
-            value: text(exception, "value").unwrap_or_default(),
-            module: text(exception, "module"),
-            frames: exception
-                .pointer("/stacktrace/frames")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(|frame| Frame {
-                    function: text(frame, "function"),
-                    module: text(frame, "module"),
-                    filename: text(frame, "filename"),
-                    abs_path: text(frame, "abs_path"),
-                    line: frame.get("lineno").and_then(Value::as_u64).and_then(|line| u32::try_from(line).ok()),
-                    in_app: frame.get("in_app").and_then(Value::as_bool),
-                    ..Frame::default()
-                })
-                .collect(),
-            ..Exception::default()
-        })
-        .collect();
-    Ok(CrashEvent {
-        event_id: text(value, "event_id"),
-        language: text(value, "platform").map(|platform| Language::from_sentry_platform(&platform)),
-        exceptions,
-        timestamp: text(value, "timestamp").and_then(|t| t.parse().ok()),
-        release: text(value, "release"),
-        environment: text(value, "environment"),
-        ..CrashEvent::default()
     })
 }

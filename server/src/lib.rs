@@ -1,5 +1,11 @@
 //! Crashloom: production crashes in the editor, and fixes proven in a sandbox.
 
+pub mod config;
 pub mod crash;
+pub mod engine;
+pub mod investigate;
+pub mod lsp;
+pub mod report;
+pub mod sandbox;
 pub mod source;
 pub mod workspace;

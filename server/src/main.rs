@@ -1,1 +1,223 @@
-fn main() {}
+//! The `crashloom` command: the language server and its command-line jobs.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use crashloom::config::Config;
+use crashloom::investigate::pipeline::{self, Investigation, Progress, STEPS};
+use crashloom::investigate::validator::RungOutcome;
+use crashloom::investigate::{FixOutcome, report};
+use crashloom::{engine, report as crashes_report};
+
+#[derive(Parser)]
+#[command(name = "crashloom", version, about = "Production crashes in the editor, and fixes proven in a sandbox")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Speak the Language Server Protocol over stdin/stdout (what editors start).
+    Lsp {
+        /// Accepted for editors that pass it; stdio is the only transport.
+        #[arg(long, hide = true)]
+        stdio: bool,
+    },
+    /// Print the crash groups of a workspace and where their frames are.
+    Crashes {
+        /// The workspace folder.
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Investigate one crash group: explain it, propose a fix, and prove the fix in a sandbox.
+    Investigate {
+        /// The workspace folder.
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// The crash group: its short id (as `crashloom crashes` prints it) or its id.
+        #[arg(long)]
+        crash: String,
+        /// Print the investigation as JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Lsp { .. } => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+            };
+            runtime.block_on(crashloom::lsp::serve_stdio());
+            ExitCode::SUCCESS
+        }
+        Command::Crashes { workspace, json } => crashes(workspace, json),
+        Command::Investigate { workspace, crash, json } => investigate(workspace, &crash, json),
+    }
+}
+
+fn open_workspace(workspace: &Path) -> Result<(PathBuf, Config), ExitCode> {
+    let root = match workspace.canonicalize() {
+        Ok(root) if root.is_dir() => root,
+        Ok(root) => {
+            return Err(fail(&format!(
+                "{} is not a folder; pass the workspace folder with --workspace",
+                root.display()
+            )));
+        }
+        Err(e) => return Err(fail(&format!("cannot open the workspace {}: {e}", workspace.display()))),
+    };
+    match Config::load(&root) {
+        Ok(config) => Ok((root, config)),
+        Err(e) => Err(fail(&e.to_string())),
+    }
+}
+
+/// Progress of an investigation on stderr, one line per agent.
+struct StderrProgress;
+
+impl Progress for StderrProgress {
+    fn step(&self, index: usize, message: &str) {
+        tracing::info!("[{}/{}] {}: {message}", index + 1, STEPS.len(), STEPS[index]);
+    }
+
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+}
+
+fn investigate(workspace: PathBuf, crash: &str, json: bool) -> ExitCode {
+    let (root, config) = match open_workspace(&workspace) {
+        Ok(opened) => opened,
+        Err(code) => return code,
+    };
+    let loaded = match engine::load_workspace(&root, &config) {
+        Ok(loaded) => loaded,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let Some(group) = loaded.picture.group_by_id(crash).cloned() else {
+        let known: Vec<&str> = loaded.picture.groups.iter().map(|g| g.short_id.as_str()).collect();
+        return fail(&format!(
+            "no crash group {crash} in {}; known: {} (see `crashloom crashes`)",
+            root.display(),
+            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+        ));
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    let investigation = match runtime.block_on(pipeline::investigate(
+        root.clone(),
+        group,
+        Arc::new(config),
+        Arc::new(StderrProgress),
+    )) {
+        Ok(investigation) => investigation,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let report_path = match report::write_report(&root, &investigation) {
+        Ok(path) => path,
+        Err(e) => {
+            return fail(&format!("cannot write the report under {}: {e}", root.join(report::REPORTS_DIR).display()));
+        }
+    };
+    let output = if json {
+        serde_json::to_string_pretty(&investigation).unwrap_or_default()
+    } else {
+        summary(&investigation, &report_path)
+    };
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "{}", output.trim_end()).is_err() {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn summary(investigation: &Investigation, report_path: &Path) -> String {
+    let mut out = format!("Crash {}: {}\n", investigation.short_id, investigation.title);
+    if let Some(hypothesis) = investigation.hypotheses.first() {
+        out.push_str(&format!("\nRoot cause: {}\n", hypothesis.summary));
+    }
+    match investigation.fix() {
+        Some(fix) => {
+            let verdict = if investigation.is_validated() { "Validated fix" } else { "Fix (NOT validated)" };
+            out.push_str(&format!("\n{verdict}: {}\n", fix.summary));
+            if fix.hides_symptom {
+                out.push_str("This change hides the symptom rather than fixing the cause.\n");
+            }
+            if let Some(diff) = &investigation.diff {
+                out.push_str(&format!("\n{diff}"));
+            }
+        }
+        None => {
+            if let FixOutcome::NoConfidentFix { reason } = &investigation.fix {
+                out.push_str(&format!("\nNo confident fix: {reason}\n"));
+            }
+        }
+    }
+    if let Some(validation) = &investigation.validation {
+        out.push('\n');
+        for rung in &validation.rungs {
+            let mark = match rung.outcome {
+                RungOutcome::Passed => "passed ",
+                RungOutcome::Failed => "FAILED ",
+                RungOutcome::Skipped => "skipped",
+            };
+            out.push_str(&format!("  [{mark}] {}: {}\n", rung.name, rung.detail));
+        }
+    }
+    out.push_str(&format!("\nReport: {}\n", report_path.display()));
+    out
+}
+
+fn crashes(workspace: PathBuf, json: bool) -> ExitCode {
+    let root = match workspace.canonicalize() {
+        Ok(root) if root.is_dir() => root,
+        Ok(root) => {
+            return fail(&format!("{} is not a folder; pass the workspace folder with --workspace", root.display()));
+        }
+        Err(e) => return fail(&format!("cannot open the workspace {}: {e}", workspace.display())),
+    };
+    let config = match Config::load(&root) {
+        Ok(config) => config,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let loaded = match engine::load_workspace(&root, &config) {
+        Ok(loaded) => loaded,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let output = if json {
+        crashes_report::json(&root, &loaded.picture, &loaded.problems, loaded.files_read)
+    } else {
+        crashes_report::text(&root, &loaded.picture, &loaded.problems, loaded.files_read)
+    };
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "{}", output.trim_end()).is_err() {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Logs go to stderr (stdout is the protocol's wire). `CRASHLOOM_LOG` sets the filter.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CRASHLOOM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
+}
+
+fn fail(message: &str) -> ExitCode {
+    tracing::error!("{message}");
+    ExitCode::from(2)
+}

@@ -64,7 +64,10 @@ impl RunningCollector {
         let mut request = self
             .client
             .post(self.url("envelope"))
-            .header("X-Sentry-Auth", format!("Sentry sentry_key={KEY}, sentry_version=7, sentry_client=sentry.python/2.19.0"))
+            .header(
+                "X-Sentry-Auth",
+                format!("Sentry sentry_key={KEY}, sentry_version=7, sentry_client=sentry.python/2.19.0"),
+            )
             .header("Content-Type", "application/x-sentry-envelope");
         if let Some(encoding) = encoding {
             request = request.header("Content-Encoding", encoding);
@@ -120,7 +123,8 @@ fn python_event(event_id: &str) -> Value {
 
 /// sentry-python's framing: a `length` on every item and a newline after every payload.
 fn python_envelope(event_id: &str, items: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut body = serde_json::to_vec(&json!({"event_id": event_id, "sent_at": Utc::now().to_rfc3339()})).unwrap_or_default();
+    let mut body =
+        serde_json::to_vec(&json!({"event_id": event_id, "sent_at": Utc::now().to_rfc3339()})).unwrap_or_default();
     body.push(b'\n');
     for (item_type, payload) in items {
         let header = json!({"type": item_type, "content_type": "application/json", "length": payload.len()});
@@ -185,7 +189,11 @@ fn stored_crash() -> CrashEvent {
         exceptions: vec![Exception {
             ty: "ValueError".into(),
             value: "bad".into(),
-            frames: vec![Frame { filename: Some("shop/cart.py".into()), function: Some("add".into()), ..Frame::default() }],
+            frames: vec![Frame {
+                filename: Some("shop/cart.py".into()),
+                function: Some("add".into()),
+                ..Frame::default()
+            }],
             ..Exception::default()
         }],
         ..CrashEvent::default()
@@ -199,10 +207,16 @@ async fn header(response: &reqwest::Response, name: &str) -> Option<String> {
 /// A request with `Transfer-Encoding: chunked` and no Content-Length, written by hand on a socket.
 /// The answer is read while the body is still being written: a collector refusing a body answers
 /// before it has read all of it.
-async fn post_chunked(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<(u16, String)> {
+async fn post_chunked(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
     let (mut reader, mut writer) = stream.into_split();
-    let mut request = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n");
+    let mut request =
+        format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -260,7 +274,8 @@ async fn a_python_sdk_event_compressed_with_brotli_is_in_the_store_when_the_sdk_
 #[tokio::test]
 async fn gzip_deflate_and_plain_bodies_are_all_read() -> TestResult {
     let collector = RunningCollector::start().await?;
-    let ids = ["00000000000000000000000000000001", "00000000000000000000000000000002", "00000000000000000000000000000003"];
+    let ids =
+        ["00000000000000000000000000000001", "00000000000000000000000000000002", "00000000000000000000000000000003"];
 
     let gzipped = collector.post_envelope(gzip(&python_event_envelope(ids[0])), Some("gzip")).await?;
     let deflated = collector.post_envelope(zlib(&python_event_envelope(ids[1])), Some("deflate")).await?;
@@ -283,9 +298,12 @@ async fn a_js_style_envelope_without_lengths_sent_chunked_with_the_key_in_the_ur
         json!({"event_id": event_id, "sent_at": "2026-03-01T12:00:00Z", "sdk": {"name": "sentry.javascript.node", "version": "8.0.0"}}),
         serde_json::to_string(&python_event(event_id))?
     );
-    let path = format!("/api/{PROJECT}/envelope/?sentry_version=7&sentry_key={KEY}&sentry_client=sentry.javascript.node%2F8.0.0");
+    let path = format!(
+        "/api/{PROJECT}/envelope/?sentry_version=7&sentry_key={KEY}&sentry_client=sentry.javascript.node%2F8.0.0"
+    );
 
-    let (status, response) = post_chunked(collector.addr, &path, &[("Content-Type", "text/plain;charset=UTF-8")], body.as_bytes()).await?;
+    let (status, response) =
+        post_chunked(collector.addr, &path, &[("Content-Type", "text/plain;charset=UTF-8")], body.as_bytes()).await?;
 
     assert_eq!(status, 200, "{response}");
     assert!(response.contains(event_id));
@@ -301,7 +319,8 @@ async fn the_legacy_store_endpoints_take_json_and_base64_zlib_bodies() -> TestRe
     let packed = base64(&zlib(&serde_json::to_vec(&python_event("22222222222222222222222222222222"))?));
 
     let first = collector.client.post(collector.url("store")).header("X-Sentry-Auth", &auth).body(plain).send().await?;
-    let second = collector.client.post(collector.url("store")).header("X-Sentry-Auth", &auth).body(packed).send().await?;
+    let second =
+        collector.client.post(collector.url("store")).header("X-Sentry-Auth", &auth).body(packed).send().await?;
     let oldest_sdks = format!("http://{}/api/store/", collector.addr);
     let third = serde_json::to_vec(&python_event("33333333333333333333333333333333"))?;
     let third = collector.client.post(oldest_sdks).header("X-Sentry-Auth", &auth).body(third).send().await?;
@@ -369,8 +388,12 @@ async fn every_sentry_auth_form_is_accepted_and_an_unknown_key_gets_401() -> Tes
         .body(session_envelope())
         .send()
         .await?;
-    let authorization =
-        client.post(&url).header("Authorization", format!("Sentry sentry_key={KEY}")).body(session_envelope()).send().await?;
+    let authorization = client
+        .post(&url)
+        .header("Authorization", format!("Sentry sentry_key={KEY}"))
+        .body(session_envelope())
+        .send()
+        .await?;
     let query = client.post(format!("{url}?sentry_version=7&sentry_key={KEY}")).body(session_envelope()).send().await?;
     let tunnelled = format!("{}\n{{\"type\":\"session\"}}\n{{}}", json!({"dsn": collector.dsn}));
     let dsn_header = client.post(&url).body(tunnelled).send().await?;
@@ -378,7 +401,11 @@ async fn every_sentry_auth_form_is_accepted_and_an_unknown_key_gets_401() -> Tes
         assert_eq!(response.status(), StatusCode::OK);
     }
 
-    let unknown = client.post(format!("{url}?sentry_key=ffffffffffffffffffffffffffffffff")).body(session_envelope()).send().await?;
+    let unknown = client
+        .post(format!("{url}?sentry_key=ffffffffffffffffffffffffffffffff"))
+        .body(session_envelope())
+        .send()
+        .await?;
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
     assert!(self::header(&unknown, "x-sentry-error").await.is_some_and(|error| error.contains("sentry_key")));
 
@@ -386,7 +413,8 @@ async fn every_sentry_auth_form_is_accepted_and_an_unknown_key_gets_401() -> Tes
     assert_eq!(client.post(&url).body(foreign_dsn).send().await?.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(client.post(&url).body(session_envelope()).send().await?.status(), StatusCode::FORBIDDEN);
 
-    let other_project = client.post(format!("http://{}/api/7/envelope/?sentry_key={KEY}", collector.addr)).body(session_envelope());
+    let other_project =
+        client.post(format!("http://{}/api/7/envelope/?sentry_key={KEY}", collector.addr)).body(session_envelope());
     assert_eq!(other_project.send().await?.status(), StatusCode::NOT_FOUND);
     collector.stop().await
 }
@@ -470,7 +498,11 @@ async fn garbage_gets_400_with_the_reason_and_leaves_the_store_as_it_was() -> Te
         ("length beyond the end", b"{}\n{\"type\":\"event\",\"length\":5000}\n{\"a\":1}\n".to_vec(), None),
         ("event that is not JSON", b"{}\n{\"type\":\"event\"}\n{\"exception\": [oops\n".to_vec(), None),
         ("gzip header lying", b"this is not gzip".to_vec(), Some("gzip")),
-        ("truncated brotli", brotli(&python_event_envelope("66666666666666666666666666666666"))[..20].to_vec(), Some("br")),
+        (
+            "truncated brotli",
+            brotli(&python_event_envelope("66666666666666666666666666666666"))[..20].to_vec(),
+            Some("br"),
+        ),
         ("unknown encoding", python_event_envelope("77777777777777777777777777777777"), Some("zstd")),
     ];
     for (what, body, encoding) in garbage {
@@ -492,7 +524,8 @@ async fn garbage_gets_400_with_the_reason_and_leaves_the_store_as_it_was() -> Te
 #[tokio::test]
 async fn a_key_over_its_event_rate_gets_429_with_retry_after() -> TestResult {
     let collector = RunningCollector::start_with(|config| config.rate_limit_per_key = 2).await?;
-    let ids = ["a0000000000000000000000000000001", "a0000000000000000000000000000002", "a0000000000000000000000000000003"];
+    let ids =
+        ["a0000000000000000000000000000001", "a0000000000000000000000000000002", "a0000000000000000000000000000003"];
 
     let mut statuses = Vec::new();
     let mut last = None;

@@ -19,7 +19,12 @@ fn key_error(event_id: &str, message: &str) -> CrashEvent {
             ty: "KeyError".into(),
             value: message.into(),
             frames: vec![
-                Frame { filename: Some("app.py".into()), function: Some("main".into()), line: Some(10), ..Frame::default() },
+                Frame {
+                    filename: Some("app.py".into()),
+                    function: Some("main".into()),
+                    line: Some(10),
+                    ..Frame::default()
+                },
                 Frame {
                     filename: Some("shop/orders.py".into()),
                     function: Some("total".into()),

@@ -1,7 +1,17 @@
 //! One crash file, whatever it holds: a Sentry event (raw or Web API JSON), a list of events,
-//! JSON lines, a saved envelope, a plain stack trace, or a log with traces inside. (stub)
+//! JSON lines, a saved envelope (optionally gzipped), a plain stack trace, or a log with traces
+//! inside.
+//!
+//! The shape is recognised from the content, not the file name. Whatever cannot be read becomes a
+//! problem: one sentence naming the file, for the log.
 
-use super::CrashEvent;
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use super::envelope::{decode_body, parse_envelope};
+use super::sentry::{SentryEventError, parse_event};
+use super::{CrashEvent, Origin, detect};
 
 /// What a crash file yielded, and what could not be read (one sentence each, for the log).
 #[derive(Debug, Clone, Default)]
@@ -10,8 +20,288 @@ pub struct ParsedCrashFile {
     pub problems: Vec<String>,
 }
 
+/// A gzipped crash file is read up to this size once decompressed.
+const MAX_DECOMPRESSED_FILE: usize = 100 * 1024 * 1024;
+/// How much of the start of a file is looked at to tell text from binary data.
+const BINARY_SNIFF_BYTES: usize = 8 * 1024;
+
 /// Parses the bytes of a crash file. `location` names the file in origins and problems.
 pub fn parse_crash_file(bytes: &[u8], location: &str) -> ParsedCrashFile {
-    let _ = (bytes, location);
-    ParsedCrashFile::default()
+    let mut parsed = ParsedCrashFile::default();
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        match decode_body(bytes, Some("gzip"), MAX_DECOMPRESSED_FILE) {
+            Ok(plain) => parse_uncompressed(&plain, location, &mut parsed),
+            Err(error) => {
+                parsed.problems.push(format!("{location} looks gzip-compressed but cannot be read: {error}."))
+            }
+        }
+    } else {
+        parse_uncompressed(bytes, location, &mut parsed);
+    }
+    parsed
+}
+
+fn parse_uncompressed(bytes: &[u8], location: &str, parsed: &mut ParsedCrashFile) {
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        parsed.problems.push(format!("{location} is empty."));
+        return;
+    }
+    // Envelopes are read as bytes: attachments may be binary, and lengths count bytes.
+    if looks_like_envelope(bytes) {
+        read_envelope(bytes, location, parsed);
+        return;
+    }
+    if looks_binary(bytes) {
+        parsed.problems.push(format!("{location} is binary data, not a crash report, event or log."));
+        return;
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(error) => {
+            parsed.problems.push(format!(
+                "{location} is not valid UTF-8 (first bad byte at offset {}); unreadable bytes were replaced.",
+                error.valid_up_to()
+            ));
+            String::from_utf8_lossy(bytes)
+        }
+    };
+    if text.trim_start().starts_with(['{', '[']) {
+        read_json(&text, location, parsed);
+    } else {
+        read_text(&text, location, parsed);
+    }
+}
+
+/// A header line that is a JSON object but not an event, followed by an item header with a `type`.
+fn looks_like_envelope(bytes: &[u8]) -> bool {
+    let mut lines = bytes.split(|b| *b == b'\n').filter(|line| !line.trim_ascii().is_empty());
+    let (Some(first), Some(second)) = (lines.next(), lines.next()) else {
+        return false;
+    };
+    let Ok(Value::Object(headers)) = serde_json::from_slice::<Value>(first) else {
+        return false;
+    };
+    let event_keys = ["exception", "entries", "threads", "stacktrace", "logentry", "message", "platform"];
+    if event_keys.iter().any(|key| headers.contains_key(*key)) {
+        return false;
+    }
+    serde_json::from_slice::<Value>(second).is_ok_and(|item| item.get("type").is_some_and(Value::is_string))
+}
+
+fn read_envelope(bytes: &[u8], location: &str, parsed: &mut ParsedCrashFile) {
+    let envelope = match parse_envelope(bytes) {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            parsed.problems.push(format!("{location} is not a valid Sentry envelope: {error}."));
+            return;
+        }
+    };
+    let mut found_event = false;
+    for item in envelope.items.iter().filter(|item| item.item_type == "event") {
+        found_event = true;
+        match item.payload_json() {
+            Ok(value) => push_event(&value, location, None, parsed),
+            Err(error) => parsed.problems.push(format!("The event in {location} is not valid JSON ({error}).")),
+        }
+    }
+    if !found_event {
+        parsed.problems.push(format!("{location} is a Sentry envelope without an event, so it holds no crash."));
+    }
+}
+
+/// Whether the start of the file is mostly not text: NUL bytes, or many control or invalid bytes.
+fn looks_binary(bytes: &[u8]) -> bool {
+    let sample = &bytes[..bytes.len().min(BINARY_SNIFF_BYTES)];
+    if sample.contains(&0) {
+        return true;
+    }
+    let text = String::from_utf8_lossy(sample);
+    let total = text.chars().count().max(1);
+    let odd = text
+        .chars()
+        .filter(|c| {
+            *c == char::REPLACEMENT_CHARACTER || (c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\x0c' | '\x1b'))
+        })
+        .count();
+    odd * 10 > total
+}
+
+fn read_json(text: &str, location: &str, parsed: &mut ParsedCrashFile) {
+    let whole_error = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Array(values)) => return read_event_list(&values, location, parsed),
+        Ok(value) => return push_event(&value, location, None, parsed),
+        Err(error) => error,
+    };
+    // Not one JSON document: JSON lines if the first line is a document on its own.
+    let first_line = text.lines().find(|line| !line.trim().is_empty()).unwrap_or("");
+    if serde_json::from_str::<Value>(first_line).is_ok() {
+        return read_json_lines(text, location, parsed);
+    }
+    // Malformed JSON. A log that happens to start with `{` may still hold text traces.
+    let before = parsed.events.len();
+    read_traces(text, location, parsed);
+    if parsed.events.len() == before {
+        parsed.problems.push(format!("{location} is not valid JSON ({whole_error})."));
+    }
+}
+
+fn read_event_list(values: &[Value], location: &str, parsed: &mut ParsedCrashFile) {
+    let mut not_crashes = 0;
+    let mut first_reason = None;
+    for value in values {
+        match parse_event(value) {
+            Ok(event) => parsed.events.push(with_origin(event, location, None)),
+            Err(error) => {
+                not_crashes += 1;
+                first_reason.get_or_insert_with(|| reason(&error));
+            }
+        }
+    }
+    if let Some(first_reason) = first_reason {
+        parsed.problems.push(format!(
+            "{not_crashes} of {} entries in {location} are not crash events (the first: {first_reason}).",
+            values.len()
+        ));
+    }
+}
+
+fn read_json_lines(text: &str, location: &str, parsed: &mut ParsedCrashFile) {
+    let mut invalid = 0;
+    let mut first_invalid = None;
+    let mut not_crashes = 0;
+    let mut first_not_crash = None;
+    let mut lines = 0;
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        lines += 1;
+        let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        match serde_json::from_str::<Value>(line) {
+            Ok(value) => match parse_event(&value) {
+                Ok(event) => parsed.events.push(with_origin(event, location, Some(number))),
+                Err(error) => {
+                    not_crashes += 1;
+                    first_not_crash.get_or_insert_with(|| format!("line {number}: {}", reason(&error)));
+                }
+            },
+            Err(error) => {
+                invalid += 1;
+                first_invalid.get_or_insert_with(|| format!("line {number}: {error}"));
+            }
+        }
+    }
+    if let Some(first) = first_invalid {
+        parsed
+            .problems
+            .push(format!("{invalid} of {lines} lines in {location} are not valid JSON (the first, {first})."));
+    }
+    if let Some(first) = first_not_crash {
+        parsed
+            .problems
+            .push(format!("{not_crashes} of {lines} lines in {location} are not crash events (the first, {first})."));
+    }
+}
+
+fn push_event(value: &Value, location: &str, line: Option<u32>, parsed: &mut ParsedCrashFile) {
+    match parse_event(value) {
+        Ok(event) => parsed.events.push(with_origin(event, location, line)),
+        Err(error) => {
+            parsed.problems.push(format!("{location} holds JSON that is not a crash event: {}.", reason(&error)))
+        }
+    }
+}
+
+fn reason(error: &SentryEventError) -> String {
+    match error {
+        SentryEventError::NotAnEvent(reason) | SentryEventError::NotAnIssue(reason) => reason.clone(),
+        SentryEventError::Json(error) => error.to_string(),
+    }
+}
+
+fn read_text(text: &str, location: &str, parsed: &mut ParsedCrashFile) {
+    let before = parsed.events.len();
+    read_traces(text, location, parsed);
+    if parsed.events.len() == before {
+        parsed.problems.push(format!("{location} contains no stack trace or Sentry event."));
+    }
+}
+
+fn read_traces(text: &str, location: &str, parsed: &mut ParsedCrashFile) {
+    for found in detect::find_traces(text) {
+        let line = u32::try_from(found.lines.start + 1).unwrap_or(u32::MAX);
+        parsed.events.push(with_origin(found.event, location, Some(line)));
+    }
+}
+
+fn with_origin(mut event: CrashEvent, location: &str, line: Option<u32>) -> CrashEvent {
+    event.origin = Some(Origin { location: location.to_owned(), line });
+    event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVENT: &str = r#"{"platform":"python","exception":{"values":[{"type":"KeyError","value":"'sku'"}]}}"#;
+
+    #[test]
+    fn json_lines_keep_their_line_numbers() {
+        let text = format!("{EVENT}\n\n{EVENT}\n{{\"logentry\":{{\"formatted\":\"hi\"}}}}\nnot json\n");
+        let parsed = parse_crash_file(text.as_bytes(), "crashes.jsonl");
+        let lines: Vec<Option<u32>> = parsed.events.iter().map(|e| e.origin.as_ref().and_then(|o| o.line)).collect();
+        assert_eq!(lines, [Some(1), Some(3)]);
+        assert_eq!(parsed.problems.len(), 2, "{:?}", parsed.problems);
+        assert!(parsed.problems[0].starts_with("1 of 4 lines in crashes.jsonl are not valid JSON (the first, line 5:"));
+        assert!(
+            parsed.problems[1].starts_with("1 of 4 lines in crashes.jsonl are not crash events (the first, line 4:")
+        );
+    }
+
+    #[test]
+    fn a_list_of_events_and_a_single_event() {
+        let parsed = parse_crash_file(format!("[{EVENT}, {EVENT}]").as_bytes(), "events.json");
+        assert_eq!(parsed.events.len(), 2);
+        assert!(parsed.problems.is_empty());
+        let single = parse_crash_file(EVENT.as_bytes(), "event.json");
+        assert_eq!(single.events[0].origin, Some(Origin { location: "event.json".into(), line: None }));
+    }
+
+    #[test]
+    fn malformed_json_names_the_position() {
+        let parsed = parse_crash_file(b"{\n  \"exception\": {\n    \"values\": [\n", "cut.json");
+        assert!(parsed.events.is_empty());
+        assert_eq!(parsed.problems, ["cut.json is not valid JSON (EOF while parsing a list at line 4 column 0)."]);
+    }
+
+    #[test]
+    fn binary_empty_and_traceless_files() {
+        let junk: Vec<u8> = (0..2000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let parsed = parse_crash_file(&junk, "core.bin");
+        assert!(parsed.events.is_empty());
+        assert_eq!(parsed.problems, ["core.bin is binary data, not a crash report, event or log."]);
+        assert_eq!(parse_crash_file(b" \n", "empty.log").problems, ["empty.log is empty."]);
+        assert_eq!(
+            parse_crash_file(b"server started\n", "app.log").problems,
+            ["app.log contains no stack trace or Sentry event."]
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_read_lossily_with_a_problem() {
+        let parsed = parse_crash_file(b"caf\xe9 crashed\n", "latin1.log");
+        assert!(parsed.problems[0].starts_with("latin1.log is not valid UTF-8 (first bad byte at offset 3)"));
+    }
+
+    #[test]
+    fn saved_envelope_with_a_binary_attachment() {
+        let mut body =
+            b"{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n{\"type\":\"attachment\",\"length\":3}\n\0\n\xff\n"
+                .to_vec();
+        body.extend_from_slice(format!("{{\"type\":\"event\"}}\n{EVENT}").as_bytes());
+        let parsed = parse_crash_file(&body, "saved.envelope");
+        assert_eq!(parsed.events.len(), 1, "{:?}", parsed.problems);
+        assert_eq!(parsed.events[0].title(), "KeyError: 'sku'");
+    }
 }

@@ -20,7 +20,6 @@ pub const DEPENDENCY_DIRS: &[&str] = &[
     "rustc",
     "lib/python",
     "jdk",
-    "internal",
 ];
 
 /// How many in-app frames (newest first) take part in the signature.
@@ -50,11 +49,7 @@ pub fn signature(event: &CrashEvent) -> String {
     if let Some(exception) = event.outermost() {
         key.push_str(&exception.ty);
         let in_app: Vec<&Frame> = exception.frames.iter().rev().filter(|f| looks_in_app(f)).collect();
-        let frames: Vec<&Frame> = if in_app.is_empty() {
-            exception.frames.iter().rev().collect()
-        } else {
-            in_app
-        };
+        let frames: Vec<&Frame> = if in_app.is_empty() { exception.frames.iter().rev().collect() } else { in_app };
         for frame in frames.into_iter().take(SIGNATURE_FRAMES) {
             key.push('\u{1f}');
             key.push_str(frame.function.as_deref().unwrap_or(""));
@@ -79,7 +74,7 @@ fn file_name(path: &str) -> &str {
 }
 
 /// FNV-1a: tiny, stable across platforms and releases (unlike `std`'s hasher), good enough for ids.
-fn fnv1a64(bytes: &[u8]) -> u64 {
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in bytes {
         hash ^= u64::from(*byte);
@@ -98,7 +93,10 @@ mod tests {
     }
 
     fn event(ty: &str, frames: Vec<Frame>) -> CrashEvent {
-        CrashEvent { exceptions: vec![Exception { ty: ty.into(), frames, ..Exception::default() }], ..CrashEvent::default() }
+        CrashEvent {
+            exceptions: vec![Exception { ty: ty.into(), frames, ..Exception::default() }],
+            ..CrashEvent::default()
+        }
     }
 
     #[test]
@@ -110,8 +108,14 @@ mod tests {
 
     #[test]
     fn library_frames_do_not_split_groups() {
-        let a = event("KeyError", vec![frame("shop/orders.py", "total"), frame("/usr/lib/python3/site-packages/x.py", "f")]);
-        let b = event("KeyError", vec![frame("shop/orders.py", "total"), frame("/usr/lib/python3/site-packages/x.py", "g")]);
+        let a = event(
+            "KeyError",
+            vec![frame("shop/orders.py", "total"), frame("/usr/lib/python3/site-packages/x.py", "f")],
+        );
+        let b = event(
+            "KeyError",
+            vec![frame("shop/orders.py", "total"), frame("/usr/lib/python3/site-packages/x.py", "g")],
+        );
         assert_eq!(signature(&a), signature(&b));
         assert!(!looks_in_app(&frame("/srv/node_modules/express/index.js", "handle")));
     }

@@ -1,10 +1,615 @@
-//! Parser for javascript stack traces. (stub: to be implemented)
+//! Parser for JavaScript stack traces: V8 (Node, Chrome, Deno, Bun) and the `func@file:line:col`
+//! format of Firefox (SpiderMonkey) and Safari (JavaScriptCore).
+//!
+//! Node's uncaught-error output is read whole: the preamble with the source line and caret,
+//!
+//! ```text
+//! /app/src/index.js:12
+//!     return order.items.length;
+//!                        ^
+//!
+//! TypeError: Cannot read properties of undefined (reading 'length')
+//!     at total (/app/src/index.js:12:24)
+//! ```
+//!
+//! and the `util.inspect` form that follows the frames when the error has properties: a
+//! `[cause]: Error: ...` with its own frames, `[errors]: [ ... ]` of an `AggregateError`, and
+//! `... N lines matching cause stack trace ...` (frames shared with the cause, copied back in).
 
-use super::CrashEvent;
+use std::sync::LazyLock;
 
-/// Parses a trace that starts at `lines[0]` (log prefixes already stripped). Returns the event and
-/// how many lines of `lines` it used, or `None` when no trace of this format starts there.
+use regex::Regex;
+
+use super::chain::ExceptionTree;
+use super::{CrashEvent, Exception, Frame, Language, LinkKind, SourceContext};
+
+/// How many message continuation lines an error may have before its first frame.
+const MAX_MESSAGE_LINES: usize = 40;
+
+static HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:Uncaught )?(?P<name>[\p{L}_$][\p{L}\p{N}_$.]*)(?: \[(?P<code>[\w-]+)\])?(?:: (?P<msg>.*))?$")
+        .expect("valid header regex")
+});
+
+/// `[Error: message]` / `[AggregateError: message] {`: `util.inspect` of an error without frames.
+static BRACKETED_HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:Uncaught )?\[(?P<name>[\p{L}_$][\p{L}\p{N}_$.]*)(?: \[[\w-]+\])?(?:: (?P<msg>.*))?\](?P<brace> \{)?$",
+    )
+    .expect("valid bracketed header regex")
+});
+
+static LOCATION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?P<file>.*?)(?::(?P<line>\d+))?(?::(?P<col>\d+))?$").expect("valid location regex")
+});
+
+/// The innermost `(file:line:col)` of a V8 eval location `eval at f (file:1:2), <anonymous>:3:4`.
+static EVAL_ORIGIN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\((?P<loc>[^()]*?:\d+:\d+)\)").expect("valid eval origin regex"));
+
+/// Firefox eval locations: `http://x/y.js line 12 > eval:1:1`.
+static GECKO_EVAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?P<file>\S+) line (?P<line>\d+)(?: > \S+ line \d+)* > \S+").expect("valid gecko eval regex")
+});
+
+static PREAMBLE_LOCATION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?P<file>\S.*):(?P<line>\d+)$").expect("valid preamble regex"));
+
+static CARET: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s*\^+\s*$").expect("valid caret regex"));
+
+static MATCHING_CAUSE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*\.\.\. (?P<n>\d+) lines? matching cause stack trace \.\.\.\s*$")
+        .expect("valid matching-cause regex")
+});
+
+/// Safari prints frames without a function as a bare location: `http://x/file.js:47:22`.
+static BARE_LOCATION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:[a-z][\w+.-]*://|/)\S*:\d+(?::\d+)?$").expect("valid bare location regex"));
+
+/// Parses a JavaScript trace that starts at `lines[0]` (log prefixes already stripped): Node's
+/// `file:line` + source + caret preamble, an error line (`TypeError: ...`) followed by frames, or
+/// Firefox/Safari frames. Returns the event and how many lines it used, or `None`.
 pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
-    let _ = lines;
+    let first = *lines.first()?;
+    if first.is_empty() || first.starts_with(char::is_whitespace) {
+        return None;
+    }
+    if let Some(parsed) = parse_with_preamble(lines) {
+        return Some(parsed);
+    }
+    let mut tree = ExceptionTree::default();
+    let (root, end) = match parse_error(lines, 0, &mut tree, None) {
+        Some(parsed) => parsed,
+        None => parse_headless_gecko(lines, &mut tree)?,
+    };
+    Some((event_from(tree, root), end))
+}
+
+fn event_from(tree: ExceptionTree, root: usize) -> CrashEvent {
+    CrashEvent {
+        language: Some(Language::JavaScript),
+        exceptions: tree.into_root_cause_first(root),
+        ..CrashEvent::default()
+    }
+}
+
+/// Node's uncaught-error output: `path:line`, the source line, a caret line, a blank line, then
+/// the error. The source line becomes the raising frame's context when the locations agree.
+fn parse_with_preamble(lines: &[&str]) -> Option<(CrashEvent, usize)> {
+    let location = PREAMBLE_LOCATION.captures(lines.first()?)?;
+    let source = *lines.get(1)?;
+    if !CARET.is_match(lines.get(2)?) {
+        return None;
+    }
+    let mut pos = 3;
+    while lines.get(pos).is_some_and(|line| line.trim().is_empty()) && pos < 6 {
+        pos += 1;
+    }
+    let mut tree = ExceptionTree::default();
+    let (root, end) = parse_error(lines, pos, &mut tree, None)?;
+
+    let file = normalize_path(&location["file"]);
+    let line = location["line"].parse::<u32>().ok();
+    if let Some(raising) = tree.nodes.get_mut(root).and_then(|e| e.frames.first_mut())
+        && line.is_some()
+        && raising.line == line
+        && raising.paths().any(|path| path == file)
+    {
+        raising.context = Some(SourceContext { line: source.to_owned(), ..SourceContext::default() });
+    }
+    Some((event_from(tree, root), end))
+}
+
+/// One error starting at `lines[start]` and everything attached to it; returns its node and the
+/// index of the first line after it.
+fn parse_error(
+    lines: &[&str],
+    start: usize,
+    tree: &mut ExceptionTree,
+    parent: Option<(usize, LinkKind)>,
+) -> Option<(usize, usize)> {
+    let line = *lines.get(start)?;
+    let base_indent = indent_of(line);
+    let text = line.trim();
+    let text = text.strip_prefix("[cause]: ").unwrap_or(text);
+
+    if let Some(caps) = BRACKETED_HEADER.captures(text) {
+        let node = tree.push(new_exception(&caps["name"], caps.name("msg").map_or("", |m| m.as_str())), parent);
+        let end = if caps.name("brace").is_some() {
+            parse_properties(lines, start + 1, base_indent, node, tree)
+        } else {
+            start + 1
+        };
+        return Some((node, end));
+    }
+
+    let caps = HEADER.captures(text)?;
+    let mut value = caps.name("msg").map_or("", |m| m.as_str()).to_owned();
+    let first_frame = (start + 1..lines.len().min(start + 2 + MAX_MESSAGE_LINES))
+        .find(|&i| lines.get(i).is_some_and(|l| indent_of(l) >= base_indent && parse_any_frame(l).is_some()))?;
+    for continuation in lines.get(start + 1..first_frame).unwrap_or_default() {
+        value.push('\n');
+        value.push_str(continuation);
+    }
+    let node = tree.push(new_exception(&caps["name"], value), parent);
+
+    let mut pos = first_frame;
+    let mut shared_with_cause = None;
+    let mut opens_properties = false;
+    while let Some(&line) = lines.get(pos) {
+        if indent_of(line) < base_indent {
+            break;
+        }
+        if let Some(matching) = MATCHING_CAUSE.captures(line) {
+            let count = matching["n"].parse::<usize>().unwrap_or(0);
+            shared_with_cause = Some((tree.nodes[node].frames.len(), count));
+            pos += 1;
+            continue;
+        }
+        let Some(frame) = parse_any_frame(line) else {
+            break;
+        };
+        tree.nodes[node].frames.push(frame);
+        pos += 1;
+        let trimmed = line.trim_end();
+        if trimmed.ends_with(" {") {
+            opens_properties = true;
+            break;
+        }
+        if trimmed.ends_with(',') {
+            break;
+        }
+    }
+    if opens_properties {
+        pos = parse_properties(lines, pos, base_indent, node, tree);
+    }
+    if let Some((at, count)) = shared_with_cause {
+        tree.nodes[node].frames_omitted = Some(u32::try_from(count).unwrap_or(u32::MAX));
+        tree.copy_frames_shared_with_cause(node, at, count);
+    }
+    Some((node, pos))
+}
+
+/// The `{ ... }` block `util.inspect` prints after an error's frames: `[cause]: ...`,
+/// `[errors]: [ ... ]` and plain properties (`code: 'ENOENT'`), closed by `}` at the error's
+/// indentation. Returns the index of the first line after the block.
+fn parse_properties(lines: &[&str], start: usize, base_indent: usize, node: usize, tree: &mut ExceptionTree) -> usize {
+    let mut pos = start;
+    while let Some(&line) = lines.get(pos) {
+        let indent = indent_of(line);
+        let text = line.trim();
+        if indent <= base_indent {
+            return if text.starts_with('}') { pos + 1 } else { pos };
+        }
+        if text.starts_with("[cause]: ") {
+            match parse_error(lines, pos, tree, Some((node, LinkKind::Cause))) {
+                Some((_, end)) => pos = end,
+                None => pos += 1,
+            }
+        } else if text == "[errors]: [" {
+            pos += 1;
+            while let Some(&member) = lines.get(pos) {
+                if indent_of(member) <= indent {
+                    pos += usize::from(member.trim().starts_with(']'));
+                    break;
+                }
+                match parse_error(lines, pos, tree, Some((node, LinkKind::GroupMember))) {
+                    Some((_, end)) => pos = end,
+                    None => pos += 1,
+                }
+            }
+        } else {
+            pos += 1;
+        }
+    }
+    pos
+}
+
+/// Firefox/Safari frames with no error line above them (`error.stack` logged on its own).
+fn parse_headless_gecko(lines: &[&str], tree: &mut ExceptionTree) -> Option<(usize, usize)> {
+    let first = *lines.first()?;
+    let starts_a_trace = (first.contains('@') && parse_gecko_frame(first).is_some())
+        || (parse_gecko_frame(first).is_some()
+            && lines.get(1).is_some_and(|l| l.contains('@') && parse_gecko_frame(l).is_some()));
+    if !starts_a_trace {
+        return None;
+    }
+    let node = tree.push(new_exception("Error", String::new()), None);
+    let mut pos = 0;
+    while let Some(frame) = lines.get(pos).and_then(|l| parse_gecko_frame(l)) {
+        tree.nodes[node].frames.push(frame);
+        pos += 1;
+    }
+    Some((node, pos))
+}
+
+fn new_exception(name: &str, value: impl Into<String>) -> Exception {
+    Exception { ty: name.to_owned(), value: value.into(), ..Exception::default() }
+}
+
+fn indent_of(line: &str) -> usize {
+    line.chars().take_while(|c| c.is_whitespace()).count()
+}
+
+fn parse_any_frame(line: &str) -> Option<Frame> {
+    parse_v8_frame(line).or_else(|| parse_gecko_frame(line))
+}
+
+/// `    at fn (file:line:col)`, `at file:line:col`, `at async fn (...)`, `at new Foo (...)`,
+/// `at Object.<anonymous> (...)`, `at fn [as alias] (...)`, `at eval (eval at f (file:l:c), ...)`.
+fn parse_v8_frame(line: &str) -> Option<Frame> {
+    let rest = line.trim_start().strip_prefix("at ")?.trim_end();
+    let rest = rest.strip_suffix(" {").or_else(|| rest.strip_suffix(',')).unwrap_or(rest);
+    let (function, location) = match split_trailing_parenthesized(rest) {
+        Some((function, location)) if !function.is_empty() => (Some(function), location),
+        Some(_) => (None, rest),
+        // A line cut off inside the location: `at fn (/app/a`.
+        None => match rest.split_once(" (") {
+            Some((function, location)) if !location.contains([')', ' ']) => (Some(function), location),
+            // `at Foo.run(Foo.java:3)` is a JVM frame, `at Foo.Run () [0x0] in <x>:0` a Mono one.
+            _ if rest.contains('(') => return None,
+            _ => (None, rest),
+        },
+    };
+    let function = function.map(|f| {
+        let f = f.strip_prefix("async ").unwrap_or(f);
+        let f = f.strip_prefix("new ").unwrap_or(f);
+        match f.find(" [as ") {
+            Some(alias) if f.ends_with(']') => f.get(..alias).unwrap_or(f),
+            _ => f,
+        }
+    });
+    let mut frame = parse_location(location);
+    frame.function = function.map(str::to_owned);
+    Some(frame)
+}
+
+/// `text` as `function (location)`, matching the last `)` with its `(`.
+fn split_trailing_parenthesized(text: &str) -> Option<(&str, &str)> {
+    if !text.ends_with(')') {
+        return None;
+    }
+    let mut depth = 0usize;
+    for (index, c) in text.char_indices().rev() {
+        match c {
+            ')' => depth += 1,
+            '(' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    // V8 separates function and location by a space; `Foo.run(Foo.java:3)` is a
+                    // JVM frame.
+                    let function = text.get(..index)?;
+                    if !function.is_empty() && !function.ends_with(' ') {
+                        return None;
+                    }
+                    let function = function.trim_end();
+                    let location = text.get(index + 1..text.len() - 1)?;
+                    return Some((function, location));
+                }
+            }
+            _ => {}
+        }
+    }
     None
+}
+
+/// `func@file:line:col` (Firefox, Safari), `@file:line`, `func@[native code]`, Safari's bare
+/// `http://x/file.js:47:22` and `eval code`.
+fn parse_gecko_frame(line: &str) -> Option<Frame> {
+    let text = line.trim();
+    if text == "eval code" || text == "global code" {
+        return Some(Frame { function: Some(text.to_owned()), in_app: Some(false), ..Frame::default() });
+    }
+    if text.starts_with("at ") {
+        return None;
+    }
+    let Some((function, location)) = text.split_once('@') else {
+        return BARE_LOCATION.is_match(text).then(|| parse_location(text));
+    };
+    if location.is_empty() {
+        return None;
+    }
+    let mut frame = if location == "[native code]" {
+        Frame { in_app: Some(false), ..Frame::default() }
+    } else if let Some(eval) = GECKO_EVAL.captures(location) {
+        let mut frame = parse_location(&eval["file"]);
+        frame.line = eval["line"].parse().ok();
+        frame
+    } else {
+        let frame = parse_location(location);
+        // A Gecko location always carries a line number.
+        frame.line?;
+        frame
+    };
+    // Firefox marks async and promise frames with `async*`, anonymous closures with `/<`.
+    let function = function.rsplit('*').next().unwrap_or(function).trim_end_matches("/<");
+    frame.function = (!function.is_empty()).then(|| function.to_owned());
+    Some(frame)
+}
+
+/// A frame's location: `file:line:col`, a `file://` URL, `node:internal/...`, an eval location,
+/// or a builtin such as `<anonymous>`, `native`, `index 0`.
+fn parse_location(location: &str) -> Frame {
+    if location.starts_with("eval at ")
+        && let Some(origin) = EVAL_ORIGIN.captures(location)
+    {
+        return parse_location(&origin["loc"]);
+    }
+    let Some(caps) = LOCATION.captures(location) else {
+        return Frame::default();
+    };
+    let line = caps.name("line").and_then(|m| m.as_str().parse::<u32>().ok()).filter(|&n| n > 0);
+    let column = caps.name("col").and_then(|m| m.as_str().parse::<u32>().ok()).filter(|&n| n > 0);
+    let file = caps.name("file").map_or("", |m| m.as_str());
+    let builtin = file.is_empty() || file == "<anonymous>" || file == "native" || file.starts_with("index ");
+    if builtin || line.is_none() && !file.contains(['/', '\\']) {
+        return Frame { in_app: Some(false), ..Frame::default() };
+    }
+    let path = normalize_path(file);
+    let library = path.starts_with("node:")
+        || path.starts_with("internal/")
+        || path.contains("/node_modules/")
+        || path.contains("\\node_modules\\");
+    let absolute = path.starts_with('/')
+        || path.get(1..3).is_some_and(|s| s == ":\\" || s == ":/")
+        || path.starts_with("http://")
+        || path.starts_with("https://");
+    Frame {
+        abs_path: absolute.then(|| path.clone()),
+        filename: Some(path),
+        line,
+        column,
+        in_app: library.then_some(false),
+        ..Frame::default()
+    }
+}
+
+/// `file:///app/a%20b.mjs` → `/app/a b.mjs`; `webpack:///./src/app.js` → `src/app.js`.
+fn normalize_path(file: &str) -> String {
+    if let Some(url_path) = file.strip_prefix("file://") {
+        let path = percent_decode(url_path);
+        // `file:///C:/x.js` → `C:/x.js`
+        return match path.get(1..3) {
+            Some(drive) if path.starts_with('/') && drive.ends_with(':') => path.get(1..).unwrap_or(&path).to_owned(),
+            _ => path,
+        };
+    }
+    for scheme in ["webpack-internal://", "webpack://"] {
+        if let Some(rest) = file.strip_prefix(scheme) {
+            let rest = rest.split_once("/./").map_or(rest.trim_start_matches('/'), |(_, after)| after);
+            return rest.strip_prefix("./").unwrap_or(rest).to_owned();
+        }
+    }
+    file.to_owned()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(value)) => {
+                decoded.push(value);
+                i += 3;
+            }
+            _ => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded).unwrap_or_else(|_| text.to_owned())
+}
+
+impl ExceptionTree {
+    /// Node prints the first and last frame of the run it shares with the cause and replaces the
+    /// `count` frames between them with `... N lines matching cause stack trace ...`: copy them
+    /// back from the cause, after the cause's copy of the frame printed before the marker.
+    fn copy_frames_shared_with_cause(&mut self, node: usize, at: usize, count: usize) {
+        let Some(before) = at.checked_sub(1).and_then(|i| self.nodes.get(node)?.frames.get(i)).cloned() else {
+            return;
+        };
+        let cause =
+            self.parents.iter().position(|p| p.is_some_and(|(parent, kind)| parent == node && kind == LinkKind::Cause));
+        let Some(cause) = cause.and_then(|c| self.nodes.get(c)) else {
+            return;
+        };
+        let Some(start) = cause.frames.iter().position(|f| *f == before) else {
+            return;
+        };
+        let shared = cause.frames.iter().skip(start + 1).take(count).cloned().collect::<Vec<_>>();
+        if let Some(frames) = self.nodes.get_mut(node).map(|e| &mut e.frames) {
+            let at = at.min(frames.len());
+            frames.splice(at..at, shared);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> Option<(CrashEvent, usize)> {
+        let lines: Vec<&str> = text.lines().collect();
+        parse(&lines)
+    }
+
+    #[test]
+    fn v8_frame_shapes() {
+        let cases = [
+            ("    at total (/app/a.js:12:24)", Some("total"), Some("/app/a.js"), Some(12), Some(24)),
+            ("    at /app/a.js:3:5", None, Some("/app/a.js"), Some(3), Some(5)),
+            ("    at async main (/app/a.js:13:3)", Some("main"), Some("/app/a.js"), Some(13), Some(3)),
+            ("    at new Invoice (/app/a.js:5:13)", Some("Invoice"), Some("/app/a.js"), Some(5), Some(13)),
+            (
+                "    at Object.<anonymous> (/app/a.js:10:1)",
+                Some("Object.<anonymous>"),
+                Some("/app/a.js"),
+                Some(10),
+                Some(1),
+            ),
+            (
+                "    at Function.executeUserEntryPoint [as runMain] (node:internal/modules/run_main:164:12)",
+                Some("Function.executeUserEntryPoint"),
+                Some("node:internal/modules/run_main"),
+                Some(164),
+                Some(12),
+            ),
+            ("    at Array.forEach (<anonymous>)", Some("Array.forEach"), None, None, None),
+            ("    at async Promise.all (index 0)", Some("Promise.all"), None, None, None),
+            ("    at file:///app/a%20b.mjs:8:18", None, Some("/app/a b.mjs"), Some(8), Some(18)),
+            (
+                "    at eval (eval at runRule (/app/rules.js:3:10), <anonymous>:1:1)",
+                Some("eval"),
+                Some("/app/rules.js"),
+                Some(3),
+                Some(10),
+            ),
+            ("    at Module.x (webpack:///./src/app.js:4:2)", Some("Module.x"), Some("src/app.js"), Some(4), Some(2)),
+            (
+                "    at r (https://cdn.example.com/bundle.min.js:1:4031)",
+                Some("r"),
+                Some("https://cdn.example.com/bundle.min.js"),
+                Some(1),
+                Some(4031),
+            ),
+        ];
+        for (line, function, file, number, column) in cases {
+            let frame = parse_v8_frame(line).unwrap_or_else(|| panic!("not a frame: {line}"));
+            assert_eq!(
+                (frame.function.as_deref(), frame.filename.as_deref(), frame.line, frame.column),
+                (function, file, number, column),
+                "{line}"
+            );
+        }
+        let internal =
+            parse_v8_frame("    at Module._compile (node:internal/modules/cjs/loader:1521:14)").expect("frame");
+        assert_eq!(internal.in_app, Some(false));
+        let library = parse_v8_frame("    at x (/app/node_modules/express/lib/router.js:1:2)").expect("frame");
+        assert_eq!(library.in_app, Some(false));
+    }
+
+    // Firefox and Safari are not available on this machine, so these traces are verbatim
+    // `error.stack` values from the stacktracejs/error-stack-parser test fixtures
+    // (spec/fixtures/captured-errors.js: FIREFOX_31, SAFARI_8, SAFARI_8_EVAL, SAFARI_6), with the
+    // error line a logger prints above them. Bun ships JavaScriptCore but formats stacks V8-style.
+    #[test]
+    fn firefox_31_error() {
+        let (event, used) =
+            parse_text("Error: Default error\nfoo@http://path/to/file.js:41:13\nbar@http://path/to/file.js:1:1\n")
+                .expect("trace");
+        assert_eq!(used, 3);
+        let error = &event.exceptions[0];
+        assert_eq!(error.title(), "Error: Default error");
+        let raising = error.frames.last().expect("frame");
+        assert_eq!(
+            (raising.function.as_deref(), raising.abs_path.as_deref(), raising.line, raising.column),
+            (Some("foo"), Some("http://path/to/file.js"), Some(41), Some(13))
+        );
+    }
+
+    #[test]
+    fn safari_8_error_with_bare_location_and_native_code() {
+        let (event, used) = parse_text(
+            "TypeError: null is not an object (evaluating 'x.undef')\nhttp://path/to/file.js:47:22\nfoo@http://path/to/file.js:52:15\nbar@http://path/to/file.js:108:23",
+        )
+        .expect("trace");
+        assert_eq!(used, 4);
+        let frames = &event.exceptions[0].frames;
+        assert_eq!(frames.len(), 3);
+        assert_eq!((frames[2].function.as_deref(), frames[2].line), (None, Some(47)));
+
+        let (event, used) = parse_text(
+            "ReferenceError: Can't find variable: getExceptionProps\neval code\neval@[native code]\nfoo@http://path/to/file.js:58:21\nbar@http://path/to/file.js:109:91",
+        )
+        .expect("eval trace");
+        assert_eq!(used, 5);
+        let frames = &event.exceptions[0].frames;
+        assert_eq!(frames.len(), 4);
+        assert_eq!(frames[2].function.as_deref(), Some("eval"));
+        assert_eq!(frames[2].in_app, Some(false));
+
+        let (event, used) =
+            parse_text("@http://path/to/file.js:48\ndumpException3@http://path/to/file.js:52\nonclick@http://path/to/file.js:82\n[native code]")
+                .expect("headless trace");
+        assert_eq!(used, 3);
+        assert_eq!(event.exceptions[0].frames.len(), 3);
+    }
+
+    #[test]
+    fn uncaught_and_bracketed_forms() {
+        let (event, used) = parse_text("Uncaught TypeError: a is undefined\n    at f (/app/a.js:1:2)").expect("trace");
+        assert_eq!((event.title().as_str(), used), ("TypeError: a is undefined", 2));
+
+        let (event, used) = parse_text("TypeError [ERR_INVALID_ARG_TYPE]: The \"path\" argument must be of type string\n    at open (node:fs:1:2)\n    at main (/app/a.js:3:4)\nNode.js v20").expect("trace");
+        assert_eq!((event.exceptions[0].ty.as_str(), used), ("TypeError", 3));
+    }
+
+    #[test]
+    fn unclosed_properties_block_stops_at_the_next_unindented_line() {
+        let (event, used) =
+            parse_text("Error: x\n    at f (/app/a.js:1:2) {\n  code: 'E'\n12:00 next log line\n}").expect("trace");
+        assert_eq!((event.exceptions.len(), used), (1, 3));
+    }
+
+    #[test]
+    fn unrelated_lines_are_not_traces() {
+        for text in [
+            "",
+            "server listening on http://localhost:3000",
+            "Warning: something odd\nnext line",
+            "    at f (/app/a.js:1:2)",
+            "user@example.com signed in",
+            "java.lang.IllegalStateException: x\n\tat com.acme.A.run(A.java:3)",
+            "/app/a.js:3\nsome line\nnot a caret",
+        ] {
+            assert!(parse_text(text).is_none(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn truncated_and_garbled_input_yields_what_could_be_read() {
+        let (event, used) =
+            parse_text("/app/a.js:3\n  x.y\n   ^\n\nTypeError: boom\n    at f (/app/a.js:3:4)\n    at g (/app/a")
+                .expect("trace");
+        assert_eq!(used, 7);
+        let frames = &event.exceptions[0].frames;
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[1].context.as_ref().map(|c| c.line.as_str()), Some("  x.y"));
+        assert_eq!(frames[0].filename.as_deref(), Some("/app/a"));
+
+        for garbage in [
+            "Error: \u{fffd}\n    at \u{fffd}(\u{fffd}:\u{fffd})",
+            "Error: x\n    at ((((:1:2",
+            "Error: x\n    at )))",
+            "%@%:1",
+        ] {
+            let _ = parse_text(garbage);
+        }
+    }
 }

@@ -191,9 +191,9 @@ impl CrashEvent {
             *i + 1 != n
                 && e.link.is_some_and(|l| l.kind != LinkKind::Suppressed)
                 && !self.exceptions.iter().any(|other| {
-                    other
-                        .link
-                        .is_some_and(|l| l.parent == *i && matches!(l.kind, LinkKind::Cause | LinkKind::Context | LinkKind::Inner))
+                    other.link.is_some_and(|l| {
+                        l.parent == *i && matches!(l.kind, LinkKind::Cause | LinkKind::Context | LinkKind::Inner)
+                    })
                 })
         })
     }

@@ -1,4 +1,5 @@
-//! Where crashes come from: the local crash inbox and the Sentry-compatible collector that feeds it.
+//! Where crashes come from. Every source yields plain [`crate::crash::CrashEvent`]s.
 
 pub mod collector;
+pub mod files;
 pub mod store;

@@ -181,7 +181,11 @@ impl CrashStore {
     }
 
     /// Stores one event received at `received_at`.
-    pub fn insert_event(&mut self, event: &CrashEvent, received_at: DateTime<Utc>) -> Result<InsertOutcome, StoreError> {
+    pub fn insert_event(
+        &mut self,
+        event: &CrashEvent,
+        received_at: DateTime<Utc>,
+    ) -> Result<InsertOutcome, StoreError> {
         let mut outcomes = self.insert_events([(event, received_at)])?;
         Ok(outcomes.remove(0))
     }
@@ -216,7 +220,8 @@ impl CrashStore {
 
     /// The groups seen most recently first, at most `limit` of them.
     pub fn groups(&self, limit: usize) -> Result<Vec<StoredGroup>, StoreError> {
-        let mut statement = self.conn.prepare_cached(&format!("{GROUP_COLUMNS} ORDER BY last_seen DESC, signature LIMIT ?1"))?;
+        let mut statement =
+            self.conn.prepare_cached(&format!("{GROUP_COLUMNS} ORDER BY last_seen DESC, signature LIMIT ?1"))?;
         let rows = statement.query_map([to_sql_limit(limit)], GroupRow::read)?.collect::<Result<Vec<_>, _>>()?;
         rows.into_iter().map(|row| self.complete_group(row)).collect()
     }
@@ -242,7 +247,8 @@ impl CrashStore {
     /// Marks a group resolved, ignored or unresolved. A new event reopens a resolved group.
     pub fn set_status(&mut self, signature: &str, status: GroupStatus) -> Result<(), StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let updated = tx.execute("UPDATE groups SET status = ?2 WHERE signature = ?1", params![signature, status.as_str()])?;
+        let updated =
+            tx.execute("UPDATE groups SET status = ?2 WHERE signature = ?1", params![signature, status.as_str()])?;
         if updated == 0 {
             return Err(StoreError::UnknownGroup(signature.to_owned()));
         }
@@ -254,7 +260,8 @@ impl CrashStore {
     /// A number that grows whenever a transaction changes groups or events, from any connection
     /// or process. Poll it (one tiny read) and re-read the groups only when it moved.
     pub fn change_marker(&self) -> Result<u64, StoreError> {
-        let counter: i64 = self.conn.prepare_cached("SELECT counter FROM changes WHERE id = 1")?.query_row([], |row| row.get(0))?;
+        let counter: i64 =
+            self.conn.prepare_cached("SELECT counter FROM changes WHERE id = 1")?.query_row([], |row| row.get(0))?;
         Ok(u64::try_from(counter).unwrap_or(0))
     }
 
@@ -265,9 +272,12 @@ impl CrashStore {
     }
 
     fn complete_group(&self, row: GroupRow) -> Result<StoredGroup, StoreError> {
-        let releases = self.group_values("SELECT release FROM group_releases WHERE signature = ?1 ORDER BY rowid", &row.signature)?;
-        let environments =
-            self.group_values("SELECT environment FROM group_environments WHERE signature = ?1 ORDER BY rowid", &row.signature)?;
+        let releases = self
+            .group_values("SELECT release FROM group_releases WHERE signature = ?1 ORDER BY rowid", &row.signature)?;
+        let environments = self.group_values(
+            "SELECT environment FROM group_environments WHERE signature = ?1 ORDER BY rowid",
+            &row.signature,
+        )?;
         let issue = IssueSummary {
             short_id: Some(group::short_id(&row.signature)),
             permalink: None,
@@ -284,7 +294,13 @@ impl CrashStore {
             event.issue = Some(issue.clone());
             event
         });
-        Ok(StoredGroup { issue, title: row.title, exception_type: row.exception_type, message: row.message, latest_event })
+        Ok(StoredGroup {
+            issue,
+            title: row.title,
+            exception_type: row.exception_type,
+            message: row.message,
+            latest_event,
+        })
     }
 
     fn group_values(&self, sql: &str, signature: &str) -> Result<Vec<String>, StoreError> {
@@ -397,9 +413,8 @@ fn insert_in_transaction(
             .execute(params![signature, environment])?;
     }
 
-    tx.prepare_cached("INSERT INTO events (signature, event_id, received_at, event) VALUES (?1, ?2, ?3, ?4)")?.execute(
-        params![signature, event_id, received_at.timestamp_micros(), serde_json::to_string(event)?],
-    )?;
+    tx.prepare_cached("INSERT INTO events (signature, event_id, received_at, event) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![signature, event_id, received_at.timestamp_micros(), serde_json::to_string(event)?])?;
     // Older events of the group are pruned once per transaction, in `insert_events`.
     Ok(InsertOutcome { signature, new_group: count == 1, duplicate: false })
 }
@@ -430,7 +445,10 @@ mod tests {
 
     #[test]
     fn event_ids_compare_without_dashes_or_case() {
-        assert_eq!(normalize_event_id("FC6D8C0C-43FC-4630-AD85-0EE518F1B9D0").as_deref(), Some("fc6d8c0c43fc4630ad850ee518f1b9d0"));
+        assert_eq!(
+            normalize_event_id("FC6D8C0C-43FC-4630-AD85-0EE518F1B9D0").as_deref(),
+            Some("fc6d8c0c43fc4630ad850ee518f1b9d0")
+        );
         assert_eq!(normalize_event_id(" "), None);
     }
 }

@@ -1,0 +1,1 @@
+"""A tiny order-processing service used as Crashloom's Python example."""

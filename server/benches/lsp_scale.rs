@@ -1,0 +1,186 @@
+//! The language server at scale: a workspace of 100,000 files with 10,000 crash groups.
+//! Measures startup to first diagnostics, didOpen → publishDiagnostics, hover and codeLens
+//! latencies, and peak memory, over the real protocol against the built binary.
+//!
+//!     cargo bench -p crashloom --bench lsp_scale
+//!
+//! Sizes can be lowered for a quick run: `CRASHLOOM_BENCH_FILES=10000 CRASHLOOM_BENCH_GROUPS=1000`.
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::LspClient;
+use serde_json::{Value, json};
+
+const LINES_PER_FILE: usize = 24;
+const FILES_PER_DIR: usize = 100;
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn module_path(file: usize) -> String {
+    format!("pkg{:04}/mod{:03}.py", file / FILES_PER_DIR, file % FILES_PER_DIR)
+}
+
+fn source_line(file: usize, line: usize) -> String {
+    format!("    value_{line} = compute({file}, {line})")
+}
+
+/// Writes the workspace: `files` Python files and `groups` distinct crashes in 100 log files.
+fn generate(root: &Path, files: usize, groups: usize) {
+    for file in 0..files {
+        let path = root.join(module_path(file));
+        if file % FILES_PER_DIR == 0 {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        }
+        let mut text = String::new();
+        for line in 1..=LINES_PER_FILE {
+            if line % 8 == 1 {
+                let _ = writeln!(text, "def handler_{line}(request):");
+            } else {
+                let _ = writeln!(text, "{}", source_line(file, line));
+            }
+        }
+        std::fs::write(path, text).unwrap();
+    }
+    let crashes = root.join(".crashloom/crashes");
+    std::fs::create_dir_all(&crashes).unwrap();
+    let per_log = groups.div_ceil(100);
+    let mut log = String::new();
+    for group in 0..groups {
+        // Three in-app frames per crash, in files spread over the workspace.
+        let _ = writeln!(log, "2026-11-20 10:{:02}:{:02},000 ERROR [app] request failed", group / 60 % 60, group % 60);
+        let _ = writeln!(log, "Traceback (most recent call last):");
+        for depth in 0..3 {
+            let file = (group * 7 + depth * 13) % files;
+            let line = 2 + (group + depth) % (LINES_PER_FILE - 2);
+            let line = if line % 8 == 1 { line + 1 } else { line };
+            let _ = writeln!(log, "  File \"/srv/app/{}\", line {line}, in handler_{group}_{depth}", module_path(file));
+            let _ = writeln!(log, "    {}", source_line(file, line).trim());
+        }
+        let _ = writeln!(log, "KeyError: 'key-{group}'");
+        if (group + 1) % per_log == 0 || group + 1 == groups {
+            std::fs::write(crashes.join(format!("app-{:03}.log", group / per_log)), &log).unwrap();
+            log.clear();
+        }
+    }
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[index]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+fn main() {
+    let files = env_number("CRASHLOOM_BENCH_FILES", 100_000);
+    let groups = env_number("CRASHLOOM_BENCH_GROUPS", 10_000);
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    generate(dir.path(), files, groups);
+    println!("workspace: {files} files, {groups} crash groups (generated in {:.1} s)", started.elapsed().as_secs_f64());
+
+    // Startup: spawn → initialize → first publishDiagnostics.
+    let started = Instant::now();
+    let mut client = LspClient::start(dir.path(), Value::Null);
+    let mut first = None;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while first.is_none() && Instant::now() < deadline {
+        if !client.diagnostics.is_empty() {
+            first = Some(started.elapsed());
+            break;
+        }
+        client.pump(Duration::from_millis(1));
+    }
+    let startup = first.expect("no diagnostics within 120 s");
+    // Wait for the whole first publication to settle.
+    client.pump_until_quiet(Duration::from_millis(500));
+    let all_published = started.elapsed();
+    let published_files = client.diagnostics.len();
+    let total_diagnostics: usize = client.diagnostics.values().map(Vec::len).sum();
+    println!("startup to first diagnostics: {}", ms(startup));
+    println!(
+        "startup to all diagnostics published: {} ({published_files} files, {total_diagnostics} diagnostics)",
+        ms(all_published)
+    );
+
+    // didOpen → publishDiagnostics, on files that have crash sites.
+    let with_sites: Vec<String> =
+        client.diagnostics.iter().filter(|(_, d)| !d.is_empty()).map(|(u, _)| u.clone()).take(300).collect();
+    let mut open_latency = Vec::new();
+    for uri in &with_sites {
+        let relative = uri.strip_prefix(&common::file_uri(&client.root)).unwrap().trim_start_matches('/').to_owned();
+        client.diagnostics.remove(uri);
+        let sent = Instant::now();
+        client.open(&relative);
+        client.wait_for_diagnostics(&relative, |_| true);
+        open_latency.push(sent.elapsed());
+    }
+    println!(
+        "didOpen → publishDiagnostics: p50 {}, p99 {} ({} files)",
+        ms(percentile(&mut open_latency, 0.5)),
+        ms(percentile(&mut open_latency, 0.99)),
+        open_latency.len()
+    );
+
+    // Hover and codeLens on open files with crash sites.
+    let mut hover_latency = Vec::new();
+    let mut lens_latency = Vec::new();
+    for round in 0..5 {
+        for uri in &with_sites {
+            let line = client
+                .diagnostics
+                .get(uri)
+                .and_then(|d| d.first())
+                .map(|d| d["range"]["start"]["line"].clone())
+                .unwrap_or(json!(0));
+            let sent = Instant::now();
+            let hover = client.request(
+                "textDocument/hover",
+                json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": 6}}),
+            );
+            hover_latency.push(sent.elapsed());
+            if round == 0 {
+                assert!(hover.is_object(), "hover on a crash line answers");
+            }
+            let sent = Instant::now();
+            client.request("textDocument/codeLens", json!({"textDocument": {"uri": uri}}));
+            lens_latency.push(sent.elapsed());
+        }
+    }
+    println!(
+        "hover: p50 {}, p99 {} ({} requests)",
+        ms(percentile(&mut hover_latency, 0.5)),
+        ms(percentile(&mut hover_latency, 0.99)),
+        hover_latency.len()
+    );
+    println!(
+        "codeLens: p50 {}, p99 {} ({} requests)",
+        ms(percentile(&mut lens_latency, 0.5)),
+        ms(percentile(&mut lens_latency, 0.99)),
+        lens_latency.len()
+    );
+    println!("peak memory (VmHWM): {:.1} MiB", peak_rss_mib(client.pid()));
+    client.shutdown();
+}

@@ -1,0 +1,193 @@
+//! Settings: `crashloom.toml` at the workspace root, overridden by the editor's
+//! `initializationOptions` (the same shape, as JSON). A workspace without a file still works: the
+//! files source reads `.crashloom/crashes/`.
+//!
+//! Secrets never come from here: tokens are read from the environment only.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::workspace::mapping::MappingConfig;
+
+/// The file Crashloom reads its settings from, at the workspace root.
+pub const CONFIG_FILE: &str = "crashloom.toml";
+/// Where crash files dropped into the workspace live.
+pub const CRASHES_DIR: &str = ".crashloom/crashes";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Extra crash sources, besides `.crashloom/crashes/` (always read).
+    #[serde(rename = "source", alias = "sources")]
+    pub sources: Vec<SourceConfig>,
+    pub mapping: MappingConfig,
+    pub diagnostics: DiagnosticsConfig,
+    pub validate: ValidateConfig,
+    pub sandbox: SandboxConfig,
+}
+
+/// How a proposed fix is proven. Commands are the user's own (trusted) and split into arguments
+/// without a shell; write `sh -c '...'` for shell syntax.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ValidateConfig {
+    /// A command that reproduces the crash (fails with it before the fix).
+    pub reproduce: Option<String>,
+    /// The project's tests; detected when not set (cargo test, npm test, pytest, go test, mvn, gradle).
+    pub test: Option<String>,
+    /// A build or type-check command; detected from the changed files when not set.
+    pub build: Option<String>,
+    /// Time limit of each command, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for ValidateConfig {
+    fn default() -> Self {
+        Self { reproduce: None, test: None, build: None, timeout_secs: 600 }
+    }
+}
+
+/// Isolation of validation commands and which files a fix may touch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// The bubblewrap program.
+    pub bwrap: String,
+    /// Run validation commands without isolation when bubblewrap is missing. Off by default.
+    pub allow_unisolated: bool,
+    pub allow_ci_config: bool,
+    pub allow_lockfiles: bool,
+    pub allow_secrets_files: bool,
+    /// Further environment variables passed to validation commands.
+    pub pass_env: Vec<String>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            bwrap: "bwrap".into(),
+            allow_unisolated: false,
+            allow_ci_config: false,
+            allow_lockfiles: false,
+            allow_secrets_files: false,
+            pass_env: Vec::new(),
+        }
+    }
+}
+
+/// One crash source. `kind` selects it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// Crash files and logs: files or folders, relative to the workspace root or absolute.
+    Files { paths: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiagnosticsConfig {
+    /// Mark the calling in-app frames too (Information), not only crash sites.
+    pub frames: bool,
+    /// Logs larger than this are read from their end (the newest crashes), in MiB.
+    pub max_log_mib: u64,
+}
+
+impl Default for DiagnosticsConfig {
+    fn default() -> Self {
+        Self { frames: true, max_log_mib: 64 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("the editor's crashloom settings are not valid: {0}")]
+    InvalidEditorSettings(String),
+}
+
+impl Config {
+    /// Reads `crashloom.toml` from the workspace root; a missing file gives the defaults.
+    pub fn load(root: &Path) -> Result<Self, ConfigError> {
+        let path = root.join(CONFIG_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::from_toml(&text).map_err(|message| ConfigError::Invalid { path, message }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(ConfigError::Read { path, source }),
+        }
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim().to_owned())
+    }
+
+    /// Applies the editor's settings (JSON in the same shape as the file) on top of this config:
+    /// every top-level key the editor sets replaces the file's.
+    pub fn with_editor_settings(self, settings: &serde_json::Value) -> Result<Self, ConfigError> {
+        let serde_json::Value::Object(overrides) = settings else {
+            return Ok(self);
+        };
+        let mut merged = serde_json::to_value(&self).map_err(|e| ConfigError::InvalidEditorSettings(e.to_string()))?;
+        if let serde_json::Value::Object(base) = &mut merged {
+            for (key, value) in overrides {
+                base.insert(key.clone(), value.clone());
+            }
+        }
+        serde_json::from_value(merged).map_err(|e| ConfigError::InvalidEditorSettings(e.to_string()))
+    }
+
+    /// Every path the files source reads, absolute: `.crashloom/crashes/` first.
+    pub fn crash_paths(&self, root: &Path) -> Vec<PathBuf> {
+        let mut paths = vec![root.join(CRASHES_DIR)];
+        for source in &self.sources {
+            match source {
+                SourceConfig::Files { paths: extra } => paths.extend(extra.iter().map(|p| root.join(p))),
+            }
+        }
+        paths
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_file_reads() {
+        let config = Config::from_toml(
+            r#"
+            [[source]]
+            kind = "files"
+            paths = ["logs/app.log"]
+
+            [mapping]
+            roots = [{ from = "/app/", to = "" }]
+
+            [diagnostics]
+            frames = false
+            "#,
+        )
+        .expect("valid");
+        assert_eq!(config.sources, vec![SourceConfig::Files { paths: vec!["logs/app.log".into()] }]);
+        assert_eq!(config.mapping.roots.len(), 1);
+        assert!(!config.diagnostics.frames);
+    }
+
+    #[test]
+    fn a_typo_is_reported_with_its_place() {
+        let error = Config::from_toml("[diagnostic]\nframes = true\n").expect_err("unknown key");
+        assert!(error.contains("diagnostic"), "{error}");
+    }
+
+    #[test]
+    fn editor_settings_override_the_file() {
+        let config = Config::default()
+            .with_editor_settings(&serde_json::json!({"diagnostics": {"frames": false}}))
+            .expect("valid");
+        assert!(!config.diagnostics.frames);
+        assert!(Config::default().with_editor_settings(&serde_json::json!({"diagnostics": 3})).is_err());
+    }
+}

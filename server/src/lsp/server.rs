@@ -1,0 +1,250 @@
+//! The language server: one line per protocol method, each delegating to a small plain function.
+//! A panic in a handler becomes an error response (or a log line for a notification); it never
+//! takes the server down.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, LanguageServer};
+
+use super::code_lens::{SHOW_CRASHES_COMMAND, code_lenses};
+use super::convert::{Encoding, char_position};
+use super::hover::hover;
+use super::state::{ReloadReason, State, read, write};
+use crate::config::Config;
+use crate::workspace::documents::Document;
+use crate::workspace::syntax::{SourceLanguage, functions};
+
+pub struct Backend {
+    state: Arc<State>,
+}
+
+impl Backend {
+    pub fn new(client: Client) -> Self {
+        let (state, reloads) = State::new(client);
+        tokio::spawn(state.clone().run_reloads(reloads));
+        Self { state }
+    }
+}
+
+/// Runs a handler, turning a panic into an internal error that names the method.
+fn guard<T>(method: &str, handler: impl FnOnce() -> T) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(handler)).map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!("{method} failed: {what}");
+        Error {
+            code: tower_lsp_server::jsonrpc::ErrorCode::InternalError,
+            message: format!("crashloom: {method} failed: {what}").into(),
+            data: None,
+        }
+    })
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        guard("initialize", || initialize(&self.state, params))
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        let problem = guard("initialized", || load_settings(&self.state)).ok().flatten();
+        if let Some(problem) = problem {
+            self.state.client.show_message(MessageType::ERROR, problem).await;
+        }
+        register_file_watching(&self.state).await;
+        self.state.request_reload(ReloadReason::Startup);
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        if guard("didOpen", || did_open(&self.state, &params)).is_ok() {
+            self.state.publish(params.text_document.uri).await;
+        }
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        if guard("didChange", || did_change(&self.state, &params)).is_ok() {
+            self.state.publish(params.text_document.uri).await;
+        }
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        self.state.documents.remove(params.text_document.uri.as_str());
+        self.state.publish(params.text_document.uri).await;
+    }
+
+    async fn did_save(&self, _: DidSaveTextDocumentParams) {}
+
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        let _ = guard("didChangeWatchedFiles", || did_change_watched_files(&self.state, &params));
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        if let Some(settings) =
+            params.settings.get("crashloom").cloned().or_else(|| Some(params.settings).filter(|s| s.is_object()))
+        {
+            *write(&self.state.editor_settings) = settings;
+            if let Some(problem) = guard("didChangeConfiguration", || load_settings(&self.state)).ok().flatten() {
+                self.state.client.show_message(MessageType::ERROR, problem).await;
+            }
+            self.state.request_reload(ReloadReason::SettingsChanged);
+        }
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        guard("hover", || on_hover(&self.state, &params))
+    }
+
+    async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
+        guard("codeLens", || on_code_lens(&self.state, &params))
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
+        match params.command.as_str() {
+            SHOW_CRASHES_COMMAND => Ok(None),
+            other => Err(Error::invalid_params(format!("unknown command {other}"))),
+        }
+    }
+}
+
+fn initialize(state: &State, params: InitializeParams) -> InitializeResult {
+    let root = params
+        .workspace_folders
+        .as_ref()
+        .and_then(|folders| folders.first())
+        .and_then(|folder| folder.uri.to_file_path().map(|p| p.into_owned()))
+        .or_else(|| {
+            #[allow(deprecated)]
+            params.root_uri.as_ref().and_then(|uri| uri.to_file_path().map(|p| p.into_owned()))
+        });
+    tracing::info!(root = ?root, "initialize");
+    *write(&state.root) = root.map(|r| r.canonicalize().unwrap_or(r));
+    *write(&state.editor_settings) = params.initialization_options.unwrap_or(serde_json::Value::Null);
+    let offered = params.capabilities.general.as_ref().and_then(|g| g.position_encodings.as_deref());
+    let encoding = Encoding::negotiate(offered);
+    *write(&state.encoding) = encoding;
+    InitializeResult {
+        capabilities: ServerCapabilities {
+            position_encoding: Some(encoding.kind()),
+            text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
+                open_close: Some(true),
+                change: Some(TextDocumentSyncKind::INCREMENTAL),
+                save: Some(TextDocumentSyncSaveOptions::Supported(true)),
+                ..TextDocumentSyncOptions::default()
+            })),
+            hover_provider: Some(HoverProviderCapability::Simple(true)),
+            code_lens_provider: Some(CodeLensOptions { resolve_provider: Some(false) }),
+            execute_command_provider: Some(ExecuteCommandOptions {
+                commands: vec![SHOW_CRASHES_COMMAND.to_owned()],
+                ..ExecuteCommandOptions::default()
+            }),
+            ..ServerCapabilities::default()
+        },
+        server_info: Some(ServerInfo {
+            name: "crashloom".to_owned(),
+            version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+        }),
+        offset_encoding: None,
+    }
+}
+
+/// Reads `crashloom.toml` and the editor's settings; returns a message for the user when they are
+/// not valid (the last good settings stay in force).
+fn load_settings(state: &State) -> Option<String> {
+    let root = state.root()?;
+    let settings = read(&state.editor_settings).clone();
+    match Config::load(&root).and_then(|c| c.with_editor_settings(&settings)) {
+        Ok(config) => {
+            *write(&state.config) = Arc::new(config);
+            None
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            Some(format!("Crashloom: {e}. Using the previous settings."))
+        }
+    }
+}
+
+async fn register_file_watching(state: &State) {
+    let registration = Registration {
+        id: "crashloom-workspace-files".to_owned(),
+        method: "workspace/didChangeWatchedFiles".to_owned(),
+        register_options: serde_json::to_value(DidChangeWatchedFilesRegistrationOptions {
+            watchers: vec![FileSystemWatcher {
+                glob_pattern: GlobPattern::String("**/*".to_owned()),
+                kind: Some(WatchKind::Create | WatchKind::Delete),
+            }],
+        })
+        .ok(),
+    };
+    if let Err(e) = state.client.register_capability(vec![registration]).await {
+        tracing::debug!(
+            "the client does not watch files for us ({e}); new workspace files are seen on the next reload"
+        );
+    }
+}
+
+fn did_open(state: &State, params: &DidOpenTextDocumentParams) {
+    let document = &params.text_document;
+    let mut opened = Document::new(&document.text, document.version, state.relative(&document.uri));
+    state.track_sites(&mut opened, &state.picture());
+    state.documents.insert(document.uri.as_str().to_owned(), opened);
+}
+
+fn did_change(state: &State, params: &DidChangeTextDocumentParams) {
+    let encoding = state.encoding();
+    let Some(mut document) = state.documents.get_mut(params.text_document.uri.as_str()) else {
+        tracing::debug!("didChange for a document that is not open: {}", params.text_document.uri.as_str());
+        return;
+    };
+    for change in &params.content_changes {
+        match change.range {
+            Some(range) => {
+                let start =
+                    char_position(range.start, document.line_text(range.start.line as usize).as_deref(), encoding);
+                let end = char_position(range.end, document.line_text(range.end.line as usize).as_deref(), encoding);
+                document.apply_change(start, end, &change.text);
+            }
+            None => document.replace_all(&change.text),
+        }
+    }
+    document.version = params.text_document.version;
+}
+
+fn did_change_watched_files(state: &State, params: &DidChangeWatchedFilesParams) {
+    let workspace_files_changed =
+        params.changes.iter().any(|c| matches!(c.typ, FileChangeType::CREATED | FileChangeType::DELETED));
+    if workspace_files_changed {
+        state.request_reload(ReloadReason::WorkspaceFilesChanged);
+    }
+}
+
+fn on_hover(state: &State, params: &HoverParams) -> Option<Hover> {
+    let position = &params.text_document_position_params;
+    let root = state.root()?;
+    let path = state.relative(&position.text_document.uri)?;
+    let document = state.documents.get(position.text_document.uri.as_str());
+    hover(&state.picture(), &root, &path, document.as_deref(), position.position.line as usize, state.encoding())
+}
+
+fn on_code_lens(state: &State, params: &CodeLensParams) -> Option<Vec<CodeLens>> {
+    let uri = &params.text_document.uri;
+    let path = state.relative(uri)?;
+    let picture = state.picture();
+    if picture.sites_in(&path).is_empty() {
+        return Some(Vec::new());
+    }
+    let document = state.documents.get(uri.as_str())?;
+    let spans = SourceLanguage::from_path(&path)
+        .map(|language| functions(language, &document.text.to_string()))
+        .unwrap_or_default();
+    Some(code_lenses(&picture, &path, &document, &spans, uri.as_str()))
+}

@@ -1,0 +1,242 @@
+//! The server's state and the background reload. Handlers finish every state change before their
+//! first `.await` and never hold a lock across one; readers take `Arc` snapshots.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tower_lsp_server::Client;
+use tower_lsp_server::ls_types::{Diagnostic, MessageType, Uri};
+
+use super::convert::{Encoding, file_uri, relative_path};
+use super::diagnostics::file_diagnostics;
+use super::watch::CrashWatcher;
+use crate::config::Config;
+use crate::engine;
+use crate::source::files::FilesSource;
+use crate::workspace::documents::{Document, TrackedSite};
+use crate::workspace::index::WorkspaceIndex;
+use crate::workspace::sites::CrashPicture;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReloadReason {
+    Startup,
+    CrashFilesChanged,
+    WorkspaceFilesChanged,
+    SettingsChanged,
+}
+
+pub struct State {
+    pub client: Client,
+    pub root: RwLock<Option<PathBuf>>,
+    pub editor_settings: RwLock<serde_json::Value>,
+    pub config: RwLock<Arc<Config>>,
+    pub encoding: RwLock<Encoding>,
+    pub picture: RwLock<Arc<CrashPicture>>,
+    /// Open documents by URI.
+    pub documents: DashMap<String, Document>,
+    index: RwLock<Option<Arc<WorkspaceIndex>>>,
+    index_stale: AtomicBool,
+    files: Arc<Mutex<FilesSource>>,
+    published: Mutex<HashSet<String>>,
+    reload: UnboundedSender<ReloadReason>,
+    watcher: Mutex<Option<CrashWatcher>>,
+}
+
+impl State {
+    pub fn new(client: Client) -> (Arc<Self>, UnboundedReceiver<ReloadReason>) {
+        let (reload, reloads) = tokio::sync::mpsc::unbounded_channel();
+        let state = Self {
+            client,
+            root: RwLock::new(None),
+            editor_settings: RwLock::new(serde_json::Value::Null),
+            config: RwLock::new(Arc::new(Config::default())),
+            encoding: RwLock::new(Encoding::default()),
+            picture: RwLock::new(Arc::new(CrashPicture::default())),
+            documents: DashMap::new(),
+            index: RwLock::new(None),
+            index_stale: AtomicBool::new(true),
+            files: Arc::new(Mutex::new(FilesSource::default())),
+            published: Mutex::new(HashSet::new()),
+            reload,
+            watcher: Mutex::new(None),
+        };
+        (Arc::new(state), reloads)
+    }
+
+    pub fn root(&self) -> Option<PathBuf> {
+        read(&self.root).clone()
+    }
+
+    pub fn picture(&self) -> Arc<CrashPicture> {
+        read(&self.picture).clone()
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        *read(&self.encoding)
+    }
+
+    pub fn request_reload(&self, reason: ReloadReason) {
+        if reason == ReloadReason::WorkspaceFilesChanged {
+            self.index_stale.store(true, Ordering::Release);
+        }
+        let _ = self.reload.send(reason);
+    }
+
+    /// The workspace-relative path of a document URI.
+    pub fn relative(&self, uri: &Uri) -> Option<String> {
+        relative_path(&self.root()?, uri)
+    }
+
+    /// Points the open document's sites at the current picture.
+    pub fn track_sites(&self, document: &mut Document, picture: &CrashPicture) {
+        document.tracked = match &document.path {
+            Some(path) => picture
+                .sites_in(path)
+                .iter()
+                .filter_map(|at| {
+                    let (_, site) = picture.site(*at)?;
+                    Some(TrackedSite { site: *at, line: site.line.saturating_sub(1) as usize, code: site.code.clone() })
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        document.refind_sites();
+    }
+
+    /// The diagnostics of one file now, from the open document when there is one.
+    pub fn diagnostics_for(&self, uri: &Uri) -> Option<(Vec<Diagnostic>, Option<i32>)> {
+        let root = self.root()?;
+        let path = relative_path(&root, uri)?;
+        let picture = self.picture();
+        let document = self.documents.get(uri.as_str());
+        let version = document.as_ref().map(|d| d.version);
+        Some((file_diagnostics(&picture, &root, &path, document.as_deref(), self.encoding()), version))
+    }
+
+    pub async fn publish(&self, uri: Uri) {
+        if let Some((diagnostics, version)) = self.diagnostics_for(&uri) {
+            self.client.publish_diagnostics(uri, diagnostics, version).await;
+        }
+    }
+
+    /// Publishes every file with crash sites, and clears files that no longer have any.
+    async fn publish_all(&self) {
+        let Some(root) = self.root() else { return };
+        let picture = self.picture();
+        let batch: Vec<(Uri, Vec<Diagnostic>, Option<i32>)> = {
+            let mut published = lock(&self.published);
+            let now: HashSet<String> = picture.files().map(str::to_owned).collect();
+            let mut batch = Vec::with_capacity(now.len() + published.len());
+            for path in now.iter().chain(published.difference(&now)) {
+                let Some(uri) = file_uri(&root, path) else { continue };
+                let document = self.documents.get(uri.as_str());
+                let version = document.as_ref().map(|d| d.version);
+                let diagnostics = file_diagnostics(&picture, &root, path, document.as_deref(), self.encoding());
+                batch.push((uri, diagnostics, version));
+            }
+            *published = now;
+            batch
+        };
+        for (uri, diagnostics, version) in batch {
+            self.client.publish_diagnostics(uri, diagnostics, version).await;
+        }
+    }
+
+    /// One reload: (re)index when needed, read the sources, build the picture off the async
+    /// threads, swap it in, re-point open documents, publish.
+    async fn reload_now(self: &Arc<Self>) {
+        let Some(root) = self.root() else { return };
+        let config = read(&self.config).clone();
+        let open: HashMap<String, Arc<str>> = self
+            .documents
+            .iter()
+            .filter_map(|d| Some((d.path.clone()?, Arc::from(d.text.to_string().as_str()))))
+            .collect();
+        let index = read(&self.index).clone();
+        let stale = self.index_stale.swap(false, Ordering::AcqRel);
+        let files = self.files.clone();
+        let crash_paths = config.crash_paths(&root);
+        let started = std::time::Instant::now();
+        let job = tokio::task::spawn_blocking(move || {
+            let index = match index {
+                Some(index) if !stale => index,
+                _ => Arc::new(WorkspaceIndex::build(&root).unwrap_or_else(|e| {
+                    tracing::error!("cannot index {}: {e}", root.display());
+                    WorkspaceIndex::empty(&root)
+                })),
+            };
+            let disk = engine::text_from_disk(&root);
+            let text_of = |path: &str| open.get(path).cloned().or_else(|| disk(path));
+            let mut files = files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let loaded = engine::load_crashes(&root, &config, &index, &mut files, &text_of);
+            (index, loaded)
+        });
+        let (index, loaded) = match job.await {
+            Ok(result) => result,
+            Err(e) => {
+                tracing::error!("reloading crashes failed: {e}");
+                self.client.log_message(MessageType::ERROR, format!("Crashloom could not reload crashes: {e}")).await;
+                return;
+            }
+        };
+        tracing::info!(
+            groups = loaded.picture.groups.len(),
+            files = loaded.files_read,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "crash picture built"
+        );
+        for problem in &loaded.problems {
+            tracing::warn!("{problem}");
+        }
+        let picture = Arc::new(loaded.picture);
+        *write(&self.index) = Some(index);
+        *write(&self.picture) = picture.clone();
+        for mut document in self.documents.iter_mut() {
+            self.track_sites(&mut document, &picture);
+        }
+        if let Some(watcher) = lock(&self.watcher).as_mut() {
+            watcher.rearm(&crash_paths);
+        }
+        self.publish_all().await;
+        for problem in loaded.problems {
+            self.client.log_message(MessageType::WARNING, problem).await;
+        }
+    }
+
+    /// Starts watching crash paths and runs reloads one at a time, merging bursts of changes.
+    pub async fn run_reloads(self: Arc<Self>, mut reloads: UnboundedReceiver<ReloadReason>) {
+        if let Some(root) = self.root() {
+            let paths = read(&self.config).crash_paths(&root);
+            match CrashWatcher::new(paths, self.reload.clone()) {
+                Ok(watcher) => *lock(&self.watcher) = Some(watcher),
+                Err(e) => tracing::warn!("cannot watch crash files; changes need a restart: {e}"),
+            }
+        }
+        while let Some(reason) = reloads.recv().await {
+            if reason != ReloadReason::Startup {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            while reloads.try_recv().is_ok() {}
+            tracing::debug!(?reason, "reloading crashes");
+            self.reload_now().await;
+        }
+    }
+}
+
+/// Locks that survive a panicked holder: a handler that panicked must not take the server down.
+pub fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub fn lock<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

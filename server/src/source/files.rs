@@ -1,0 +1,171 @@
+//! The files source: crash files and logs under `.crashloom/crashes/` and any configured paths.
+//! Files are re-read only when their size or modification time changed, so a reload after one
+//! new crash file costs one parse.
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::crash::CrashEvent;
+use crate::crash::file::parse_crash_file;
+
+/// What one load produced.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub events: Vec<CrashEvent>,
+    /// Problems found in files read this time (files unchanged since the last load are not
+    /// reported again). One sentence each, naming the file.
+    pub problems: Vec<String>,
+    pub files: usize,
+    pub files_parsed: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct FilesSource {
+    cache: HashMap<PathBuf, CachedFile>,
+}
+
+#[derive(Debug)]
+struct CachedFile {
+    modified: Option<SystemTime>,
+    len: u64,
+    events: Arc<Vec<CrashEvent>>,
+}
+
+impl FilesSource {
+    /// Reads every crash file below `paths` (files or folders). `root` makes locations relative;
+    /// logs over `max_bytes` are read from their end, where the newest crashes are.
+    pub fn load(&mut self, root: &Path, paths: &[PathBuf], max_bytes: u64) -> LoadReport {
+        let mut report = LoadReport::default();
+        let mut seen = Vec::new();
+        for path in paths {
+            for file in crash_files_below(path, &mut report.problems) {
+                seen.push(file);
+            }
+        }
+        seen.sort();
+        seen.dedup();
+        self.cache.retain(|path, _| seen.contains(path));
+        for file in seen {
+            report.files += 1;
+            let location = file.strip_prefix(root).unwrap_or(&file).to_string_lossy().replace('\\', "/");
+            let meta = match std::fs::metadata(&file) {
+                Ok(meta) => meta,
+                Err(e) => {
+                    // Deleted between listing and reading: nothing to show, nothing to complain about.
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        report.problems.push(format!("{location}: cannot read it: {e}"));
+                    }
+                    self.cache.remove(&file);
+                    continue;
+                }
+            };
+            let modified = meta.modified().ok();
+            if let Some(cached) = self.cache.get(&file)
+                && cached.modified == modified
+                && cached.len == meta.len()
+            {
+                report.events.extend(cached.events.iter().cloned());
+                continue;
+            }
+            report.files_parsed += 1;
+            let bytes = match read_tail(&file, meta.len(), max_bytes) {
+                Ok((bytes, skipped)) => {
+                    if skipped > 0 {
+                        report.problems.push(format!(
+                            "{location} is {} MiB; reading only its last {} MiB, where the newest crashes are (setting: diagnostics.max_log_mib)",
+                            meta.len() / (1 << 20),
+                            max_bytes / (1 << 20)
+                        ));
+                    }
+                    bytes
+                }
+                Err(e) => {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        report.problems.push(format!("{location}: cannot read it: {e}"));
+                    }
+                    self.cache.remove(&file);
+                    continue;
+                }
+            };
+            let parsed = parse_crash_file(&bytes, &location);
+            report.problems.extend(parsed.problems);
+            let events = Arc::new(parsed.events);
+            report.events.extend(events.iter().cloned());
+            self.cache.insert(file, CachedFile { modified, len: meta.len(), events });
+        }
+        report
+    }
+}
+
+/// Every regular file below `path` (or `path` itself), hidden ones and editor swap files excepted.
+fn crash_files_below(path: &Path, problems: &mut Vec<String>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if !path.exists() {
+        return files;
+    }
+    let walker = ignore::WalkBuilder::new(path).standard_filters(false).hidden(true).follow_links(false).build();
+    for entry in walker {
+        match entry {
+            Ok(entry) if entry.file_type().is_some_and(|t| t.is_file()) => {
+                let name = entry.file_name().to_string_lossy();
+                if !(name.ends_with('~') || name.ends_with(".swp") || name.ends_with(".tmp")) {
+                    files.push(entry.into_path());
+                }
+            }
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => problems.push(format!("cannot list crash files in {}: {e}", path.display())),
+        }
+    }
+    files
+}
+
+fn is_not_found(error: &ignore::Error) -> bool {
+    error.io_error().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// Reads a file, or only its last `max_bytes` (from the first line break after the cut) when it is
+/// larger. Returns the bytes and how many were skipped.
+fn read_tail(path: &Path, len: u64, max_bytes: u64) -> std::io::Result<(Vec<u8>, u64)> {
+    let mut file = std::fs::File::open(path)?;
+    if len <= max_bytes {
+        let mut bytes = Vec::with_capacity(len as usize);
+        file.read_to_end(&mut bytes)?;
+        return Ok((bytes, 0));
+    }
+    let skip = len - max_bytes;
+    file.seek(SeekFrom::Start(skip))?;
+    let mut bytes = Vec::with_capacity(max_bytes as usize);
+    file.take(max_bytes).read_to_end(&mut bytes)?;
+    let start = bytes.iter().position(|b| *b == b'\n').map_or(0, |i| i + 1);
+    bytes.drain(..start);
+    Ok((bytes, skip + start as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_big_log_is_read_from_its_last_whole_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("app.log");
+        std::fs::write(&path, "old line one\nold line two\nnewest line\n").expect("write");
+        let len = std::fs::metadata(&path).expect("meta").len();
+        let (bytes, skipped) = read_tail(&path, len, 16).expect("read");
+        assert_eq!(String::from_utf8_lossy(&bytes), "newest line\n");
+        assert_eq!(skipped, len - 12);
+    }
+
+    #[test]
+    fn missing_paths_are_quietly_empty() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut source = FilesSource::default();
+        let report = source.load(dir.path(), &[dir.path().join(".crashloom/crashes")], 1 << 20);
+        assert_eq!(report.files, 0);
+        assert!(report.problems.is_empty());
+    }
+}

@@ -1,0 +1,314 @@
+//! A small LSP client for end-to-end tests: starts the real `crashloom lsp` binary, speaks
+//! JSON-RPC over its stdio, answers the server's requests, and collects what it publishes.
+#![allow(dead_code, clippy::unwrap_used, clippy::print_stderr)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// Long enough for a slow CI machine; tests wait for an event, they do not time it.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+pub struct LspClient {
+    child: Child,
+    stdin: ChildStdin,
+    messages: Receiver<Value>,
+    next_id: i64,
+    pub root: PathBuf,
+    /// Latest diagnostics per URI.
+    pub diagnostics: HashMap<String, Vec<Value>>,
+    /// `window/showMessage` and `window/logMessage` notifications, as (type, message).
+    pub messages_shown: Vec<(i64, String)>,
+    pub log: Vec<(i64, String)>,
+    /// Errors the test expects to see; any other error message fails the test at the end.
+    pub expected_errors: Vec<String>,
+    shut_down: bool,
+}
+
+impl LspClient {
+    /// Starts the server on `root` and completes `initialize`/`initialized`.
+    pub fn start(root: &Path, initialization_options: Value) -> Self {
+        Self::start_with(root, initialization_options, json!(["utf-16"]))
+    }
+
+    pub fn start_with(root: &Path, initialization_options: Value, encodings: Value) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_crashloom"))
+            .arg("lsp")
+            .env("CRASHLOOM_LOG", "crashloom=debug")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start crashloom lsp");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[server] {line}");
+            }
+        });
+        let (sender, messages) = channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            loop {
+                let mut length = None;
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let header = header.trim_end();
+                    if header.is_empty() {
+                        break;
+                    }
+                    if let Some(value) = header.strip_prefix("Content-Length: ") {
+                        length = value.parse::<usize>().ok();
+                    }
+                }
+                let mut body = vec![0; length.expect("Content-Length header")];
+                if reader.read_exact(&mut body).is_err() {
+                    return;
+                }
+                let message: Value = serde_json::from_slice(&body).expect("the server sends JSON");
+                if sender.send(message).is_err() {
+                    return;
+                }
+            }
+        });
+        let root = root.canonicalize().unwrap();
+        let mut client = Self {
+            child,
+            stdin,
+            messages,
+            next_id: 1,
+            root: root.clone(),
+            diagnostics: HashMap::new(),
+            messages_shown: Vec::new(),
+            log: Vec::new(),
+            expected_errors: Vec::new(),
+            shut_down: false,
+        };
+        let uri = file_uri(&root);
+        let result = client.request(
+            "initialize",
+            json!({
+                "processId": null,
+                "rootUri": uri,
+                "workspaceFolders": [{"uri": uri, "name": "workspace"}],
+                "initializationOptions": initialization_options,
+                "capabilities": {
+                    "general": {"positionEncodings": encodings},
+                    "workspace": {"didChangeWatchedFiles": {"dynamicRegistration": true}},
+                    "textDocument": {"publishDiagnostics": {"relatedInformation": true}, "hover": {"contentFormat": ["markdown"]}},
+                    "window": {"workDoneProgress": true, "showDocument": {"support": true}}
+                }
+            }),
+        );
+        assert_eq!(result["serverInfo"]["name"], "crashloom");
+        client.notify("initialized", json!({}));
+        client
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Handles messages for up to `wait`.
+    pub fn pump(&mut self, wait: Duration) {
+        let _ = self.next_message(Instant::now() + wait);
+    }
+
+    /// Handles messages until none arrives for `quiet`.
+    pub fn pump_until_quiet(&mut self, quiet: Duration) {
+        while self.next_message(Instant::now() + quiet).is_some() {}
+    }
+
+    pub fn uri(&self, relative: &str) -> String {
+        file_uri(&self.root.join(relative))
+    }
+
+    pub fn notify(&mut self, method: &str, params: Value) {
+        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    /// Sends a request and waits for its response, handling everything that arrives meanwhile.
+    pub fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let message =
+                self.next_message(deadline).unwrap_or_else(|| panic!("no response to {method} within {WAIT:?}"));
+            if message.get("id") == Some(&json!(id)) && message.get("method").is_none() {
+                if let Some(error) = message.get("error") {
+                    panic!("{method} failed: {error}");
+                }
+                return message["result"].clone();
+            }
+        }
+    }
+
+    /// Waits until the diagnostics of `relative` satisfy `ready`, and returns them.
+    pub fn wait_for_diagnostics(&mut self, relative: &str, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let uri = self.uri(relative);
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(diagnostics) = self.diagnostics.get(&uri)
+                && ready(diagnostics)
+            {
+                return diagnostics.clone();
+            }
+            if self.next_message(deadline).is_none() {
+                panic!(
+                    "diagnostics of {relative} not as expected within {WAIT:?}; last: {:#?}",
+                    self.diagnostics.get(&uri)
+                );
+            }
+        }
+    }
+
+    pub fn open(&mut self, relative: &str) -> String {
+        let text = std::fs::read_to_string(self.root.join(relative)).unwrap();
+        let uri = self.uri(relative);
+        let language = match relative.rsplit('.').next() {
+            Some("py") => "python",
+            Some("js") => "javascript",
+            Some("ts") => "typescript",
+            Some("rs") => "rust",
+            Some("go") => "go",
+            _ => "plaintext",
+        };
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": language, "version": 1, "text": text}}),
+        );
+        uri
+    }
+
+    /// Shuts the server down cleanly and checks it exits with success.
+    pub fn shutdown(mut self) {
+        let result = self.request("shutdown", Value::Null);
+        assert_eq!(result, Value::Null);
+        self.notify("exit", Value::Null);
+        self.shut_down = true;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "the server exited with {status}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "the server did not exit after `exit`");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.assert_no_unexpected_errors();
+    }
+
+    pub fn assert_no_unexpected_errors(&self) {
+        for (kind, message) in self.messages_shown.iter().chain(&self.log) {
+            if *kind == 1 && !self.expected_errors.iter().any(|e| message.contains(e)) {
+                panic!("the server reported an unexpected error: {message}");
+            }
+        }
+    }
+
+    fn send(&mut self, message: &Value) {
+        let body = serde_json::to_vec(message).unwrap();
+        write!(self.stdin, "Content-Length: {}\r\n\r\n", body.len()).unwrap();
+        self.stdin.write_all(&body).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// Handles one incoming message; `None` when the deadline passed first.
+    fn next_message(&mut self, deadline: Instant) -> Option<Value> {
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        let message = match self.messages.recv_timeout(timeout) {
+            Ok(message) => message,
+            Err(RecvTimeoutError::Timeout) => return None,
+            Err(RecvTimeoutError::Disconnected) => panic!("the server closed its output (did it crash?)"),
+        };
+        match (message.get("method").and_then(Value::as_str), message.get("id")) {
+            (Some(method), Some(id)) => {
+                // A request from the server: answer as an editor would.
+                let result = match method {
+                    "workspace/configuration" => json!([null]),
+                    "window/showDocument" => json!({"success": true}),
+                    "workspace/applyEdit" => json!({"applied": true}),
+                    _ => Value::Null,
+                };
+                let id = id.clone();
+                self.send(&json!({"jsonrpc": "2.0", "id": id, "result": result}));
+            }
+            (Some("textDocument/publishDiagnostics"), None) => {
+                let uri = message["params"]["uri"].as_str().unwrap().to_owned();
+                let diagnostics = message["params"]["diagnostics"].as_array().unwrap().clone();
+                self.diagnostics.insert(uri, diagnostics);
+            }
+            (Some("window/showMessage"), None) => {
+                let params = &message["params"];
+                self.messages_shown
+                    .push((params["type"].as_i64().unwrap(), params["message"].as_str().unwrap().to_owned()));
+            }
+            (Some("window/logMessage"), None) => {
+                let params = &message["params"];
+                self.log.push((params["type"].as_i64().unwrap(), params["message"].as_str().unwrap().to_owned()));
+            }
+            _ => {}
+        }
+        Some(message)
+    }
+}
+
+impl Drop for LspClient {
+    fn drop(&mut self) {
+        if !self.shut_down {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+pub fn file_uri(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+/// A copy of an example workspace in a temporary folder, so tests can change it freely.
+pub fn example_workspace(name: &str) -> tempfile::TempDir {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name);
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&source, dir.path());
+    dir
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != "__pycache__"
+                && entry.file_name() != "node_modules"
+                && entry.file_name() != "target"
+            {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A diagnostic as `(line, severity, first line of the message)`, 0-based line.
+pub fn summary(diagnostic: &Value) -> (u64, u64, String) {
+    (
+        diagnostic["range"]["start"]["line"].as_u64().unwrap(),
+        diagnostic["severity"].as_u64().unwrap(),
+        diagnostic["message"].as_str().unwrap().lines().next().unwrap().to_owned(),
+    )
+}
