@@ -1,3 +1,5 @@
 //! Where crashes come from. Every source yields plain [`crate::crash::CrashEvent`]s.
 
+pub mod collector;
 pub mod files;
+pub mod store;
