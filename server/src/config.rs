@@ -145,6 +145,7 @@ impl Config {
         for source in &self.sources {
             match source {
                 SourceConfig::Files { paths: extra } => paths.extend(extra.iter().map(|p| root.join(p))),
+                SourceConfig::Sentry(_) => {}
             }
         }
         paths
@@ -174,6 +175,23 @@ mod tests {
         assert_eq!(config.sources, vec![SourceConfig::Files { paths: vec!["logs/app.log".into()] }]);
         assert_eq!(config.mapping.roots.len(), 1);
         assert!(!config.diagnostics.frames);
+    }
+
+    #[test]
+    fn a_sentry_source_reads_with_defaults() {
+        let config =
+            Config::from_toml("[[source]]\nkind = \"sentry\"\norg = \"acme\"\nproject = \"backend\"\n").expect("valid");
+        let SourceConfig::Sentry(sentry) = &config.sources[0] else { panic!("not sentry") };
+        assert_eq!(
+            (sentry.url.as_str(), sentry.project.as_slice()),
+            ("https://sentry.io", ["backend".to_owned()].as_slice())
+        );
+        assert_eq!(sentry.refresh_secs, 60);
+        assert!(
+            Config::from_toml("[[source]]\nkind = \"sentry\"\norg = \"a\"\nproject = [\"x\", \"y\"]\ntoken = \"t\"\n")
+                .is_err(),
+            "no token in the file"
+        );
     }
 
     #[test]
