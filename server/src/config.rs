@@ -82,6 +82,52 @@ impl Default for SandboxConfig {
 pub enum SourceConfig {
     /// Crash files and logs: files or folders, relative to the workspace root or absolute.
     Files { paths: Vec<String> },
+    /// A team's Sentry (sentry.io, a regional host or self-hosted). The token comes from
+    /// `SENTRY_AUTH_TOKEN` or the editor's settings (`sentryToken`), never from this file.
+    Sentry(SentrySourceConfig),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentrySourceConfig {
+    #[serde(default = "default_sentry_url")]
+    pub url: String,
+    pub org: String,
+    /// One project slug or several.
+    #[serde(alias = "projects", deserialize_with = "one_or_many")]
+    pub project: Vec<String>,
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Sentry search query; unresolved issues by default.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// `statsPeriod`, e.g. `24h` or `14d`.
+    #[serde(default)]
+    pub period: Option<String>,
+    /// Seconds between background refreshes.
+    #[serde(default = "default_refresh_secs")]
+    pub refresh_secs: u64,
+}
+
+fn default_sentry_url() -> String {
+    "https://sentry.io".to_owned()
+}
+
+fn default_refresh_secs() -> u64 {
+    60
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
