@@ -1,0 +1,488 @@
+//! The offline Root Cause and Fix Proposal agents on real crashes: a small source file that crashes
+//! the way production code does, the facts and code context the Error Analyzer and Code Search would
+//! hand over, and the exact change (or refusal) that comes back. Where it is cheap the fix is proven
+//! for real: the original program crashes, the fixed one raises the explicit error instead.
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
+
+use std::path::Path;
+use std::process::Command;
+
+use crashloom::crash::Language;
+use crashloom::investigate::fix::OfflineFixProposer;
+use crashloom::investigate::root_cause::OfflineRootCause;
+use crashloom::investigate::{
+    CodeContext, CodeRef, CommitInfo, CrashFacts, CrashInput, FailingOperation, FixOutcome, FixProposal, FixProposer,
+    RootCauseAnalyst, SiteFacts,
+};
+use crashloom::sandbox::FileEdit;
+use crashloom::workspace::sites::CrashGroup;
+use tempfile::TempDir;
+
+// ---------------------------------------------------------------- helpers
+
+fn workspace(path: &str, text: &str) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(path);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, text).unwrap();
+    dir
+}
+
+fn group() -> CrashGroup {
+    CrashGroup {
+        id: "g1".into(),
+        short_id: "G1".into(),
+        title: String::new(),
+        exception: String::new(),
+        message: String::new(),
+        count: 1,
+        user_count: None,
+        first_seen: None,
+        last_seen: None,
+        releases: Vec::new(),
+        environments: Vec::new(),
+        permalink: None,
+        status: None,
+        origins: Vec::new(),
+        event: Default::default(),
+        sites: Vec::new(),
+        unmapped: Vec::new(),
+    }
+}
+
+/// The facts the Error Analyzer gives for a crash at `path:line` of the workspace.
+fn facts(
+    language: Language,
+    (exception, message): (&str, &str),
+    dir: &TempDir,
+    (path, line, function): (&str, u32, &str),
+    operation: FailingOperation,
+) -> CrashFacts {
+    let text = std::fs::read_to_string(dir.path().join(path)).unwrap_or_default();
+    let code = text.lines().nth(line as usize - 1).map(|l| l.trim().to_owned());
+    let site = SiteFacts { path: path.into(), line, function: Some(function.into()), code };
+    CrashFacts {
+        language: Some(language),
+        exception: exception.into(),
+        message: message.into(),
+        crash_site: Some(site.clone()),
+        in_app_path: vec![site],
+        root_cause: None,
+        variables: Vec::new(),
+        failing_operation: Some(operation),
+    }
+}
+
+fn propose(dir: &TempDir, facts: &CrashFacts) -> FixOutcome {
+    let group = group();
+    let input = CrashInput { root: dir.path().to_path_buf(), group: &group };
+    OfflineFixProposer.propose(&input, facts, &CodeContext::default(), &[])
+}
+
+#[track_caller]
+fn proposed(outcome: FixOutcome) -> FixProposal {
+    match outcome {
+        FixOutcome::Proposed { fix } => fix,
+        FixOutcome::NoConfidentFix { reason } => panic!("expected a fix, got no confident fix: {reason}"),
+    }
+}
+
+#[track_caller]
+fn refused(outcome: FixOutcome) -> String {
+    match outcome {
+        FixOutcome::NoConfidentFix { reason } => reason,
+        FixOutcome::Proposed { fix } => panic!("expected no confident fix, got {fix:#?}"),
+    }
+}
+
+/// The one replacement of the fix, checked against today's file, and the file after it.
+#[track_caller]
+fn apply(dir: &TempDir, fix: &FixProposal) -> (String, String, String) {
+    assert_eq!(fix.changes.len(), 1, "{fix:#?}");
+    let change = &fix.changes[0];
+    let FileEdit::Replace { old, new } = &change.edit else { panic!("expected a replacement: {change:?}") };
+    let text = std::fs::read_to_string(dir.path().join(&change.path)).unwrap();
+    assert_eq!(text.matches(old.as_str()).count(), 1, "`old` must occur exactly once:\n{old}");
+    (old.clone(), new.clone(), text.replacen(old.as_str(), new, 1))
+}
+
+fn grammar(path: &str) -> tree_sitter::Language {
+    match Path::new(path).extension().and_then(|e| e.to_str()) {
+        Some("py") => tree_sitter_python::LANGUAGE.into(),
+        Some("js") => tree_sitter_javascript::LANGUAGE.into(),
+        Some("ts") => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+        Some("rs") => tree_sitter_rust::LANGUAGE.into(),
+        Some("go") => tree_sitter_go::LANGUAGE.into(),
+        Some("java") => tree_sitter_java::LANGUAGE.into(),
+        other => panic!("no grammar for {other:?}"),
+    }
+}
+
+#[track_caller]
+fn assert_parses(path: &str, text: &str) {
+    let mut parser = tree_sitter::Parser::new();
+    parser.set_language(&grammar(path)).unwrap();
+    let tree = parser.parse(text, None).unwrap();
+    assert!(!tree.root_node().has_error(), "the edited {path} does not parse:\n{text}");
+}
+
+/// Runs a program in `dir` and returns its exit success and stderr.
+fn run(dir: &Path, program: &str, args: &[&str]) -> (bool, String) {
+    let output = Command::new(program).args(args).current_dir(dir).output().unwrap();
+    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// The last line of a Python traceback: `Type: message`.
+fn python_error(dir: &Path, script: &str, args: &[&str]) -> String {
+    let mut all = vec![script];
+    all.extend_from_slice(args);
+    let (ok, stderr) = run(dir, "python3", &all);
+    assert!(!ok, "expected {script} to fail");
+    stderr.lines().last().unwrap_or_default().to_owned()
+}
+
+// ---------------------------------------------------------------- Python
+
+const ORDERS_PY: &str = r#"class OrderError(Exception):
+    pass
+
+
+CUSTOMERS = {"c1": {"name": "Ada", "email": "ada@example.com"}}
+
+
+def receipt(order, customers=CUSTOMERS):
+    if not order.get("items"):
+        raise OrderError("order has no items")
+    customer = customers.get(order["customer"])
+    total = sum(item["price"] for item in order["items"])
+    return f"{customer['name']}: {total}"
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(receipt({"customer": sys.argv[1], "items": [{"price": 3}]}))
+"#;
+
+fn subscript_of_none(dir: &TempDir) -> CrashFacts {
+    facts(
+        Language::Python,
+        ("TypeError", "'NoneType' object is not subscriptable"),
+        dir,
+        ("shop/orders.py", 13, "receipt"),
+        FailingOperation::SubscriptOfMissing { expression: "customer".into() },
+    )
+}
+
+#[test]
+fn python_none_from_get_raises_the_modules_own_error_right_after_the_lookup() {
+    let dir = workspace("shop/orders.py", ORDERS_PY);
+    assert_eq!(
+        python_error(dir.path(), "shop/orders.py", &["c9"]),
+        "TypeError: 'NoneType' object is not subscriptable"
+    );
+
+    let fix = proposed(propose(&dir, &subscript_of_none(&dir)));
+    let (old, new, edited) = apply(&dir, &fix);
+    assert_eq!(old, "    customer = customers.get(order[\"customer\"])\n");
+    assert_eq!(
+        new,
+        "    customer = customers.get(order[\"customer\"])\n    if customer is None:\n        raise OrderError(f\"unknown customer {order['customer']!r}\")\n"
+    );
+    assert!(!fix.hides_symptom);
+    assert_eq!(fix.changes[0].path, "shop/orders.py");
+    assert!(fix.rationale.contains("returns None when the key is absent"), "{}", fix.rationale);
+    assert_parses("shop/orders.py", &edited);
+
+    std::fs::write(dir.path().join("shop/orders.py"), &edited).unwrap();
+    assert_eq!(python_error(dir.path(), "shop/orders.py", &["c9"]), "OrderError: unknown customer 'c9'");
+    let (ok, _) = run(dir.path(), "python3", &["shop/orders.py", "c1"]);
+    assert!(ok, "a known customer still works");
+}
+
+#[test]
+fn python_attribute_of_none_from_get_falls_back_to_lookup_error() {
+    let source = "USERS = {}\n\n\ndef email_domain(user_id):\n    user = USERS.get(user_id)\n    return user.email.split(\"@\")[1]\n";
+    let dir = workspace("users.py", source);
+    let facts = facts(
+        Language::Python,
+        ("AttributeError", "'NoneType' object has no attribute 'email'"),
+        &dir,
+        ("users.py", 6, "email_domain"),
+        FailingOperation::AttributeOfMissing { expression: "user".into(), attribute: "email".into() },
+    );
+    let fix = proposed(propose(&dir, &facts));
+    let (_, new, edited) = apply(&dir, &fix);
+    assert_eq!(
+        new,
+        "    user = USERS.get(user_id)\n    if user is None:\n        raise LookupError(f\"unknown user {user_id!r}\")\n"
+    );
+    assert_parses("users.py", &edited);
+}
+
+#[test]
+fn python_none_that_does_not_come_from_a_lookup_gets_no_fix() {
+    // A parameter: the None comes from the caller.
+    let dir = workspace("a.py", "def name(customer):\n    return customer[\"name\"]\n");
+    let facts_param = facts(
+        Language::Python,
+        ("TypeError", "'NoneType' object is not subscriptable"),
+        &dir,
+        ("a.py", 2, "name"),
+        FailingOperation::SubscriptOfMissing { expression: "customer".into() },
+    );
+    let reason = refused(propose(&dir, &facts_param));
+    assert!(reason.contains("not assigned in `name`"), "{reason}");
+
+    // Assigned from a function that is not a lookup.
+    let dir = workspace("b.py", "def name(db, key):\n    customer = db.load(key)\n    return customer[\"name\"]\n");
+    let facts_call = facts(
+        Language::Python,
+        ("TypeError", "'NoneType' object is not subscriptable"),
+        &dir,
+        ("b.py", 3, "name"),
+        FailingOperation::SubscriptOfMissing { expression: "customer".into() },
+    );
+    let reason = refused(propose(&dir, &facts_call));
+    assert!(reason.contains("not from a lookup"), "{reason}");
+
+    // `.get` with a default does not return None.
+    let dir = workspace("c.py", "def name(d, key):\n    customer = d.get(key, {})\n    return customer[\"name\"]\n");
+    let facts_default = facts(
+        Language::Python,
+        ("TypeError", "'NoneType' object is not subscriptable"),
+        &dir,
+        ("c.py", 3, "name"),
+        FailingOperation::SubscriptOfMissing { expression: "customer".into() },
+    );
+    assert!(refused(propose(&dir, &facts_default)).contains("has a default"));
+}
+
+#[test]
+fn python_fix_is_refused_when_the_file_changed_or_is_gone_or_the_snippet_is_not_unique() {
+    let dir = workspace("shop/orders.py", ORDERS_PY);
+    let mut changed = subscript_of_none(&dir);
+    changed.crash_site.as_mut().unwrap().code = Some("return customer['name']".into());
+    assert!(refused(propose(&dir, &changed)).contains("file changed since the crash"));
+
+    let mut elsewhere = subscript_of_none(&dir);
+    elsewhere.crash_site.as_mut().unwrap().path = "shop/missing.py".into();
+    assert!(refused(propose(&dir, &elsewhere)).contains("not in the workspace"));
+
+    let mut no_operation = subscript_of_none(&dir);
+    no_operation.failing_operation = None;
+    assert!(refused(propose(&dir, &no_operation)).contains("not known what failed"));
+
+    // The same function twice (two classes): no snippet of it is unique.
+    let twice = "class A:\n    def name(self, d, k):\n        c = d.get(k)\n        return c[\"name\"]\n\n\nclass B:\n    def name(self, d, k):\n        c = d.get(k)\n        return c[\"name\"]\n";
+    let dir = workspace("twice.py", twice);
+    let facts = facts(
+        Language::Python,
+        ("TypeError", "'NoneType' object is not subscriptable"),
+        &dir,
+        ("twice.py", 4, "name"),
+        FailingOperation::SubscriptOfMissing { expression: "c".into() },
+    );
+    let reason = refused(propose(&dir, &facts));
+    assert!(reason.contains("occurs more than once"), "{reason}");
+}
+
+const PAYLOAD_PY: &str = r#"import json
+import sys
+
+
+class PayloadError(ValueError):
+    pass
+
+
+def shipping_address(payload):
+    order = json.loads(payload)
+    return order["address"]["city"]
+
+
+if __name__ == "__main__":
+    print(shipping_address(sys.argv[1]))
+"#;
+
+#[test]
+fn python_missing_key_in_input_raises_a_named_error_not_a_default() {
+    let dir = workspace("api/payload.py", PAYLOAD_PY);
+    assert_eq!(python_error(dir.path(), "api/payload.py", &["{}"]), "KeyError: 'address'");
+    let facts = facts(
+        Language::Python,
+        ("KeyError", "'address'"),
+        &dir,
+        ("api/payload.py", 11, "shipping_address"),
+        FailingOperation::MissingKey { container: "order".into(), key: "'address'".into() },
+    );
+    let fix = proposed(propose(&dir, &facts));
+    let (old, new, edited) = apply(&dir, &fix);
+    assert_eq!(old, "    return order[\"address\"][\"city\"]\n");
+    assert_eq!(
+        new,
+        "    if \"address\" not in order:\n        raise PayloadError(\"order has no 'address'\")\n    return order[\"address\"][\"city\"]\n"
+    );
+    assert!(!fix.hides_symptom);
+    assert_parses("api/payload.py", &edited);
+    std::fs::write(dir.path().join("api/payload.py"), &edited).unwrap();
+    assert_eq!(python_error(dir.path(), "api/payload.py", &["{}"]), "PayloadError: order has no 'address'");
+    let (ok, _) = run(dir.path(), "python3", &["api/payload.py", r#"{"address": {"city": "Oslo"}}"#]);
+    assert!(ok);
+}
+
+#[test]
+fn python_missing_key_on_a_write_or_in_a_comprehension_gets_no_fix() {
+    let dir = workspace("count.py", "def count(counts, word):\n    counts[word] += 1\n");
+    let facts_write = facts(
+        Language::Python,
+        ("KeyError", "'the'"),
+        &dir,
+        ("count.py", 2, "count"),
+        FailingOperation::MissingKey { container: "counts".into(), key: "word".into() },
+    );
+    assert!(refused(propose(&dir, &facts_write)).contains("decision for a person"));
+
+    let dir = workspace("prices.py", "def prices(items):\n    return [item[\"price\"] for item in items]\n");
+    let facts_comprehension = facts(
+        Language::Python,
+        ("KeyError", "'price'"),
+        &dir,
+        ("prices.py", 2, "prices"),
+        FailingOperation::MissingKey { container: "item".into(), key: "'price'".into() },
+    );
+    assert!(refused(propose(&dir, &facts_comprehension)).contains("comprehension"));
+}
+
+const STATS_PY: &str = "import sys\n\n\ndef average(values):\n    total = sum(values)\n    return total / len(values)\n\n\nif __name__ == \"__main__\":\n    print(average([int(v) for v in sys.argv[1:]]))\n";
+
+#[test]
+fn python_zero_division_checks_the_divisor_first() {
+    let dir = workspace("stats.py", STATS_PY);
+    assert_eq!(python_error(dir.path(), "stats.py", &[]), "ZeroDivisionError: division by zero");
+    let facts = facts(
+        Language::Python,
+        ("ZeroDivisionError", "division by zero"),
+        &dir,
+        ("stats.py", 6, "average"),
+        FailingOperation::DivisionByZero { divisor: "len(values)".into() },
+    );
+    let fix = proposed(propose(&dir, &facts));
+    let (_, new, edited) = apply(&dir, &fix);
+    assert_eq!(
+        new,
+        "    if not values:\n        raise ValueError(\"values is empty\")\n    return total / len(values)\n"
+    );
+    assert!(!fix.hides_symptom);
+    assert_parses("stats.py", &edited);
+    std::fs::write(dir.path().join("stats.py"), &edited).unwrap();
+    assert_eq!(python_error(dir.path(), "stats.py", &[]), "ValueError: values is empty");
+    assert!(run(dir.path(), "python3", &["stats.py", "2", "4"]).0);
+}
+
+#[test]
+fn python_zero_division_by_a_call_or_a_constant_gets_no_fix() {
+    let dir = workspace("rate.py", "def rate(done, clock):\n    return done / clock.elapsed()\n");
+    let facts_call = facts(
+        Language::Python,
+        ("ZeroDivisionError", "division by zero"),
+        &dir,
+        ("rate.py", 2, "rate"),
+        FailingOperation::DivisionByZero { divisor: "clock.elapsed()".into() },
+    );
+    assert!(refused(propose(&dir, &facts_call)).contains("call it twice"));
+    let dir = workspace("zero.py", "def boom(x):\n    return x / 0\n");
+    let facts_constant = facts(
+        Language::Python,
+        ("ZeroDivisionError", "division by zero"),
+        &dir,
+        ("zero.py", 2, "boom"),
+        FailingOperation::DivisionByZero { divisor: "0".into() },
+    );
+    assert!(refused(propose(&dir, &facts_constant)).contains("constant"));
+}
+
+const QUEUE_PY: &str = "import sys\n\n\ndef next_job(jobs, position):\n    job = jobs[position]\n    return job.upper()\n\n\nif __name__ == \"__main__\":\n    print(next_job([\"a\", \"b\"], int(sys.argv[1])))\n";
+
+#[test]
+fn python_index_error_checks_the_bounds_first() {
+    let dir = workspace("queue.py", QUEUE_PY);
+    assert_eq!(python_error(dir.path(), "queue.py", &["5"]), "IndexError: list index out of range");
+    let facts = facts(
+        Language::Python,
+        ("IndexError", "list index out of range"),
+        &dir,
+        ("queue.py", 5, "next_job"),
+        FailingOperation::IndexOutOfRange { container: "jobs".into(), index: Some("position".into()), length: None },
+    );
+    let fix = proposed(propose(&dir, &facts));
+    let (_, new, edited) = apply(&dir, &fix);
+    assert_eq!(
+        new,
+        "    if not -len(jobs) <= position < len(jobs):\n        raise ValueError(f\"index {position} is out of range for jobs of length {len(jobs)}\")\n    job = jobs[position]\n"
+    );
+    assert_parses("queue.py", &edited);
+    std::fs::write(dir.path().join("queue.py"), &edited).unwrap();
+    assert_eq!(
+        python_error(dir.path(), "queue.py", &["5"]),
+        "ValueError: index 5 is out of range for jobs of length 2"
+    );
+    assert!(run(dir.path(), "python3", &["queue.py", "1"]).0);
+}
+
+#[test]
+fn python_index_error_with_two_reads_of_the_container_gets_no_fix() {
+    let dir = workspace("pair.py", "def pair(xs, i, j):\n    return xs[i] + xs[j]\n");
+    let facts = facts(
+        Language::Python,
+        ("IndexError", "list index out of range"),
+        &dir,
+        ("pair.py", 2, "pair"),
+        FailingOperation::IndexOutOfRange { container: "xs".into(), index: None, length: None },
+    );
+    assert!(refused(propose(&dir, &facts)).contains("more than once"));
+}
+
+const QTY_PY: &str = "import sys\n\n\ndef quantity(form):\n    count = int(form[\"qty\"])\n    return count\n\n\nif __name__ == \"__main__\":\n    print(quantity({\"qty\": sys.argv[1]}))\n";
+
+#[test]
+fn python_int_parse_reraises_naming_the_bad_text() {
+    let dir = workspace("form.py", QTY_PY);
+    assert_eq!(
+        python_error(dir.path(), "form.py", &["abc"]),
+        "ValueError: invalid literal for int() with base 10: 'abc'"
+    );
+    let facts = facts(
+        Language::Python,
+        ("ValueError", "invalid literal for int() with base 10: 'abc'"),
+        &dir,
+        ("form.py", 5, "quantity"),
+        FailingOperation::NumberParse { call: "int".into(), input: Some("'abc'".into()) },
+    );
+    let fix = proposed(propose(&dir, &facts));
+    let (old, new, edited) = apply(&dir, &fix);
+    assert_eq!(old, "    count = int(form[\"qty\"])\n");
+    assert_eq!(
+        new,
+        "    try:\n        count = int(form[\"qty\"])\n    except ValueError as error:\n        raise ValueError(f\"form[\\\"qty\\\"] is not a whole number: {form['qty']!r}\") from error\n"
+    );
+    assert_parses("form.py", &edited);
+    std::fs::write(dir.path().join("form.py"), &edited).unwrap();
+    assert_eq!(python_error(dir.path(), "form.py", &["abc"]), "ValueError: form[\"qty\"] is not a whole number: 'abc'");
+    assert!(run(dir.path(), "python3", &["form.py", "3"]).0);
+}
+
+#[test]
+fn python_int_parse_already_inside_try_gets_no_fix() {
+    let dir = workspace(
+        "p.py",
+        "def parse(text):\n    try:\n        return int(text)\n    finally:\n        print(\"parsed\")\n",
+    );
+    let facts = facts(
+        Language::Python,
+        ("ValueError", "invalid literal for int() with base 10: 'x'"),
+        &dir,
+        ("p.py", 3, "parse"),
+        FailingOperation::NumberParse { call: "int".into(), input: Some("'x'".into()) },
+    );
+    assert!(refused(propose(&dir, &facts)).contains("already inside a `try`"));
+}
