@@ -126,6 +126,13 @@ fn assert_parses(path: &str, text: &str) {
     assert!(!tree.root_node().has_error(), "the edited {path} does not parse:\n{text}");
 }
 
+/// The 1-based line of the only line containing `needle`.
+fn line_of(text: &str, needle: &str) -> u32 {
+    let lines: Vec<usize> = text.lines().enumerate().filter(|(_, l)| l.contains(needle)).map(|(i, _)| i + 1).collect();
+    assert_eq!(lines.len(), 1, "`{needle}` must be on exactly one line");
+    lines[0] as u32
+}
+
 /// Runs a program in `dir` and returns its exit success and stderr.
 fn run(dir: &Path, program: &str, args: &[&str]) -> (bool, String) {
     let output = Command::new(program).args(args).current_dir(dir).output().unwrap();
@@ -485,4 +492,236 @@ fn python_int_parse_already_inside_try_gets_no_fix() {
         FailingOperation::NumberParse { call: "int".into(), input: Some("'x'".into()) },
     );
     assert!(refused(propose(&dir, &facts)).contains("already inside a `try`"));
+}
+
+// ---------------------------------------------------------------- JavaScript / TypeScript
+
+/// tests/fixtures/traces/javascript/programs/type_error.js, as Node ran it.
+const TYPE_ERROR_JS: &str = "// Reading a property of undefined: Node prints the source line and a caret before the error.\nfunction total(order) {\n  return order.items.length;\n}\n\nfunction checkout(cart) {\n  return total(cart.order);\n}\n\ncheckout({});\n";
+
+#[test]
+fn javascript_property_of_undefined_parameter_is_checked_at_the_top_of_the_function() {
+    let dir = workspace("type_error.js", TYPE_ERROR_JS);
+    let (ok, stderr) = run(dir.path(), "node", &["type_error.js"]);
+    assert!(!ok && stderr.contains("TypeError: Cannot read properties of undefined (reading 'items')"), "{stderr}");
+    let facts = facts(
+        Language::JavaScript,
+        ("TypeError", "Cannot read properties of undefined (reading 'items')"),
+        &dir,
+        ("type_error.js", 3, "total"),
+        FailingOperation::AttributeOfMissing { expression: "order".into(), attribute: "items".into() },
+    );
+    let fix = proposed(propose(&dir, &facts));
+    let (old, new, edited) = apply(&dir, &fix);
+    assert_eq!(old, "  return order.items.length;\n");
+    assert_eq!(
+        new,
+        "  if (order == null) {\n    throw new Error(\"total: order is missing\");\n  }\n  return order.items.length;\n"
+    );
+    assert!(!fix.hides_symptom);
+    assert_parses("type_error.js", &edited);
+    std::fs::write(dir.path().join("type_error.js"), &edited).unwrap();
+    let (ok, stderr) = run(dir.path(), "node", &["type_error.js"]);
+    assert!(!ok && stderr.contains("Error: total: order is missing"), "{stderr}");
+}
+
+const USERS_TS: &str = "class NotFoundError extends Error {}\n\ninterface User {\n  id: number;\n  name: string;\n}\n\nconst users: User[] = [{ id: 1, name: 'Ada' }];\n\nexport function requireUsers(): User[] {\n  if (users.length === 0) {\n    throw new NotFoundError('no users');\n  }\n  return users;\n}\n\nexport function userName(id: number): string {\n  const user = users.find((u) => u.id === id);\n  return user.name;\n}\n";
+
+#[test]
+fn typescript_property_of_a_find_result_is_checked_right_after_the_lookup_with_the_files_error() {
+    let dir = workspace("src/users.ts", USERS_TS);
+    let facts = facts(
+        Language::JavaScript,
+        ("TypeError", "Cannot read properties of undefined (reading 'name')"),
+        &dir,
+        ("src/users.ts", line_of(USERS_TS, "return user.name;"), "userName"),
+        FailingOperation::AttributeOfMissing { expression: "user".into(), attribute: "name".into() },
+    );
+    let fix = proposed(propose(&dir, &facts));
+    let (old, new, edited) = apply(&dir, &fix);
+    assert_eq!(old, "  const user = users.find((u) => u.id === id);\n");
+    assert_eq!(
+        new,
+        "  const user = users.find((u) => u.id === id);\n  if (user == null) {\n    throw new NotFoundError('userName: user is missing');\n  }\n"
+    );
+    assert_parses("src/users.ts", &edited);
+}
+
+#[test]
+fn javascript_property_of_missing_in_an_expression_callback_or_a_call_gets_no_fix() {
+    let source = "function counts(orders) {\n  return orders.map((o) => o.items.length);\n}\n";
+    let dir = workspace("counts.js", source);
+    let callback = facts(
+        Language::JavaScript,
+        ("TypeError", "Cannot read properties of undefined (reading 'items')"),
+        &dir,
+        ("counts.js", 2, "counts"),
+        FailingOperation::AttributeOfMissing { expression: "o".into(), attribute: "items".into() },
+    );
+    assert!(refused(propose(&dir, &callback)).contains("callback written as one expression"));
+
+    let dir = workspace("cart.js", "function size() {\n  return getCart().items.length;\n}\n");
+    let call = facts(
+        Language::JavaScript,
+        ("TypeError", "Cannot read properties of undefined (reading 'items')"),
+        &dir,
+        ("cart.js", 2, "size"),
+        FailingOperation::AttributeOfMissing { expression: "getCart()".into(), attribute: "items".into() },
+    );
+    assert!(refused(propose(&dir, &call)).contains("not a plain variable"));
+}
+
+// ---------------------------------------------------------------- Rust
+
+const PRICES_RS: &str = r#"use std::collections::HashMap;
+use std::error::Error;
+
+fn price_of(prices: &HashMap<String, u32>, sku: &str) -> Option<u32> {
+    let price = prices.get(sku).unwrap();
+    Some(*price * 2)
+}
+
+fn port(text: &str) -> Result<u16, String> {
+    let port: u16 = text.trim().parse().unwrap();
+    Ok(port)
+}
+
+fn third(items: &[u32]) -> Result<u32, Box<dyn Error>> {
+    let item = items[2];
+    Ok(item)
+}
+
+fn per_item(total: u32, count: u32) -> Option<u32> {
+    Some(total / count)
+}
+
+fn main() {
+    match std::env::args().nth(1).unwrap_or_default().as_str() {
+        "price" => println!("{:?}", price_of(&HashMap::new(), "x")),
+        "port" => println!("{:?}", port("80a")),
+        "third" => println!("{:?}", third(&[1]).map_err(|e| e.to_string())),
+        _ => println!("{:?}", per_item(10, 0)),
+    }
+}
+"#;
+
+fn rust_crash(dir: &TempDir, needle: &str, function: &str, message: &str, operation: FailingOperation) -> CrashFacts {
+    facts(Language::Rust, ("panic", message), dir, ("src/main.rs", line_of(PRICES_RS, needle), function), operation)
+}
+
+#[test]
+fn rust_panics_propagate_through_the_functions_return_type_and_the_result_compiles() {
+    let dir = workspace("src/main.rs", PRICES_RS);
+    let binary = dir.path().join("prices");
+    let compile = |dir: &TempDir| {
+        let (ok, stderr) =
+            run(dir.path(), "rustc", &["--edition", "2021", "-o", binary.to_str().unwrap(), "src/main.rs"]);
+        assert!(ok, "{stderr}");
+    };
+    compile(&dir);
+    for (arg, panic) in [
+        ("price", "called `Option::unwrap()` on a `None` value"),
+        ("port", "called `Result::unwrap()` on an `Err` value: ParseIntError { kind: InvalidDigit }"),
+        ("third", "index out of bounds: the len is 1 but the index is 2"),
+        ("div", "attempt to divide by zero"),
+    ] {
+        let (ok, stderr) = run(dir.path(), binary.to_str().unwrap(), &[arg]);
+        assert!(!ok && stderr.contains(panic), "{arg}: {stderr}");
+    }
+
+    let cases = [
+        (
+            rust_crash(
+                &dir,
+                "prices.get(sku).unwrap()",
+                "price_of",
+                "called `Option::unwrap()` on a `None` value",
+                FailingOperation::UnwrapNone { expression: "prices.get(sku)".into() },
+            ),
+            "    let price = prices.get(sku)?;\n",
+            false,
+        ),
+        (
+            rust_crash(
+                &dir,
+                "parse().unwrap()",
+                "port",
+                "called `Result::unwrap()` on an `Err` value: ParseIntError { kind: InvalidDigit }",
+                FailingOperation::UnwrapErr {
+                    expression: "text.trim().parse()".into(),
+                    error: "ParseIntError { kind: InvalidDigit }".into(),
+                },
+            ),
+            "    let port: u16 = text.trim().parse().map_err(|error| format!(\"text.trim().parse() failed: {error}\"))?;\n",
+            false,
+        ),
+        (
+            rust_crash(
+                &dir,
+                "items[2]",
+                "third",
+                "index out of bounds: the len is 1 but the index is 2",
+                FailingOperation::IndexOutOfRange {
+                    container: "items".into(),
+                    index: Some("2".into()),
+                    length: Some("1".into()),
+                },
+            ),
+            "    let item = *items.get(2).ok_or(\"index 2 is out of range for items\")?;\n",
+            false,
+        ),
+        (
+            rust_crash(
+                &dir,
+                "total / count",
+                "per_item",
+                "attempt to divide by zero",
+                FailingOperation::DivisionByZero { divisor: "count".into() },
+            ),
+            "    Some(total.checked_div(count)?)\n",
+            false,
+        ),
+    ];
+    for (facts, expected, hides_symptom) in cases {
+        let fix = proposed(propose(&dir, &facts));
+        let (_, new, edited) = apply(&dir, &fix);
+        assert_eq!(new, expected);
+        assert_eq!(fix.hides_symptom, hides_symptom);
+        assert_parses("src/main.rs", &edited);
+        std::fs::write(dir.path().join("src/main.rs"), &edited).unwrap();
+    }
+    compile(&dir);
+    for (arg, printed) in [
+        ("price", "None"),
+        ("port", "Err(\"text.trim().parse() failed: invalid digit found in string\")"),
+        ("third", "Err(\"index 2 is out of range for items\")"),
+        ("div", "None"),
+    ] {
+        let output = Command::new(&binary).arg(arg).output().unwrap();
+        assert!(output.status.success(), "{arg}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), printed);
+    }
+}
+
+#[test]
+fn rust_unwrap_without_an_error_path_or_with_a_custom_error_gets_no_fix() {
+    let source = "fn count(text: &str) -> u32 {\n    text.parse().unwrap()\n}\n\nenum AppError {\n    Config,\n}\n\nfn load(text: &str) -> Result<u32, AppError> {\n    Ok(text.parse().unwrap())\n}\n";
+    let dir = workspace("src/lib.rs", source);
+    let plain = facts(
+        Language::Rust,
+        ("panic", "called `Result::unwrap()` on an `Err` value: ParseIntError { kind: InvalidDigit }"),
+        &dir,
+        ("src/lib.rs", 2, "count"),
+        FailingOperation::UnwrapErr { expression: "text.parse()".into(), error: "ParseIntError".into() },
+    );
+    let reason = refused(propose(&dir, &plain));
+    assert!(reason.contains("returns `u32`, so the failure has no error path"), "{reason}");
+    let custom = facts(
+        Language::Rust,
+        ("panic", "called `Result::unwrap()` on an `Err` value: ParseIntError { kind: InvalidDigit }"),
+        &dir,
+        ("src/lib.rs", 10, "load"),
+        FailingOperation::UnwrapErr { expression: "text.parse()".into(), error: "ParseIntError".into() },
+    );
+    assert!(refused(propose(&dir, &custom)).contains("`AppError`"));
 }

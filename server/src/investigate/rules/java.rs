@@ -79,6 +79,13 @@ fn number_format(source: &Source, row: usize, call: &str) -> RuleResult {
         _ => return Err(format!("line {} does not parse exactly one number", row + 1)),
     };
     let method = source.enclosing_function(parse).ok_or("the crash is outside any method")?;
+    if source.text.contains("catch (NumberFormatException") {
+        return Err(format!(
+            "{} already catches NumberFormatException; rethrowing it as another type would slip past that \
+             handler, so how to report the bad text needs a person",
+            source.path
+        ));
+    }
     let mut ancestor = parse.parent();
     while let Some(node) = ancestor.filter(|n| n.id() != method.id()) {
         if node.kind() == "try_statement" {

@@ -134,7 +134,7 @@ fn thrown_class(source: &Source, node: Node<'_>) -> Option<String> {
 }
 
 fn prefers_single_quotes(source: &Source) -> bool {
-    let strings = source.find(source.root(), |n| n.kind() == "string");
+    let strings = source.find(source.root(), |n| n.is_named() && n.kind() == "string");
     let single = strings.iter().filter(|s| source.text_of(**s).starts_with('\'')).count();
     single * 2 > strings.len()
 }
