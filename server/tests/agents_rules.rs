@@ -725,3 +725,320 @@ fn rust_unwrap_without_an_error_path_or_with_a_custom_error_gets_no_fix() {
     );
     assert!(refused(propose(&dir, &custom)).contains("`AppError`"));
 }
+
+// ---------------------------------------------------------------- Go
+
+const MAIN_GO: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+)
+
+type Cache struct {
+	name   string
+	counts map[string]int
+}
+
+func NewCache(name string) *Cache {
+	return &Cache{name: name}
+}
+
+func (c *Cache) Add(key string) {
+	c.counts[key]++
+}
+
+type User struct {
+	Name string
+}
+
+func greeting(u *User) (string, error) {
+	return "hello " + u.Name, nil
+}
+
+func pick(items []string, position int) (string, error) {
+	return items[position], nil
+}
+
+func slot(items []string, text string) (string, error) {
+	n, _ := strconv.Atoi(text)
+	return items[n-1], nil
+}
+
+func main() {
+	switch os.Args[1] {
+	case "map":
+		NewCache("a").Add("k")
+	case "nil":
+		fmt.Println(greeting(nil))
+	case "index":
+		fmt.Println(pick([]string{"a"}, 3))
+	case "atoi":
+		fmt.Println(slot([]string{"a", "b"}, "x1"))
+	}
+}
+"#;
+
+/// The facts of a Go panic at the line holding `needle` in today's main.go.
+fn go_crash(dir: &TempDir, needle: &str, function: &str, message: &str, operation: FailingOperation) -> CrashFacts {
+    let today = std::fs::read_to_string(dir.path().join("main.go")).unwrap();
+    facts(Language::Go, ("panic", message), dir, ("main.go", line_of(&today, needle), function), operation)
+}
+
+fn go_run(dir: &Path, arg: &str) -> (bool, String) {
+    let output = Command::new("go")
+        .args(["run", "main.go", arg])
+        .current_dir(dir)
+        .env("GO111MODULE", "off")
+        .env("GOFLAGS", "")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+#[test]
+fn go_panics_become_initialised_maps_and_returned_errors_and_the_program_runs() {
+    let dir = workspace("main.go", MAIN_GO);
+    for (arg, panic) in [
+        ("map", "panic: assignment to entry in nil map"),
+        ("nil", "panic: runtime error: invalid memory address or nil pointer dereference"),
+        ("index", "panic: runtime error: index out of range [3] with length 1"),
+        ("atoi", "panic: runtime error: index out of range [-1]"),
+    ] {
+        let (ok, output) = go_run(dir.path(), arg);
+        assert!(!ok && output.contains(panic), "{arg}: {output}");
+    }
+    let cases = [
+        (
+            (
+                "c.counts[key]++",
+                "main.(*Cache).Add",
+                "assignment to entry in nil map",
+                FailingOperation::NilMapWrite { map: "c.counts".into() },
+            ),
+            "\treturn &Cache{name: name}\n",
+            "\treturn &Cache{name: name, counts: make(map[string]int)}\n",
+        ),
+        (
+            (
+                "u.Name",
+                "main.greeting",
+                "runtime error: invalid memory address or nil pointer dereference",
+                FailingOperation::NilDereference { expression: "u".into() },
+            ),
+            "\treturn \"hello \" + u.Name, nil\n",
+            "\tif u == nil {\n\t\treturn \"\", fmt.Errorf(\"greeting: u is nil\")\n\t}\n\treturn \"hello \" + u.Name, nil\n",
+        ),
+        (
+            (
+                "items[position]",
+                "main.pick",
+                "runtime error: index out of range [3] with length 1",
+                FailingOperation::IndexOutOfRange {
+                    container: "items".into(),
+                    index: Some("3".into()),
+                    length: Some("1".into()),
+                },
+            ),
+            "\treturn items[position], nil\n",
+            "\tif position < 0 || position >= len(items) {\n\t\treturn \"\", fmt.Errorf(\"pick: index %d out of range for items of length %d\", position, len(items))\n\t}\n\treturn items[position], nil\n",
+        ),
+        (
+            (
+                "items[n-1]",
+                "main.slot",
+                "runtime error: index out of range [-1]",
+                FailingOperation::IndexOutOfRange { container: "items".into(), index: Some("-1".into()), length: None },
+            ),
+            "\tn, _ := strconv.Atoi(text)\n",
+            "\tn, err := strconv.Atoi(text)\n\tif err != nil {\n\t\treturn \"\", fmt.Errorf(\"slot: parsing n: %w\", err)\n\t}\n",
+        ),
+    ];
+    for ((needle, function, message, operation), expected_old, expected_new) in cases {
+        let facts = go_crash(&dir, needle, function, message, operation);
+        let fix = proposed(propose(&dir, &facts));
+        let (old, new, edited) = apply(&dir, &fix);
+        assert_eq!((old.as_str(), new.as_str()), (expected_old, expected_new));
+        assert!(!fix.hides_symptom);
+        assert_parses("main.go", &edited);
+        std::fs::write(dir.path().join("main.go"), &edited).unwrap();
+    }
+    for (arg, printed) in [
+        ("map", ""),
+        ("nil", " greeting: u is nil"),
+        ("index", " pick: index 3 out of range for items of length 1"),
+        ("atoi", " slot: parsing n: strconv.Atoi: parsing \"x1\": invalid syntax"),
+    ] {
+        let (ok, output) = go_run(dir.path(), arg);
+        assert!(ok, "{arg}: {output}");
+        assert_eq!(output.trim_end_matches('\n'), printed, "{arg}");
+    }
+}
+
+#[test]
+fn go_checks_without_an_error_result_or_with_several_constructors_get_no_fix() {
+    let source = "package main\n\nimport \"fmt\"\n\ntype User struct {\n\tName string\n}\n\nfunc show(u *User) string {\n\treturn u.Name\n}\n\ntype Cache struct {\n\tcounts map[string]int\n}\n\nfunc A() *Cache {\n\treturn &Cache{}\n}\n\nfunc B() *Cache {\n\treturn &Cache{}\n}\n\nfunc (c *Cache) Add(k string) {\n\tc.counts[k] = 1\n\tfmt.Println(k)\n}\n";
+    let dir = workspace("main.go", source);
+    let no_error = facts(
+        Language::Go,
+        ("panic", "runtime error: invalid memory address or nil pointer dereference"),
+        &dir,
+        ("main.go", line_of(source, "return u.Name"), "main.show"),
+        FailingOperation::NilDereference { expression: "u".into() },
+    );
+    assert!(refused(propose(&dir, &no_error)).contains("`show` returns no error"));
+    let two_constructors = facts(
+        Language::Go,
+        ("panic", "assignment to entry in nil map"),
+        &dir,
+        ("main.go", line_of(source, "c.counts[k] = 1"), "main.(*Cache).Add"),
+        FailingOperation::NilMapWrite { map: "c.counts".into() },
+    );
+    assert!(refused(propose(&dir, &two_constructors)).contains("built in 2 places"));
+}
+
+// ---------------------------------------------------------------- Java
+
+/// tests/fixtures/traces/jvm/programs/HelpfulNpe.java, as the JVM ran it.
+const HELPFUL_NPE_JAVA: &str = "// An uncaught NullPointerException with JDK 14+ \"helpful\" message (compiled with -g so local names show).\npublic class HelpfulNpe {\n    static class Customer {\n        String email;\n    }\n\n    static int emailLength(Customer customer) {\n        return customer.email.length();\n    }\n\n    public static void main(String[] args) {\n        Customer customer = new Customer();\n        System.out.println(emailLength(customer));\n    }\n}\n";
+
+fn java_error(dir: &Path, file: &str, args: &[&str]) -> String {
+    let mut all = vec![file];
+    all.extend_from_slice(args);
+    let (ok, stderr) = run(dir, "java", &all);
+    assert!(!ok, "expected {file} to fail");
+    stderr.lines().find(|l| l.starts_with("Exception in thread")).unwrap_or_default().to_owned()
+}
+
+#[test]
+fn java_null_field_is_checked_with_an_explicit_exception() {
+    let dir = workspace("HelpfulNpe.java", HELPFUL_NPE_JAVA);
+    // The source launcher compiles without -g, so the JVM names the parameter by position; the fixture
+    // trace (compiled with -g) names it, and that is what the facts carry.
+    assert_eq!(
+        java_error(dir.path(), "HelpfulNpe.java", &[]),
+        "Exception in thread \"main\" java.lang.NullPointerException: Cannot invoke \"String.length()\" because \"<parameter1>.email\" is null"
+    );
+    let facts = facts(
+        Language::Java,
+        ("java.lang.NullPointerException", "Cannot invoke \"String.length()\" because \"customer.email\" is null"),
+        &dir,
+        ("HelpfulNpe.java", 8, "HelpfulNpe.emailLength"),
+        FailingOperation::AttributeOfMissing { expression: "customer.email".into(), attribute: "length".into() },
+    );
+    let fix = proposed(propose(&dir, &facts));
+    let (_, new, edited) = apply(&dir, &fix);
+    assert_eq!(
+        new,
+        "        if (customer.email == null) {\n            throw new IllegalArgumentException(\"emailLength: customer has no email\");\n        }\n        return customer.email.length();\n"
+    );
+    assert_parses("HelpfulNpe.java", &edited);
+    std::fs::write(dir.path().join("HelpfulNpe.java"), &edited).unwrap();
+    assert_eq!(
+        java_error(dir.path(), "HelpfulNpe.java", &[]),
+        "Exception in thread \"main\" java.lang.IllegalArgumentException: emailLength: customer has no email"
+    );
+}
+
+const PORT_JAVA: &str = "public class Port {\n    static int port(String text) {\n        int port = Integer.parseInt(text);\n        return port;\n    }\n\n    public static void main(String[] args) {\n        System.out.println(port(args[0]));\n    }\n}\n";
+
+#[test]
+fn java_number_format_is_rethrown_naming_the_bad_text() {
+    let dir = workspace("Port.java", PORT_JAVA);
+    assert_eq!(
+        java_error(dir.path(), "Port.java", &["80a"]),
+        "Exception in thread \"main\" java.lang.NumberFormatException: For input string: \"80a\""
+    );
+    let facts = facts(
+        Language::Java,
+        ("java.lang.NumberFormatException", "For input string: \"80a\""),
+        &dir,
+        ("Port.java", 3, "Port.port"),
+        FailingOperation::NumberParse { call: "Integer.parseInt".into(), input: Some("80a".into()) },
+    );
+    let fix = proposed(propose(&dir, &facts));
+    let (old, new, edited) = apply(&dir, &fix);
+    assert_eq!(old, "        int port = Integer.parseInt(text);\n");
+    assert_eq!(
+        new,
+        "        int port;\n        try {\n            port = Integer.parseInt(text);\n        } catch (NumberFormatException e) {\n            throw new IllegalArgumentException(\"text is not a number: \\\"\" + text + \"\\\"\", e);\n        }\n"
+    );
+    assert_parses("Port.java", &edited);
+    std::fs::write(dir.path().join("Port.java"), &edited).unwrap();
+    assert_eq!(
+        java_error(dir.path(), "Port.java", &["80a"]),
+        "Exception in thread \"main\" java.lang.IllegalArgumentException: text is not a number: \"80a\""
+    );
+    let (ok, _) = run(dir.path(), "java", &["Port.java", "8080"]);
+    assert!(ok);
+}
+
+/// tests/fixtures/traces/jvm/programs/LoggedFailure.java: its caller catches NumberFormatException.
+const LOGGED_FAILURE_JAVA: &str = "// An exception logged with java.util.logging (the trace starts with a bare \"java.lang.X: msg\" line).\nimport java.util.logging.Level;\nimport java.util.logging.Logger;\n\npublic class LoggedFailure {\n    private static final Logger LOG = Logger.getLogger(\"billing\");\n\n    static long parseAmount(String cents) {\n        return Long.parseLong(cents);\n    }\n\n    public static void main(String[] args) {\n        try {\n            parseAmount(\"12.50\");\n        } catch (NumberFormatException e) {\n            LOG.log(Level.SEVERE, \"could not charge invoice 42\", e);\n        }\n    }\n}\n";
+
+#[test]
+fn java_number_format_that_a_caller_already_catches_gets_no_fix() {
+    let dir = workspace("LoggedFailure.java", LOGGED_FAILURE_JAVA);
+    let facts = facts(
+        Language::Java,
+        ("java.lang.NumberFormatException", "For input string: \"12.50\""),
+        &dir,
+        ("LoggedFailure.java", 9, "LoggedFailure.parseAmount"),
+        FailingOperation::NumberParse { call: "Long.parseLong".into(), input: Some("12.50".into()) },
+    );
+    assert!(refused(propose(&dir, &facts)).contains("already catches NumberFormatException"));
+}
+
+const SLOTS_JAVA: &str = "public class Slots {\n    static String slot(String[] slots, int position) {\n        return slots[position];\n    }\n\n    public static void main(String[] args) {\n        System.out.println(slot(new String[] {\"a\", \"b\", \"c\"}, Integer.parseInt(args[0])));\n    }\n}\n";
+
+#[test]
+fn java_array_index_is_checked_against_the_length() {
+    let dir = workspace("Slots.java", SLOTS_JAVA);
+    assert_eq!(
+        java_error(dir.path(), "Slots.java", &["5"]),
+        "Exception in thread \"main\" java.lang.ArrayIndexOutOfBoundsException: Index 5 out of bounds for length 3"
+    );
+    let facts = facts(
+        Language::Java,
+        ("java.lang.ArrayIndexOutOfBoundsException", "Index 5 out of bounds for length 3"),
+        &dir,
+        ("Slots.java", 3, "Slots.slot"),
+        FailingOperation::IndexOutOfRange {
+            container: "slots".into(),
+            index: Some("position".into()),
+            length: Some("3".into()),
+        },
+    );
+    let fix = proposed(propose(&dir, &facts));
+    let (_, new, edited) = apply(&dir, &fix);
+    assert_eq!(
+        new,
+        "        if (position < 0 || position >= slots.length) {\n            throw new IllegalArgumentException(\"index \" + position + \" is out of range for slots of length \" + slots.length);\n        }\n        return slots[position];\n"
+    );
+    assert_parses("Slots.java", &edited);
+    std::fs::write(dir.path().join("Slots.java"), &edited).unwrap();
+    assert_eq!(
+        java_error(dir.path(), "Slots.java", &["5"]),
+        "Exception in thread \"main\" java.lang.IllegalArgumentException: index 5 is out of range for slots of length 3"
+    );
+}
+
+#[test]
+fn java_null_from_a_method_call_gets_no_fix() {
+    let source =
+        "class Names {\n    String name(Repo repo, long id) {\n        return repo.find(id).getName();\n    }\n}\n";
+    let dir = workspace("Names.java", source);
+    let facts = facts(
+        Language::Java,
+        (
+            "java.lang.NullPointerException",
+            "Cannot invoke \"Customer.getName()\" because the return value of \"Repo.find(long)\" is null",
+        ),
+        &dir,
+        ("Names.java", 3, "Names.name"),
+        FailingOperation::AttributeOfMissing { expression: "repo.find(id)".into(), attribute: "getName".into() },
+    );
+    assert!(refused(propose(&dir, &facts)).contains("evaluate it twice"));
+}
