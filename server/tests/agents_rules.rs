@@ -1042,3 +1042,106 @@ fn java_null_from_a_method_call_gets_no_fix() {
     );
     assert!(refused(propose(&dir, &facts)).contains("evaluate it twice"));
 }
+
+// ---------------------------------------------------------------- Root cause
+
+fn root_cause(facts: &CrashFacts, code: &CodeContext) -> Vec<crashloom::investigate::Hypothesis> {
+    let group = group();
+    let input = CrashInput { root: std::env::temp_dir(), group: &group };
+    OfflineRootCause.hypotheses(&input, facts, code)
+}
+
+fn orders_code() -> CodeContext {
+    CodeContext {
+        definitions: vec![CodeRef {
+            path: "shop/orders.py".into(),
+            line: 11,
+            code: "customer = customers.get(order[\"customer\"])".into(),
+            note: "definition of customer".into(),
+        }],
+        history: vec![CommitInfo {
+            commit: "3f9c2a1d8e7b6a5c4d3e2f1a0b9c8d7e6f5a4b3c".into(),
+            author: "Ada Lovelace".into(),
+            date: "2026-11-20T14:03:00Z".into(),
+            summary: "Look customers up by id".into(),
+            lines: vec!["shop/orders.py:13".into()],
+        }],
+        ..CodeContext::default()
+    }
+}
+
+#[test]
+fn root_cause_of_none_from_a_lookup_names_the_lookup_with_checkable_evidence() {
+    let dir = workspace("shop/orders.py", ORDERS_PY);
+    let mut facts = subscript_of_none(&dir);
+    facts.variables = vec![("customer".into(), "None".into()), ("order".into(), "{'customer': 'c9'}".into())];
+    let hypotheses = root_cause(&facts, &orders_code());
+    let first = &hypotheses[0];
+    assert_eq!(
+        first.summary,
+        "`customer` is None when `order[\"customer\"]` is not a known customer: `customers.get(...)` returns None \
+         for unknown keys (shop/orders.py:11)"
+    );
+    assert!(first.confidence >= 0.8, "{first:?}");
+    assert_eq!(
+        first.evidence,
+        vec![
+            "shop/orders.py:13: return f\"{customer['name']}: {total}\"".to_owned(),
+            "shop/orders.py:11: customer = customers.get(order[\"customer\"])".to_owned(),
+            "`customer = None` at the crash".to_owned(),
+            "the crash: TypeError: 'NoneType' object is not subscriptable".to_owned(),
+            "line last changed in 3f9c2a1d8e7b by Ada Lovelace 2026-11-20T14:03:00Z: Look customers up by id"
+                .to_owned(),
+        ]
+    );
+
+    // The same crash where the value comes from an ordinary call: lower confidence, still the definition.
+    let mut code = orders_code();
+    code.definitions[0].code = "customer = load_customer(order)".into();
+    let plain = &root_cause(&facts, &code)[0];
+    assert!(plain.confidence < first.confidence);
+    assert!(plain.summary.contains("assigned from `load_customer(order)`"), "{}", plain.summary);
+}
+
+#[test]
+fn root_cause_of_a_chained_crash_starts_with_the_root_exception() {
+    let dir = workspace("shop/orders.py", ORDERS_PY);
+    let mut facts = subscript_of_none(&dir);
+    facts.root_cause = Some((
+        "java.lang.NumberFormatException".into(),
+        "For input string: \"80a\"".into(),
+        Some(SiteFacts {
+            path: "CausedByChain.java".into(),
+            line: 14,
+            function: Some("readPort".into()),
+            code: Some("return Integer.parseInt(text);".into()),
+        }),
+    ));
+    let hypotheses = root_cause(&facts, &orders_code());
+    assert!(
+        hypotheses[0]
+            .summary
+            .contains("`java.lang.NumberFormatException: For input string: \"80a\"` at CausedByChain.java:14"),
+        "{:?}",
+        hypotheses[0]
+    );
+    assert_eq!(hypotheses[0].evidence[0], "CausedByChain.java:14: return Integer.parseInt(text);");
+    assert!(hypotheses.len() >= 2);
+}
+
+#[test]
+fn root_cause_without_a_matching_rule_restates_the_crash_at_low_confidence() {
+    let dir = workspace("shop/orders.py", ORDERS_PY);
+    let mut facts = subscript_of_none(&dir);
+    facts.exception = "RuntimeError".into();
+    facts.message = "worker pool exhausted".into();
+    facts.failing_operation = Some(FailingOperation::Other { summary: "raised explicitly".into() });
+    let hypotheses = root_cause(&facts, &CodeContext::default());
+    assert_eq!(hypotheses.len(), 1);
+    assert_eq!(
+        hypotheses[0].summary,
+        "Restatement, no rule matched: RuntimeError: worker pool exhausted at shop/orders.py:13"
+    );
+    assert!(hypotheses[0].confidence <= 0.2);
+    assert_eq!(hypotheses[0].by, "offline restatement");
+}
