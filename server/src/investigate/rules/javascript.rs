@@ -97,15 +97,14 @@ fn is_parameter(source: &Source, function: Node<'_>, name: &str) -> bool {
         return source.text_of(parameters) == name;
     }
     let mut cursor = parameters.walk();
-    let found = parameters.named_children(&mut cursor).any(|parameter| {
+    parameters.named_children(&mut cursor).any(|parameter| {
         let pattern = match parameter.kind() {
             "required_parameter" | "optional_parameter" => parameter.child_by_field_name("pattern"),
             "assignment_pattern" => parameter.child_by_field_name("left"),
             _ => Some(parameter),
         };
         pattern.is_some_and(|p| p.kind() == "identifier" && source.text_of(p) == name)
-    });
-    found
+    })
 }
 
 /// The `const/let/var name = ...` statement of `name` in `function` before `row`, when it dominates it.

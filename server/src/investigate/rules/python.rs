@@ -480,7 +480,7 @@ fn fstring(parts: &[Part<'_>]) -> String {
         match part {
             Part::Text(text) => push_text(&mut out, text),
             Part::Repr(expr) | Part::Value(expr) => {
-                let usable = !expr.contains('\\') && !(expr.contains('"') && expr.contains('\''));
+                let usable = !(expr.contains('\\') || expr.contains('"') && expr.contains('\''));
                 if usable {
                     out.push('{');
                     out.push_str(&expr.replace('"', "'"));
