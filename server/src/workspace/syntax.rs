@@ -32,7 +32,7 @@ impl SourceLanguage {
         })
     }
 
-    fn grammar(self) -> tree_sitter::Language {
+    pub fn grammar(self) -> tree_sitter::Language {
         match self {
             Self::Python => tree_sitter_python::LANGUAGE.into(),
             Self::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
