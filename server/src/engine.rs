@@ -1,12 +1,14 @@
 //! The job without an editor: index the workspace, read every crash source, build the crash
 //! picture. The language server runs the same steps in the background; `crashloom crashes` runs
-//! them once.
+//! them once. Crashes come from crash files and logs, and from the inbox the collector fills.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::investigate::history::store_path;
 use crate::source::files::FilesSource;
+use crate::source::inbox::load_inbox;
 use crate::workspace::index::WorkspaceIndex;
 use crate::workspace::sites::{CrashPicture, PictureInputs, build_picture};
 
@@ -35,7 +37,11 @@ pub fn load_crashes(
     text_of: &dyn Fn(&str) -> Option<Arc<str>>,
 ) -> Loaded {
     let max_bytes = config.diagnostics.max_log_mib.max(1) * (1 << 20);
-    let report = files.load(root, &config.crash_paths(root), max_bytes);
+    let mut report = files.load(root, &config.crash_paths(root), max_bytes);
+    match load_inbox(&store_path(root)) {
+        Ok(events) => report.events.extend(events),
+        Err(e) => report.problems.push(format!("the crash inbox cannot be read: {e}")),
+    }
     let inputs = PictureInputs { index, mapping: &config.mapping, include_frames: config.diagnostics.frames, text_of };
     let picture = build_picture(report.events, &inputs);
     Loaded { picture, problems: report.problems, files_read: report.files }

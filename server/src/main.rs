@@ -1,15 +1,18 @@
 //! The `crashloom` command: the language server and its command-line jobs.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use crashloom::config::Config;
+use crashloom::investigate::history::store_path;
 use crashloom::investigate::pipeline::{self, Investigation, Progress, STEPS};
 use crashloom::investigate::validator::RungOutcome;
 use crashloom::investigate::{FixOutcome, report};
+use crashloom::source::collector::{Collector, CollectorConfig, random_hex_id};
 use crashloom::{engine, report as crashes_report};
 
 #[derive(Parser)]
@@ -35,6 +38,29 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Accept crash reports from any Sentry SDK (point its DSN at the printed address) and keep
+    /// them in the workspace's crash inbox, where the editor shows them.
+    Collect {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8990")]
+        listen: SocketAddr,
+        /// The workspace whose inbox (`.crashloom/crashloom.db`) receives the crashes.
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// Another store file instead of the workspace's.
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Accepted DSN keys (repeatable). Default: the workspace's `.crashloom/collector.key`,
+        /// created on first use.
+        #[arg(long = "key")]
+        keys: Vec<String>,
+        /// The project id in the DSN.
+        #[arg(long, default_value_t = 1)]
+        project: u64,
+        /// Events per second accepted per key before answering 429.
+        #[arg(long, default_value_t = 10_000)]
+        rate_limit: u32,
     },
     /// Investigate one crash group: explain it, propose a fix, and prove the fix in a sandbox.
     Investigate {
@@ -64,7 +90,93 @@ fn main() -> ExitCode {
         }
         Command::Crashes { workspace, json } => crashes(workspace, json),
         Command::Investigate { workspace, crash, json } => investigate(workspace, &crash, json),
+        Command::Collect { listen, workspace, store, keys, project, rate_limit } => {
+            collect(listen, workspace, store, keys, project, rate_limit)
+        }
     }
+}
+
+fn collect(
+    listen: SocketAddr,
+    workspace: PathBuf,
+    store: Option<PathBuf>,
+    mut keys: Vec<String>,
+    project: u64,
+    rate_limit: u32,
+) -> ExitCode {
+    let root = match workspace.canonicalize() {
+        Ok(root) => root,
+        Err(e) => return fail(&format!("cannot open the workspace {}: {e}", workspace.display())),
+    };
+    if keys.is_empty() {
+        match collector_key(&root) {
+            Ok(key) => keys.push(key),
+            Err(e) => return fail(&e),
+        }
+    }
+    let store = store.unwrap_or_else(|| store_path(&root));
+    let config = CollectorConfig {
+        listen,
+        keys,
+        project_id: project,
+        rate_limit_per_key: rate_limit,
+        ..CollectorConfig::default()
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    let result = runtime.block_on(async move {
+        let collector = Collector::bind(config, &store).await?;
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "Crashloom collector listening on {}", collector.local_addr());
+        let _ = writeln!(stdout, "Point your Sentry SDK at this DSN: {}", collector.dsn());
+        let _ = writeln!(stdout, "Crashes go to {}", store.display());
+        let _ = stdout.flush();
+        drop(stdout);
+        collector.run(shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+/// The workspace's collector key, created once so the DSN stays the same across restarts.
+fn collector_key(root: &Path) -> Result<String, String> {
+    let path = root.join(".crashloom/collector.key");
+    if let Ok(key) = std::fs::read_to_string(&path) {
+        let key = key.trim();
+        if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Ok(key.to_owned());
+        }
+    }
+    let key = random_hex_id();
+    std::fs::create_dir_all(root.join(".crashloom"))
+        .and_then(|_| std::fs::write(&path, format!("{key}\n")))
+        .map_err(|e| format!("cannot write the collector key to {}: {e}", path.display()))?;
+    Ok(key)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
 }
 
 fn open_workspace(workspace: &Path) -> Result<(PathBuf, Config), ExitCode> {

@@ -130,7 +130,6 @@ pub(super) struct Source {
     unit: String,
 }
 
-
 fn parse_tree(language: SourceLanguage, text: &str) -> Option<Tree> {
     let mut parser = Parser::new();
     parser.set_language(&language.grammar()).ok()?;

@@ -21,6 +21,7 @@ use crate::investigate::history::{InvestigationHistory, store_path};
 use crate::investigate::pipeline::Investigation;
 use crate::sandbox::FileChange;
 use crate::source::files::FilesSource;
+use crate::source::inbox::watch_inbox;
 use crate::workspace::documents::{Document, TrackedSite};
 use crate::workspace::index::WorkspaceIndex;
 use crate::workspace::sites::CrashPicture;
@@ -29,6 +30,7 @@ use crate::workspace::sites::CrashPicture;
 pub enum ReloadReason {
     Startup,
     CrashFilesChanged,
+    InboxChanged,
     WorkspaceFilesChanged,
     SettingsChanged,
 }
@@ -261,11 +263,20 @@ impl State {
     /// Runs reloads one at a time, merging bursts of changes. The first reload starts watching the
     /// crash paths.
     pub async fn run_reloads(self: Arc<Self>, mut reloads: UnboundedReceiver<ReloadReason>) {
+        let mut watching_inbox = false;
         while let Some(reason) = reloads.recv().await {
             if reason != ReloadReason::Startup {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             while reloads.try_recv().is_ok() {}
+            if !watching_inbox && let Some(root) = self.root() {
+                let reload = self.reload.clone();
+                let watch = watch_inbox(store_path(&root), move || reload.send(ReloadReason::InboxChanged).is_ok());
+                if let Err(e) = watch {
+                    tracing::warn!("cannot watch the crash inbox; new events need a restart: {e}");
+                }
+                watching_inbox = true;
+            }
             tracing::debug!(?reason, "reloading crashes");
             self.reload_now().await;
         }

@@ -600,7 +600,7 @@ fn run_writer(mut store: CrashStore, mut requests: mpsc::Receiver<WriteRequest>,
 }
 
 /// 32 random hex digits: generated keys and event ids.
-fn random_hex_id() -> String {
+pub fn random_hex_id() -> String {
     // `RandomState` is seeded from the operating system's randomness.
     let mut id = String::with_capacity(32);
     for _ in 0..2 {

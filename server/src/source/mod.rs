@@ -2,4 +2,5 @@
 
 pub mod collector;
 pub mod files;
+pub mod inbox;
 pub mod store;

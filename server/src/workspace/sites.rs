@@ -159,7 +159,8 @@ pub fn build_picture(events: Vec<CrashEvent>, inputs: &PictureInputs<'_>) -> Cra
             continue;
         }
         let key = match &event.issue {
-            Some(issue) if !issue.id.is_empty() => format!("issue:{}", issue.id),
+            // The collector's store uses the signature as the id, so its groups and crash files meet.
+            Some(issue) if !issue.id.is_empty() => issue.id.clone(),
             _ => group::signature(&event),
         };
         match keys.get(&key) {
