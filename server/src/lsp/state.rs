@@ -103,7 +103,7 @@ impl State {
         changes.iter().any(|change| {
             let Some(uri) = file_uri(&root, &change.path) else { return false };
             let Some(document) = self.documents.get(uri.as_str()) else { return false };
-            std::fs::read_to_string(root.join(&change.path)).map_or(true, |disk| disk != document.text.to_string())
+            std::fs::read_to_string(root.join(&change.path)).map_or(true, |disk| document.text != disk.as_str())
         })
     }
 

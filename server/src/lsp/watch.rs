@@ -43,10 +43,10 @@ impl CrashWatcher {
             }
         }
         for (path, mode) in &wanted {
-            if !self.armed.iter().any(|(a, m)| a == path && m == mode) {
-                if let Err(e) = self.watcher.watch(path, *mode) {
-                    tracing::warn!("cannot watch {}: {e}", path.display());
-                }
+            if !self.armed.iter().any(|(a, m)| a == path && m == mode)
+                && let Err(e) = self.watcher.watch(path, *mode)
+            {
+                tracing::warn!("cannot watch {}: {e}", path.display());
             }
         }
         self.armed = wanted;

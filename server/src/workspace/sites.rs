@@ -211,7 +211,7 @@ impl TextCache<'_> {
 /// Aggregates the events of one group; the newest event represents it.
 fn summarize(key: String, mut events: Vec<CrashEvent>) -> CrashGroup {
     // Stable: among equal timestamps the event read last wins.
-    events.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
+    events.sort_by_key(|e| e.timestamp);
     let issue = events.iter().rev().find_map(|e| e.issue.clone());
     let mut first_seen = events.iter().filter_map(|e| e.timestamp).min();
     let mut last_seen = events.iter().filter_map(|e| e.timestamp).max();
