@@ -17,7 +17,7 @@ use regex::bytes::Regex as BytesRegex;
 use super::analyzer::read_workspace_file;
 use super::{CodeContext, CodeRef, CodeSearch, CommitInfo, CrashFacts, CrashInput, FailingOperation, FunctionCode};
 use crate::workspace::sites::SiteRole;
-use crate::workspace::syntax::{self, ExpressionKind, FunctionSpan, SourceLanguage};
+use crate::workspace::syntax::{self, ExpressionKind, FunctionSpan, ParsedSource, SourceLanguage};
 
 /// Files larger than this are not searched.
 const MAX_FILE_BYTES: u64 = 1 << 20;
@@ -160,7 +160,7 @@ fn names_in_operation(operation: &FailingOperation) -> Vec<String> {
     let mut names = Vec::new();
     for expression in expressions {
         let expression = expression.trim();
-        let is_path = expression.split('.').all(|part| syntax::is_identifier(part));
+        let is_path = expression.split('.').all(syntax::is_identifier);
         if is_path && !names.iter().any(|n| n == expression) {
             names.push(expression.to_owned());
         }
@@ -287,7 +287,9 @@ fn scan_workspace(
         return;
     }
     let alternatives: Vec<String> = names.iter().map(|n| regex::escape(n)).collect();
-    let Ok(mentions_any) = BytesRegex::new(&format!(r"(?-u:\b)(?:{})(?-u:\b)", alternatives.join("|"))) else {
+    // Plain literals: the fastest search the regex engine has; word boundaries are checked on the
+    // few files that pass.
+    let Ok(mentions_any) = BytesRegex::new(&alternatives.join("|")) else {
         return;
     };
     let mentions_crash_name = crash_name.and_then(|n| regex::Regex::new(&format!(r"\b{}\b", regex::escape(n))).ok());
@@ -313,30 +315,32 @@ fn scan_workspace(
         }
         let Ok(text) = std::str::from_utf8(&bytes) else { continue };
 
-        if let (Some(name), Some(mentions)) = (crash_name, &mentions_crash_name)
-            && mentions.is_match(text)
-        {
+        let mentions_crash = crash_name.zip(mentions_crash_name.as_ref()).filter(|(_, m)| m.is_match(text));
+        let defines_called = called.iter().any(|c| text.contains(c.as_str()));
+        if mentions_crash.is_none() && !defines_called {
+            continue;
+        }
+        let Some(parsed) = ParsedSource::new(language, text) else { continue };
+        let functions = parsed.functions();
+        if let Some((name, mentions)) = mentions_crash {
             let test_file = is_test_path(&relative);
             let cases = if test_file || (language == SourceLanguage::Rust && text.contains("test")) {
-                syntax::test_cases(language, text)
+                parsed.test_cases()
             } else {
                 Vec::new()
             };
             find_tests(&relative, text, &cases, mentions, &mut found.tests);
             if !test_file {
-                find_callers(&relative, language, text, name, &cases, &excluded_definition, &mut found.callers);
+                let calls = parsed.calls_to(name);
+                let from = CallSites { path: &relative, text, calls: &calls, functions: &functions, cases: &cases };
+                find_callers(&from, name, &excluded_definition, &mut found.callers);
             }
         }
-        if called.iter().any(|c| text.contains(c.as_str())) {
-            for span in syntax::functions(language, text) {
-                if called.contains(&span.name) && defined.insert(format!("{relative}:{}", span.start_line)) {
-                    push_ref(
-                        &mut found.definitions,
-                        &relative,
-                        text,
-                        span.start_line,
-                        format!("definition of {}", span.name),
-                    );
+        if defines_called {
+            for span in functions.iter().filter(|s| called.contains(&s.name)) {
+                if defined.insert(format!("{relative}:{}", span.start_line)) {
+                    let note = format!("definition of {}", span.name);
+                    push_ref(&mut found.definitions, &relative, text, span.start_line, note);
                 }
             }
         }
@@ -359,25 +363,31 @@ fn find_tests(path: &str, text: &str, cases: &[FunctionSpan], mentions: &regex::
     }
 }
 
+/// The calls to the crashing function found in one file, with what places them.
+struct CallSites<'a> {
+    path: &'a str,
+    text: &'a str,
+    /// 0-based lines.
+    calls: &'a [usize],
+    functions: &'a [FunctionSpan],
+    cases: &'a [FunctionSpan],
+}
+
 /// Calls to the crashing function outside test cases, each noted with the function it is made from.
 fn find_callers(
-    path: &str,
-    language: SourceLanguage,
-    text: &str,
+    file: &CallSites<'_>,
     name: &str,
-    cases: &[FunctionSpan],
     excluded_definition: &Option<(String, u32)>,
     callers: &mut Vec<CodeRef>,
 ) {
-    let spans = syntax::functions(language, text);
-    for line in syntax::calls_to(language, text, name) {
-        if cases.iter().any(|c| c.start_line <= line && line <= c.end_line) {
+    for &line in file.calls {
+        if file.cases.iter().any(|c| c.start_line <= line && line <= c.end_line) {
             continue;
         }
-        let from = syntax::enclosing_function(&spans, line);
+        let from = syntax::enclosing_function(file.functions, line);
         // A recursive call is not a caller.
         let recursive = from.is_some_and(|f| {
-            excluded_definition.as_ref().is_some_and(|(p, start)| p == path && *start as usize == f.start_line + 1)
+            excluded_definition.as_ref().is_some_and(|(p, start)| p == file.path && *start as usize == f.start_line + 1)
         });
         if recursive {
             continue;
@@ -386,7 +396,7 @@ fn find_callers(
             Some(function) => format!("{} calls {name}", function.name),
             None => format!("calls {name}"),
         };
-        push_ref(callers, path, text, line, note);
+        push_ref(callers, file.path, file.text, line, note);
     }
 }
 
@@ -433,7 +443,7 @@ fn history_of_lines(root: &Path, lines: &[(String, u32)]) -> Vec<CommitInfo> {
             }
         }
     }
-    commits.sort_by(|a, b| b.0.cmp(&a.0));
+    commits.sort_by_key(|(time, _)| std::cmp::Reverse(*time));
     commits.into_iter().map(|(_, c)| c).collect()
 }
 

@@ -73,23 +73,90 @@ pub struct FunctionSpan {
 
 /// Every function, method and named closure of a file, outermost first.
 pub fn functions(language: SourceLanguage, text: &str) -> Vec<FunctionSpan> {
-    let Some(tree) = parse(language, text) else {
-        return Vec::new();
-    };
-    let mut spans = Vec::new();
-    let mut stack = vec![tree.root_node()];
-    while let Some(node) = stack.pop() {
-        if language.is_function(node.kind())
-            && let Some(name) = function_name(node, text)
-        {
-            spans.push(FunctionSpan { name, start_line: node.start_position().row, end_line: node.end_position().row });
-        }
-        let mut cursor = node.walk();
-        let children: Vec<Node> = node.children(&mut cursor).collect();
-        stack.extend(children.into_iter().rev());
+    ParsedSource::new(language, text).map(|p| p.functions()).unwrap_or_default()
+}
+
+/// A file parsed once, for asking several questions of it.
+pub struct ParsedSource<'a> {
+    pub language: SourceLanguage,
+    pub text: &'a str,
+    tree: Tree,
+}
+
+impl<'a> ParsedSource<'a> {
+    pub fn new(language: SourceLanguage, text: &'a str) -> Option<Self> {
+        Some(Self { language, text, tree: parse(language, text)? })
     }
-    spans.sort_by_key(|s| (s.start_line, std::cmp::Reverse(s.end_line)));
-    spans
+
+    /// Every function, method and named closure, outermost first.
+    pub fn functions(&self) -> Vec<FunctionSpan> {
+        let (language, text, tree) = (self.language, self.text, &self.tree);
+        let mut spans = Vec::new();
+        let mut stack = vec![tree.root_node()];
+        while let Some(node) = stack.pop() {
+            if language.is_function(node.kind())
+                && let Some(name) = function_name(node, text)
+            {
+                spans.push(FunctionSpan {
+                    name,
+                    start_line: node.start_position().row,
+                    end_line: node.end_position().row,
+                });
+            }
+            let mut cursor = node.walk();
+            let children: Vec<Node> = node.children(&mut cursor).collect();
+            stack.extend(children.into_iter().rev());
+        }
+        spans.sort_by_key(|s| (s.start_line, std::cmp::Reverse(s.end_line)));
+        spans
+    }
+
+    /// The 0-based lines of calls to a function or method named `name` (any receiver or path).
+    pub fn calls_to(&self, name: &str) -> Vec<usize> {
+        let (text, tree) = (self.text, &self.tree);
+        let source = text.as_bytes();
+        let mut lines = Vec::new();
+        let mut stack = vec![tree.root_node()];
+        while let Some(node) = stack.pop() {
+            let callee = match node.kind() {
+                "call" | "call_expression" => node.child_by_field_name("function"),
+                "new_expression" => node.child_by_field_name("constructor"),
+                "method_invocation" => node.child_by_field_name("name"),
+                _ => None,
+            };
+            if let Some(callee) = callee.and_then(|c| c.utf8_text(source).ok())
+                && last_identifier(callee) == Some(name)
+            {
+                lines.push(node.start_position().row);
+            }
+            let mut cursor = node.walk();
+            stack.extend(node.children(&mut cursor));
+        }
+        lines.sort_unstable();
+        lines.dedup();
+        lines
+    }
+
+    /// The test cases of the file (see [`test_cases`]).
+    pub fn test_cases(&self) -> Vec<FunctionSpan> {
+        let (language, text, tree) = (self.language, self.text, &self.tree);
+        let source = text.as_bytes();
+        let mut cases = Vec::new();
+        let mut stack = vec![tree.root_node()];
+        while let Some(node) = stack.pop() {
+            if let Some(name) = test_case_name(language, node, source) {
+                cases.push(FunctionSpan {
+                    name,
+                    start_line: node.start_position().row,
+                    end_line: node.end_position().row,
+                });
+            }
+            let mut cursor = node.walk();
+            stack.extend(node.children(&mut cursor));
+        }
+        cases.sort_by_key(|s| (s.start_line, std::cmp::Reverse(s.end_line)));
+        cases
+    }
 }
 
 /// The innermost function holding a 0-based line.
@@ -368,30 +435,7 @@ pub fn is_identifier(text: &str) -> bool {
 
 /// The 0-based lines of calls to a function or method named `name` (any receiver or path).
 pub fn calls_to(language: SourceLanguage, text: &str, name: &str) -> Vec<usize> {
-    let Some(tree) = parse(language, text) else {
-        return Vec::new();
-    };
-    let source = text.as_bytes();
-    let mut lines = Vec::new();
-    let mut stack = vec![tree.root_node()];
-    while let Some(node) = stack.pop() {
-        let callee = match node.kind() {
-            "call" | "call_expression" => node.child_by_field_name("function"),
-            "new_expression" => node.child_by_field_name("constructor"),
-            "method_invocation" => node.child_by_field_name("name"),
-            _ => None,
-        };
-        if let Some(callee) = callee.and_then(|c| c.utf8_text(source).ok())
-            && last_identifier(callee) == Some(name)
-        {
-            lines.push(node.start_position().row);
-        }
-        let mut cursor = node.walk();
-        stack.extend(node.children(&mut cursor));
-    }
-    lines.sort_unstable();
-    lines.dedup();
-    lines
+    ParsedSource::new(language, text).map(|p| p.calls_to(name)).unwrap_or_default()
 }
 
 /// The name a callee ends with: `receipt` for `receipt`, `orders.receipt`, `Orders::receipt::<T>`.
@@ -409,21 +453,7 @@ pub fn last_identifier(callee: &str) -> Option<&str> {
 /// The test cases of a file: Python `test_*` functions, JavaScript `test(...)`/`it(...)` calls (named
 /// by their title), Go `Test*` functions, Java `@Test` methods, Rust `#[test]` functions.
 pub fn test_cases(language: SourceLanguage, text: &str) -> Vec<FunctionSpan> {
-    let Some(tree) = parse(language, text) else {
-        return Vec::new();
-    };
-    let source = text.as_bytes();
-    let mut cases = Vec::new();
-    let mut stack = vec![tree.root_node()];
-    while let Some(node) = stack.pop() {
-        if let Some(name) = test_case_name(language, node, source) {
-            cases.push(FunctionSpan { name, start_line: node.start_position().row, end_line: node.end_position().row });
-        }
-        let mut cursor = node.walk();
-        stack.extend(node.children(&mut cursor));
-    }
-    cases.sort_by_key(|s| (s.start_line, std::cmp::Reverse(s.end_line)));
-    cases
+    ParsedSource::new(language, text).map(|p| p.test_cases()).unwrap_or_default()
 }
 
 fn test_case_name(language: SourceLanguage, node: Node, source: &[u8]) -> Option<String> {
