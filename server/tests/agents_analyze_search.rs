@@ -183,7 +183,7 @@ fn crash_group(root: &Path, captured: &str, file_name: &str) -> CrashGroup {
         }
     }
     let files = ["shop/orders.py", "shop/api.py", "tests/test_orders.py", "web/cart.js", "web/cart.test.js"];
-    let index = WorkspaceIndex { root: root.to_path_buf(), files: files.iter().map(|f| f.to_string()).collect() };
+    let index = WorkspaceIndex::from_paths(root, files.iter().copied());
     let text_of = text_from_disk(root);
     let inputs =
         PictureInputs { index: &index, mapping: &MappingConfig::default(), include_frames: true, text_of: &text_of };
