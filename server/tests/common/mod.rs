@@ -25,6 +25,8 @@ pub struct LspClient {
     /// `window/showMessage` and `window/logMessage` notifications, as (type, message).
     pub messages_shown: Vec<(i64, String)>,
     pub log: Vec<(i64, String)>,
+    /// Requests the server sent to the client (`workspace/applyEdit`, `window/showDocument`, ...).
+    pub server_requests: Vec<Value>,
     /// Errors the test expects to see; any other error message fails the test at the end.
     pub expected_errors: Vec<String>,
     shut_down: bool,
@@ -91,6 +93,7 @@ impl LspClient {
             diagnostics: HashMap::new(),
             messages_shown: Vec::new(),
             log: Vec::new(),
+            server_requests: Vec::new(),
             expected_errors: Vec::new(),
             shut_down: false,
         };
@@ -243,6 +246,7 @@ impl LspClient {
                     _ => Value::Null,
                 };
                 let id = id.clone();
+                self.server_requests.push(message.clone());
                 self.send(&json!({"jsonrpc": "2.0", "id": id, "result": result}));
             }
             (Some("textDocument/publishDiagnostics"), None) => {
