@@ -322,7 +322,8 @@ fn detect_build_command(root: &Path, fix: &FixProposal) -> Option<Vec<String>> {
         return Some(vec!["cargo".to_owned(), "build".to_owned(), "--quiet".to_owned()]);
     }
     if !with(&[".go"]).is_empty() && root.join("go.mod").exists() {
-        return Some(vec!["go".to_owned(), "build".to_owned(), "./...".to_owned()]);
+        // Version stamping reads git metadata, which the sandbox keeps read-only.
+        return Some(vec!["go".to_owned(), "build".to_owned(), "-buildvcs=false".to_owned(), "./...".to_owned()]);
     }
     if !with(&[".java"]).is_empty() && root.join("pom.xml").exists() {
         return Some(vec!["mvn".to_owned(), "-q".to_owned(), "-o".to_owned(), "compile".to_owned()]);
