@@ -16,7 +16,11 @@ fn fixture_traces() -> Vec<String> {
     let mut traces = Vec::new();
     for language in ["python", "rust", "go", "jvm", "javascript", "dotnet", "ruby"] {
         let Ok(entries) = std::fs::read_dir(root.join(language)) else { continue };
-        let mut paths: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "txt")).collect();
+        let mut paths: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+            .collect();
         paths.sort();
         for path in paths {
             traces.push(std::fs::read_to_string(path).unwrap());

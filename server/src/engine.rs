@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::investigate::history::store_path;
-use crate::source::files::FilesSource;
+use crate::source::files::{FilesSource, LoadReport};
 use crate::source::inbox::load_inbox;
 use crate::workspace::index::WorkspaceIndex;
 use crate::workspace::sites::{CrashPicture, PictureInputs, build_picture};
@@ -28,29 +28,61 @@ pub struct Loaded {
     pub files_read: usize,
 }
 
-/// Reads the sources and builds the picture against an existing index.
-pub fn load_crashes(
-    root: &Path,
-    config: &Config,
-    index: &WorkspaceIndex,
-    files: &mut FilesSource,
-    text_of: &dyn Fn(&str) -> Option<Arc<str>>,
-) -> Loaded {
+/// Reads every crash source (crash files and logs, the collector's inbox).
+pub fn read_crashes(root: &Path, config: &Config, files: &mut FilesSource) -> LoadReport {
     let max_bytes = config.diagnostics.max_log_mib.max(1) * (1 << 20);
+    let started = std::time::Instant::now();
     let mut report = files.load(root, &config.crash_paths(root), max_bytes);
     match load_inbox(&store_path(root)) {
         Ok(events) => report.events.extend(events),
         Err(e) => report.problems.push(format!("the crash inbox cannot be read: {e}")),
     }
+    tracing::info!(events = report.events.len(), elapsed_ms = started.elapsed().as_millis() as u64, "crashes read");
+    report
+}
+
+/// Groups the events, maps and places their frames.
+pub fn build(
+    config: &Config,
+    index: &WorkspaceIndex,
+    report: LoadReport,
+    text_of: &(dyn Fn(&str) -> Option<Arc<str>> + Sync),
+) -> Loaded {
+    let started = std::time::Instant::now();
     let inputs = PictureInputs { index, mapping: &config.mapping, include_frames: config.diagnostics.frames, text_of };
     let picture = build_picture(report.events, &inputs);
+    tracing::info!(
+        groups = picture.groups.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "crash picture built"
+    );
     Loaded { picture, problems: report.problems, files_read: report.files }
+}
+
+/// Indexes the workspace while the crash sources are read (both take a while on a big workspace).
+pub fn index_and_read(
+    root: &Path,
+    config: &Config,
+    files: &mut FilesSource,
+) -> (std::io::Result<WorkspaceIndex>, LoadReport) {
+    std::thread::scope(|scope| {
+        let indexing = scope.spawn(|| {
+            let started = std::time::Instant::now();
+            let index = WorkspaceIndex::build(root);
+            tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "workspace indexed");
+            index
+        });
+        let report = read_crashes(root, config, files);
+        let index = indexing.join().unwrap_or_else(|_| Err(std::io::Error::other("indexing the workspace failed")));
+        (index, report)
+    })
 }
 
 /// Everything at once, for the command line.
 pub fn load_workspace(root: &Path, config: &Config) -> anyhow::Result<Loaded> {
-    let index = WorkspaceIndex::build(root).map_err(|e| anyhow::anyhow!("cannot index {}: {e}", root.display()))?;
     let mut files = FilesSource::default();
+    let (index, report) = index_and_read(root, config, &mut files);
+    let index = index.map_err(|e| anyhow::anyhow!("cannot index {}: {e}", root.display()))?;
     let text_of = text_from_disk(root);
-    Ok(load_crashes(root, config, &index, &mut files, &text_of))
+    Ok(build(config, &index, report, &text_of))
 }

@@ -29,9 +29,16 @@ fn shop_repository() -> tempfile::TempDir {
 }
 
 fn type_error_group(root: &Path) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_crashloom")).args(["crashes", "--json", "--workspace"]).arg(root).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_crashloom"))
+        .args(["crashes", "--json", "--workspace"])
+        .arg(root)
+        .output()
+        .unwrap();
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    report["groups"].as_array().unwrap().iter().find(|g| g["exception"] == "TypeError").unwrap()["short_id"].as_str().unwrap().to_owned()
+    report["groups"].as_array().unwrap().iter().find(|g| g["exception"] == "TypeError").unwrap()["short_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[test]
@@ -46,17 +53,26 @@ fn the_command_line_investigation_proves_a_fix_for_the_guest_checkout_crash() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let investigation: Value = serde_json::from_slice(&output.stdout).unwrap();
 
-    assert_eq!(investigation["facts"]["failing_operation"], json!({"kind": "subscript_of_missing", "expression": "customer"}));
+    assert_eq!(
+        investigation["facts"]["failing_operation"],
+        json!({"kind": "subscript_of_missing", "expression": "customer"})
+    );
     let hypothesis = investigation["hypotheses"][0]["summary"].as_str().unwrap();
     assert!(hypothesis.contains("`customers.get(...)` returns None"), "{hypothesis}");
     assert_eq!(investigation["code"]["history"][0]["author"], "Ada Lovelace");
     let fix = &investigation["fix"]["fix"];
     assert_eq!(fix["hides_symptom"], false);
     let diff = investigation["diff"].as_str().unwrap();
-    assert!(diff.contains("+    if customer is None:\n+        raise OrderError(f\"unknown customer {order['customer']!r}\")\n"), "{diff}");
+    assert!(
+        diff.contains(
+            "+    if customer is None:\n+        raise OrderError(f\"unknown customer {order['customer']!r}\")\n"
+        ),
+        "{diff}"
+    );
 
     let rungs = investigation["validation"]["rungs"].as_array().unwrap();
-    let outcomes: Vec<(&str, &str)> = rungs.iter().map(|r| (r["name"].as_str().unwrap(), r["outcome"].as_str().unwrap())).collect();
+    let outcomes: Vec<(&str, &str)> =
+        rungs.iter().map(|r| (r["name"].as_str().unwrap(), r["outcome"].as_str().unwrap())).collect();
     assert_eq!(
         outcomes,
         vec![
@@ -85,7 +101,11 @@ fn the_command_line_investigation_proves_a_fix_for_the_guest_checkout_crash() {
 #[test]
 fn a_crash_without_a_confident_rule_gets_no_fix_and_says_why() {
     let workspace = shop_repository();
-    let output = Command::new(env!("CARGO_BIN_EXE_crashloom")).args(["crashes", "--json", "--workspace"]).arg(workspace.path()).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_crashloom"))
+        .args(["crashes", "--json", "--workspace"])
+        .arg(workspace.path())
+        .output()
+        .unwrap();
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let order_error = report["groups"].as_array().unwrap().iter().find(|g| g["exception"] == "OrderError").unwrap();
     let crash = order_error["short_id"].as_str().unwrap();
@@ -122,7 +142,10 @@ fn investigate_from_the_editor_then_apply_the_validated_fix() {
     assert_eq!(titles, vec![format!("Investigate crash {short_id}")]);
     let investigate = actions[0]["command"].clone();
 
-    let result = client.request("workspace/executeCommand", json!({"command": investigate["command"], "arguments": investigate["arguments"]}));
+    let result = client.request(
+        "workspace/executeCommand",
+        json!({"command": investigate["command"], "arguments": investigate["arguments"]}),
+    );
     assert_eq!(result["validated"], true, "{result}");
     assert_eq!(result["verdict"], "validated fix ready");
     // Progress was reported step by step, and the report was opened.
@@ -145,7 +168,8 @@ fn investigate_from_the_editor_then_apply_the_validated_fix() {
         ]
     );
     let apply = actions[0]["command"].clone();
-    let applied = client.request("workspace/executeCommand", json!({"command": apply["command"], "arguments": apply["arguments"]}));
+    let applied = client
+        .request("workspace/executeCommand", json!({"command": apply["command"], "arguments": apply["arguments"]}));
     assert_eq!(applied["applied"], true, "{applied}");
     let edit = client.server_requests.iter().rev().find(|r| r["method"] == "workspace/applyEdit").unwrap();
     let edits = &edit["params"]["edit"]["changes"][&uri];
@@ -168,5 +192,52 @@ fn investigate_from_the_editor_then_apply_the_validated_fix() {
         json!({"textDocument": {"uri": uri}, "range": crash["range"], "context": {"diagnostics": [crash]}}),
     );
     assert!(actions[0]["title"].as_str().unwrap().starts_with("Apply validated fix: "), "{actions}");
+    client.shutdown();
+}
+
+#[test]
+fn an_investigation_can_be_cancelled_and_a_stale_fix_is_not_applied() {
+    let workspace = shop_repository();
+    // A reproduction that would run for a long time: cancelling must stop it.
+    let settings = json!({"validate": {"reproduce": "sleep 120", "test": "python3 -m unittest -q"}});
+    let mut client = LspClient::start(workspace.path(), settings);
+    let diagnostics = client.wait_for_diagnostics("shop/orders.py", |d| d.len() >= 5);
+    let group = diagnostics.iter().find(|d| d["range"]["start"]["line"] == 25).unwrap()["data"]["group"].clone();
+    client.cancel_next_progress = true;
+    let started = std::time::Instant::now();
+    let result =
+        client.request("workspace/executeCommand", json!({"command": "crashloom.investigate", "arguments": [group]}));
+    assert_eq!(result["cancelled"], true, "{result}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(100), "the sleeping reproduction was stopped");
+    assert!(
+        !client.server_requests.iter().any(|r| r["method"] == "window/showDocument"),
+        "no report for a cancelled run"
+    );
+    let worktrees = Command::new("git").args(["worktree", "list"]).current_dir(workspace.path()).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&worktrees.stdout).lines().count(), 1, "the sandbox copy was removed");
+    client.shutdown();
+
+    // A validated fix whose code changed since is re-validated, and not applied when it no longer fits.
+    let mut client = LspClient::start(workspace.path(), Value::Null);
+    client.wait_for_diagnostics("shop/orders.py", |d| d.len() >= 5);
+    let result =
+        client.request("workspace/executeCommand", json!({"command": "crashloom.investigate", "arguments": [group]}));
+    assert_eq!(result["validated"], true, "{result}");
+    let orders = workspace.path().join("shop/orders.py");
+    let text = std::fs::read_to_string(&orders).unwrap();
+    std::fs::write(
+        &orders,
+        text.replace("customer = customers.get(order[\"customer\"])", "customer = customers[order[\"customer\"]]"),
+    )
+    .unwrap();
+    let applied =
+        client.request("workspace/executeCommand", json!({"command": "crashloom.applyFix", "arguments": [group]}));
+    assert_eq!(applied["applied"], false, "{applied}");
+    assert!(!client.server_requests.iter().any(|r| r["method"] == "workspace/applyEdit"));
+    assert!(
+        client.messages_shown.iter().any(|(kind, m)| *kind == 2 && m.contains("investigate again")),
+        "{:?}",
+        client.messages_shown
+    );
     client.shutdown();
 }

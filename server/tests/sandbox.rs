@@ -204,7 +204,8 @@ async fn a_command_runs_in_the_copy_and_reports_its_exit_code_and_output() -> Te
 
     assert_eq!(outcome.status, RunStatus::Exited { code: 3 });
     assert_eq!(outcome.isolation, Isolation::Bubblewrap);
-    assert_eq!(outcome.output, format!("{}\nto-stderr\n", copy.workspace_dir().display()));
+    // Inside bubblewrap the copy sits at the workspace's own path (so path-keyed caches hit).
+    assert_eq!(outcome.output, format!("{}\nto-stderr\n", copy.origin().display()));
     assert!(!outcome.succeeded());
     copy.remove().await?;
     Ok(())
@@ -239,13 +240,24 @@ async fn a_command_cannot_write_outside_the_copy() -> TestResult {
     let workspace = git_workspace()?;
     let original = workspace.path().canonicalize()?.join("app.py");
     let before = std::fs::read_to_string(&original)?;
+    // A host folder outside the sandbox's temporary mounts.
+    let elsewhere = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))?;
+    let outside = elsewhere.path().join("notes.txt");
+    std::fs::write(&outside, "mine\n")?;
     let copy = WorkspaceCopy::create(workspace.path()).await?;
 
-    let overwrite = format!("echo hacked > {}", original.display());
+    let overwrite = format!("echo hacked > {}", outside.display());
     let outcome = run_isolated(&copy, &["sh", "-c", &overwrite]).await?;
     assert_ne!(outcome.status, RunStatus::Exited { code: 0 });
     assert!(outcome.output.contains("Read-only file system"), "{}", outcome.output);
+    assert_eq!(std::fs::read_to_string(&outside)?, "mine\n");
+
+    // The workspace's own path shows the copy: writing there changes the copy, never the original.
+    let through_original_path = format!("echo hacked > {}", original.display());
+    let outcome = run_isolated(&copy, &["sh", "-c", &through_original_path]).await?;
+    assert!(outcome.succeeded(), "{}", outcome.output);
     assert_eq!(std::fs::read_to_string(&original)?, before);
+    assert_eq!(std::fs::read_to_string(copy.workspace_dir().join("app.py"))?, "hacked\n");
 
     let inside =
         run_isolated(&copy, &["sh", "-c", "echo fixed > app.py && echo scratch > $TMPDIR/x && echo dot > $HOME/.rc"])

@@ -131,7 +131,11 @@ pub async fn investigate(
         FixOutcome::Proposed { fix } => {
             progress.step(4, "proving the fix in a sandbox");
             let validator = Validator { root: &root, validate: &config.validate, sandbox: &config.sandbox };
-            Some(validator.validate(&group, fix).await?)
+            // Dropping the validation on cancel kills its commands and removes its copy.
+            tokio::select! {
+                report = validator.validate(&group, fix) => Some(report?),
+                () = cancelled(progress.as_ref()) => return Err(InvestigateError::Cancelled),
+            }
         }
         FixOutcome::NoConfidentFix { .. } => None,
     };
@@ -148,6 +152,13 @@ pub async fn investigate(
         diff,
         file_fingerprints,
     })
+}
+
+/// Completes once the investigation is cancelled.
+async fn cancelled(progress: &dyn Progress) {
+    while !progress.is_cancelled() {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 fn describe_changes(root: &Path, fix: &super::FixProposal) -> (Option<String>, Vec<(String, String)>) {

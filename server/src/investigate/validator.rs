@@ -139,7 +139,7 @@ impl Validator<'_> {
                 Some(command) => {
                     let (outcome, record) = run(command, "before the change").await?;
                     reproduce_rung.commands.push(record);
-                    match same_crash(&outcome.output, copy.workspace_dir(), group) {
+                    match same_crash(&outcome.output, copy.workspace_dir(), self.root, group) {
                         Some(_) => reproduced_before = true,
                         None => {
                             reproduce_rung.fail(format!(
@@ -184,7 +184,7 @@ impl Validator<'_> {
                 let (outcome, record) = run(command, "after the change").await?;
                 reproduce_rung.commands.push(record);
                 let before = format!("Before the change it crashed with {} in {}", group.exception, crash_place(group));
-                match (same_crash(&outcome.output, copy.workspace_dir(), group), outcome.succeeded()) {
+                match (same_crash(&outcome.output, copy.workspace_dir(), self.root, group), outcome.succeeded()) {
                     (Some(_), _) => reproduce_rung.fail(format!("{before}; after the change it still does.")),
                     (None, true) => reproduce_rung.pass(format!("{before}; after the change the command succeeds.")),
                     (None, false) => {
@@ -284,9 +284,10 @@ fn file_name(path: &str) -> &str {
 
 /// Whether `output` holds the group's crash: the same exception type, raised in the same function
 /// of the same file. Returns where, as `path:line`.
-pub fn same_crash(output: &str, copy_root: &Path, group: &CrashGroup) -> Option<String> {
+pub fn same_crash(output: &str, copy_root: &Path, workspace_root: &Path, group: &CrashGroup) -> Option<String> {
     let site = group.crash_site()?;
     let copy_root = copy_root.to_string_lossy();
+    let workspace_root = workspace_root.to_string_lossy();
     find_traces(output).into_iter().find_map(|trace| {
         let exception = trace.event.outermost()?;
         if last_segment(&exception.ty) != last_segment(&group.exception) {
@@ -294,7 +295,12 @@ pub fn same_crash(output: &str, copy_root: &Path, group: &CrashGroup) -> Option<
         }
         let frame = exception.frames.iter().rev().find(|f| looks_in_app(f))?;
         let path = frame.paths().next()?;
-        let relative = path.strip_prefix(copy_root.as_ref()).map(|p| p.trim_start_matches('/')).unwrap_or(path);
+        // Commands run at the workspace's own path under bubblewrap, at the copy's without it.
+        let relative = path
+            .strip_prefix(workspace_root.as_ref())
+            .or_else(|| path.strip_prefix(copy_root.as_ref()))
+            .map(|p| p.trim_start_matches('/'))
+            .unwrap_or(path);
         let same_file = relative == site.path || file_name(relative) == file_name(&site.path);
         let same_function = frame.function.as_deref().map(last_segment) == site.function.as_deref().map(last_segment);
         (same_file && same_function).then(|| format!("{}:{}", site.path, frame.line.unwrap_or(0)))

@@ -273,9 +273,15 @@ fn on_code_lens(state: &State, params: &CodeLensParams) -> Option<Vec<CodeLens>>
     if picture.sites_in(&path).is_empty() {
         return Some(Vec::new());
     }
-    let document = state.documents.get(uri.as_str())?;
-    let spans = SourceLanguage::from_path(&path)
-        .map(|language| functions(language, &document.text.to_string()))
-        .unwrap_or_default();
+    let mut document = state.documents.get_mut(uri.as_str())?;
+    let spans = match &document.outline {
+        Some(spans) => spans.clone(),
+        None => {
+            let text = document.text.to_string();
+            let spans = Arc::new(SourceLanguage::from_path(&path).map(|l| functions(l, &text)).unwrap_or_default());
+            document.outline = Some(spans.clone());
+            spans
+        }
+    };
     Some(code_lenses(&picture, &path, &document, &spans, uri.as_str()))
 }

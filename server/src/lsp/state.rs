@@ -168,25 +168,27 @@ impl State {
         }
     }
 
-    /// Publishes every file with crash sites, and clears files that no longer have any.
+    /// Publishes every file with crash sites, and clears files that no longer have any. Each file
+    /// is sent as soon as its diagnostics are ready, so the first arrive without waiting for all.
     async fn publish_all(&self) {
         let Some(root) = self.root() else { return };
         let picture = self.picture();
-        let batch: Vec<(Uri, Vec<Diagnostic>, Option<i32>)> = {
+        let paths: Vec<String> = {
             let mut published = lock(&self.published);
             let now: HashSet<String> = picture.files().map(str::to_owned).collect();
-            let mut batch = Vec::with_capacity(now.len() + published.len());
-            for path in now.iter().chain(published.difference(&now)) {
-                let Some(uri) = file_uri(&root, path) else { continue };
+            let gone: Vec<String> = published.difference(&now).cloned().collect();
+            let mut paths: Vec<String> = now.iter().cloned().collect();
+            paths.extend(gone);
+            *published = now;
+            paths
+        };
+        for path in paths {
+            let Some(uri) = file_uri(&root, &path) else { continue };
+            let (diagnostics, version) = {
                 let document = self.documents.get(uri.as_str());
                 let version = document.as_ref().map(|d| d.version);
-                let diagnostics = file_diagnostics(&picture, &root, path, document.as_deref(), self.encoding());
-                batch.push((uri, diagnostics, version));
-            }
-            *published = now;
-            batch
-        };
-        for (uri, diagnostics, version) in batch {
+                (file_diagnostics(&picture, &root, &path, document.as_deref(), self.encoding()), version)
+            };
             self.client.publish_diagnostics(uri, diagnostics, version).await;
         }
     }
@@ -207,17 +209,21 @@ impl State {
         let crash_paths = config.crash_paths(&root);
         let started = std::time::Instant::now();
         let job = tokio::task::spawn_blocking(move || {
-            let index = match index {
-                Some(index) if !stale => index,
-                _ => Arc::new(WorkspaceIndex::build(&root).unwrap_or_else(|e| {
-                    tracing::error!("cannot index {}: {e}", root.display());
-                    WorkspaceIndex::empty(&root)
-                })),
+            let mut files = files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let (index, report) = match index {
+                Some(index) if !stale => (Ok(index), engine::read_crashes(&root, &config, &mut files)),
+                _ => {
+                    let (index, report) = engine::index_and_read(&root, &config, &mut files);
+                    (index.map(Arc::new), report)
+                }
             };
+            let index = index.unwrap_or_else(|e| {
+                tracing::error!("cannot index {}: {e}", root.display());
+                Arc::new(WorkspaceIndex::empty(&root))
+            });
             let disk = engine::text_from_disk(&root);
             let text_of = |path: &str| open.get(path).cloned().or_else(|| disk(path));
-            let mut files = files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let loaded = engine::load_crashes(&root, &config, &index, &mut files, &text_of);
+            let loaded = engine::build(&config, &index, report, &text_of);
             (index, loaded)
         });
         let (index, loaded) = match job.await {
@@ -232,7 +238,7 @@ impl State {
             groups = loaded.picture.groups.len(),
             files = loaded.files_read,
             elapsed_ms = started.elapsed().as_millis() as u64,
-            "crash picture built"
+            "crashes reloaded"
         );
         for problem in &loaded.problems {
             tracing::warn!("{problem}");

@@ -135,6 +135,9 @@ impl WorkspaceCopy {
                 .await
                 .map_err(|error| SandboxError::io("create the build cache folder", dir, error))?;
         }
+        if isolation == Isolation::Bubblewrap {
+            self.make_room_for_bound_caches()?;
+        }
         let environment = self.sandbox_environment(settings);
         let path = environment.iter().find(|(name, _)| name == "PATH").map(|(_, value)| value.clone());
         if !program_exists(program, path.as_deref(), self.workspace_dir()) {
@@ -219,7 +222,13 @@ impl WorkspaceCopy {
         push("--proc", &[Path::new("/proc")]);
         push("--tmpfs", &[Path::new("/tmp")]);
         push("--tmpfs", &[Path::new("/run")]);
-        // Reused caches are bound again after the tmpfs mounts, in case they live under /tmp.
+        push("--bind", &[self.root_dir(), self.root_dir()]);
+        // Inside the sandbox the copy takes the workspace's own path (hiding the original), so
+        // build caches keyed by path (cargo's fingerprints, Go's build cache) hit as they do in
+        // place, and stack traces name the same files.
+        push("--bind", &[self.workspace_dir(), self.origin()]);
+        // Reused caches are bound after that (and after the tmpfs mounts, in case they live under
+        // /tmp): dependency folders of the workspace land in the copy at their usual place.
         let cache = self.cache_reuse();
         let read_only = cache.links().into_iter().map(|(_, target)| target);
         let read_only = read_only.chain(cache.go.as_ref().map(|go| go.module_cache.as_path()));
@@ -229,10 +238,23 @@ impl WorkspaceCopy {
         for dir in cache.writable_dirs() {
             push("--bind", &[dir, dir]);
         }
-        push("--bind", &[self.root_dir(), self.root_dir()]);
-        push("--chdir", &[self.workspace_dir()]);
+        push("--chdir", &[self.origin()]);
         args.extend(NAMESPACE_ARGS.iter().map(OsString::from));
         args
+    }
+
+    /// The copy links dependency folders to the workspace's; under bubblewrap, where the copy sits
+    /// at the workspace's path, such a link would point at itself, so it becomes an empty folder
+    /// that the real one is bound onto.
+    fn make_room_for_bound_caches(&self) -> Result<(), SandboxError> {
+        for (name, _) in self.cache_reuse().links() {
+            let link = self.workspace_dir().join(name);
+            if link.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+                std::fs::remove_file(&link).map_err(|error| SandboxError::io("replace the link", &link, error))?;
+                std::fs::create_dir(&link).map_err(|error| SandboxError::io("create", &link, error))?;
+            }
+        }
+        Ok(())
     }
 
     /// The allow-listed environment of a command run in this copy.

@@ -15,6 +15,8 @@ pub struct Document {
     /// Workspace-relative path, when the document is a file of the workspace.
     pub path: Option<String>,
     pub tracked: Vec<TrackedSite>,
+    /// The functions of the current text, computed on first need after each change.
+    pub outline: Option<std::sync::Arc<Vec<super::syntax::FunctionSpan>>>,
 }
 
 /// A crash site as it sits in the open document.
@@ -36,7 +38,7 @@ pub struct CharPosition {
 
 impl Document {
     pub fn new(text: &str, version: i32, path: Option<String>) -> Self {
-        Self { text: Rope::from_str(text), version, path, tracked: Vec::new() }
+        Self { text: Rope::from_str(text), version, path, tracked: Vec::new(), outline: None }
     }
 
     /// The text of a 0-based line without its line break, if the line exists.
@@ -71,6 +73,7 @@ impl Document {
         let start_at_line_start = from == self.text.line_to_char(start_line);
         self.text.remove(from..to);
         self.text.insert(from, new_text);
+        self.outline = None;
 
         let added = new_text.matches('\n').count() as isize;
         let removed = (end_line - start_line) as isize;
@@ -96,6 +99,7 @@ impl Document {
     /// holding it nearest to where the site was, else the site stays (clamped).
     pub fn replace_all(&mut self, new_text: &str) {
         self.text = Rope::from_str(new_text);
+        self.outline = None;
         self.refind_sites();
     }
 

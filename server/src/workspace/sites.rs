@@ -20,7 +20,7 @@ pub struct PictureInputs<'a> {
     /// Mark calling frames too, not only crash sites and root causes.
     pub include_frames: bool,
     /// Today's text of a workspace file (the open document's when it is open), by relative path.
-    pub text_of: &'a dyn Fn(&str) -> Option<Arc<str>>,
+    pub text_of: &'a (dyn Fn(&str) -> Option<Arc<str>> + Sync),
 }
 
 /// Every crash group of the workspace and where its frames sit today.
@@ -172,12 +172,21 @@ pub fn build_picture(events: Vec<CrashEvent>, inputs: &PictureInputs<'_>) -> Cra
         }
     }
 
-    let mut texts = TextCache { text_of: inputs.text_of, cache: HashMap::new() };
-    let mut git = GitHistory::new(&inputs.index.root);
     let mut groups: Vec<CrashGroup> = buckets.into_iter().map(|(key, events)| summarize(key, events)).collect();
-    for group in &mut groups {
-        place_group(group, inputs, &mut texts, &mut git);
-    }
+    // Mapping and placing read many files: spread the groups over the cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let chunk = if groups.len() < 256 { groups.len().max(1) } else { groups.len().div_ceil(threads) };
+    std::thread::scope(|scope| {
+        for part in groups.chunks_mut(chunk) {
+            scope.spawn(move || {
+                let mut texts = TextCache { text_of: inputs.text_of, cache: HashMap::new() };
+                let mut git = GitHistory::new(&inputs.index.root);
+                for group in part {
+                    place_group(group, inputs, &mut texts, &mut git);
+                }
+            });
+        }
+    });
     groups.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(b.count.cmp(&a.count)).then(a.id.cmp(&b.id)));
 
     let mut by_file: HashMap<String, Vec<SiteRef>> = HashMap::new();
@@ -193,7 +202,7 @@ pub fn build_picture(events: Vec<CrashEvent>, inputs: &PictureInputs<'_>) -> Cra
 }
 
 struct TextCache<'a> {
-    text_of: &'a dyn Fn(&str) -> Option<Arc<str>>,
+    text_of: &'a (dyn Fn(&str) -> Option<Arc<str>> + Sync),
     cache: HashMap<String, Option<Arc<str>>>,
 }
 

@@ -27,6 +27,8 @@ pub struct LspClient {
     pub log: Vec<(i64, String)>,
     /// Requests the server sent to the client (`workspace/applyEdit`, `window/showDocument`, ...).
     pub server_requests: Vec<Value>,
+    /// Press "cancel" on the next progress the server creates.
+    pub cancel_next_progress: bool,
     /// Errors the test expects to see; any other error message fails the test at the end.
     pub expected_errors: Vec<String>,
     shut_down: bool,
@@ -94,6 +96,7 @@ impl LspClient {
             messages_shown: Vec::new(),
             log: Vec::new(),
             server_requests: Vec::new(),
+            cancel_next_progress: false,
             expected_errors: Vec::new(),
             shut_down: false,
         };
@@ -248,6 +251,10 @@ impl LspClient {
                 let id = id.clone();
                 self.server_requests.push(message.clone());
                 self.send(&json!({"jsonrpc": "2.0", "id": id, "result": result}));
+                if method == "window/workDoneProgress/create" && std::mem::take(&mut self.cancel_next_progress) {
+                    let token = message["params"]["token"].clone();
+                    self.send(&json!({"jsonrpc": "2.0", "method": "window/workDoneProgress/cancel", "params": {"token": token}}));
+                }
             }
             (Some("textDocument/publishDiagnostics"), None) => {
                 let uri = message["params"]["uri"].as_str().unwrap().to_owned();
