@@ -234,10 +234,6 @@ fn an_investigation_can_be_cancelled_and_a_stale_fix_is_not_applied() {
         client.request("workspace/executeCommand", json!({"command": "crashloom.applyFix", "arguments": [group]}));
     assert_eq!(applied["applied"], false, "{applied}");
     assert!(!client.server_requests.iter().any(|r| r["method"] == "workspace/applyEdit"));
-    assert!(
-        client.messages_shown.iter().any(|(kind, m)| *kind == 2 && m.contains("investigate again")),
-        "{:?}",
-        client.messages_shown
-    );
+    client.wait_for_shown_message(|kind, m| kind == 2 && m.contains("investigate again"));
     client.shutdown();
 }

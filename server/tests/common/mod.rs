@@ -180,6 +180,16 @@ impl LspClient {
         }
     }
 
+    /// Waits until the server has shown a message (`window/showMessage`) matching `wanted`.
+    pub fn wait_for_shown_message(&mut self, wanted: impl Fn(i64, &str) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !self.messages_shown.iter().any(|(kind, message)| wanted(*kind, message)) {
+            if self.next_message(deadline).is_none() {
+                panic!("no such message within {WAIT:?}; shown: {:?}", self.messages_shown);
+            }
+        }
+    }
+
     pub fn open(&mut self, relative: &str) -> String {
         let text = std::fs::read_to_string(self.root.join(relative)).unwrap();
         let uri = self.uri(relative);
