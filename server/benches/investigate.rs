@@ -107,12 +107,18 @@ fn validation_overhead(runtime: &tokio::runtime::Runtime, name: &str) {
     let (_dir, root) = example(name);
     let config = Arc::new(Config::load(&root).unwrap());
     let loaded = load_workspace(&root, &config).unwrap();
-    let group = loaded.picture.groups[0].clone();
-    let input = CrashInput { root: root.clone(), group: &group };
-    let facts = OfflineErrorAnalyzer.analyze(&input);
-    let code = OfflineCodeSearch.search(&input, &facts);
-    let hypotheses = OfflineRootCause.hypotheses(&input, &facts, &code);
-    let FixOutcome::Proposed { fix } = OfflineFixProposer.propose(&input, &facts, &code, &hypotheses) else {
+    // The first crash group the offline engine has a fix for.
+    let proposed = loaded.picture.groups.iter().find_map(|group| {
+        let input = CrashInput { root: root.clone(), group };
+        let facts = OfflineErrorAnalyzer.analyze(&input);
+        let code = OfflineCodeSearch.search(&input, &facts);
+        let hypotheses = OfflineRootCause.hypotheses(&input, &facts, &code);
+        match OfflineFixProposer.propose(&input, &facts, &code, &hypotheses) {
+            FixOutcome::Proposed { fix } => Some((group.clone(), fix)),
+            FixOutcome::NoConfidentFix { .. } => None,
+        }
+    });
+    let Some((group, fix)) = proposed else {
         println!("{name}: no fix proposed");
         return;
     };

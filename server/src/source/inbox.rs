@@ -24,11 +24,17 @@ pub fn load_inbox(store_path: &Path) -> Result<Vec<CrashEvent>, StoreError> {
 }
 
 /// Calls `changed` whenever the store changes (a new event, a status change), from a thread of its
-/// own, until `changed` returns `false`. A store created later is picked up.
+/// own, until `changed` returns `false`. The baseline is read before this returns, so a change made
+/// after the caller's next read of the inbox is never missed; a store created later counts as a
+/// change.
 pub fn watch_inbox(store_path: PathBuf, mut changed: impl FnMut() -> bool + Send + 'static) -> std::io::Result<()> {
+    let mut store: Option<CrashStore> = None;
+    let mut last = None;
+    if store_path.exists() {
+        store = CrashStore::open(&store_path).map_err(|e| tracing::warn!("{e}")).ok();
+        last = store.as_ref().and_then(|s| s.change_marker().ok());
+    }
     std::thread::Builder::new().name("crash-inbox-watch".into()).spawn(move || {
-        let mut store: Option<CrashStore> = None;
-        let mut last = None;
         loop {
             std::thread::sleep(POLL);
             if store.is_none() && store_path.exists() {
@@ -37,9 +43,8 @@ pub fn watch_inbox(store_path: PathBuf, mut changed: impl FnMut() -> bool + Send
             let Some(open) = &store else { continue };
             match open.change_marker() {
                 Ok(marker) if last != Some(marker) => {
-                    let first = last.is_none();
                     last = Some(marker);
-                    if !first && !changed() {
+                    if !changed() {
                         return;
                     }
                 }
