@@ -2,4 +2,5 @@
 
 pub mod collector;
 pub mod files;
+pub mod sentry_api;
 pub mod store;
