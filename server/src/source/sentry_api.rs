@@ -89,7 +89,9 @@ pub enum SentryError {
 fn http_message(request: &str, status: u16, detail: &str) -> String {
     let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
     match status {
-        404 => format!("Sentry has no {request}{detail}: check `org` and `project` of the sentry source"),
+        404 => {
+            format!("Sentry answered {request} with HTTP 404{detail}: check `org` and `project` of the sentry source")
+        }
         500..=599 => format!(
             "Sentry answered {request} with HTTP {status}{detail}: Sentry is having trouble, Crashloom tries again at the next refresh"
         ),
@@ -607,9 +609,13 @@ impl SentrySource {
 
     async fn refresh_inner(&mut self, client: &SentryClient) -> Result<Vec<CrashEvent>, SentryError> {
         let mut listed: Vec<(String, IssueSummary)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for project in &self.config.project {
             for summary in client.list_issues(project).await? {
-                listed.push((project.clone(), summary));
+                // A project named twice (by slug and by id) lists its issues twice.
+                if seen.insert(summary.id.clone()) {
+                    listed.push((project.clone(), summary));
+                }
             }
         }
         let previous: HashMap<&str, &KnownIssue> = self.issues.iter().map(|k| (k.summary.id.as_str(), k)).collect();
