@@ -3,4 +3,5 @@
 pub mod collector;
 pub mod files;
 pub mod inbox;
+pub mod sentry_api;
 pub mod store;
