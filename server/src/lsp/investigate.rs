@@ -67,6 +67,7 @@ pub fn code_actions(state: &State, params: &CodeActionParams) -> Vec<CodeActionO
             actions.push(action(format!("Show crash report {short_id}"), SHOW_REPORT_COMMAND));
         }
         actions.push(action(format!("Investigate crash {short_id}"), INVESTIGATE_COMMAND));
+        actions.extend(super::sentry::code_actions(state, group_id, diagnostic));
     }
     actions
 }

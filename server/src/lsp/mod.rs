@@ -6,6 +6,7 @@ pub mod convert;
 pub mod diagnostics;
 pub mod hover;
 pub mod investigate;
+pub mod sentry;
 pub mod server;
 pub mod sites;
 pub mod state;

@@ -13,8 +13,10 @@ use super::code_lens::{SHOW_CRASHES_COMMAND, code_lenses};
 use super::convert::{Encoding, char_position};
 use super::hover::hover;
 use super::investigate;
+use super::sentry;
 use super::state::{ReloadReason, State, read, write};
 use crate::config::Config;
+use crate::source::store::GroupStatus;
 use crate::workspace::documents::Document;
 use crate::workspace::syntax::{SourceLanguage, functions};
 
@@ -67,6 +69,15 @@ impl LanguageServer for Backend {
             self.state.client.show_message(MessageType::ERROR, problem).await;
         }
         self.state.load_investigations();
+        let sentry_sources: Vec<_> = read(&self.state.config)
+            .sources
+            .iter()
+            .filter_map(|s| match s {
+                crate::config::SourceConfig::Sentry(sentry) => Some(sentry.clone()),
+                _ => None,
+            })
+            .collect();
+        sentry::start(&self.state, sentry_sources);
         register_file_watching(&self.state).await;
         self.state.request_reload(ReloadReason::Startup);
     }
@@ -129,6 +140,9 @@ impl LanguageServer for Backend {
             investigate::APPLY_FIX_COMMAND => investigate::apply_fix(&self.state, params).await,
             investigate::SHOW_FIX_COMMAND => investigate::show_fix(&self.state, params).await,
             investigate::SHOW_REPORT_COMMAND => investigate::show_report(&self.state, params).await,
+            sentry::OPEN_COMMAND => sentry::open(&self.state, params).await,
+            sentry::RESOLVE_COMMAND => sentry::set_status(&self.state, params, GroupStatus::Resolved).await,
+            sentry::IGNORE_COMMAND => sentry::set_status(&self.state, params, GroupStatus::Ignored).await,
             other => Err(Error::invalid_params(format!("unknown command {other}"))),
         }
     }
@@ -172,6 +186,9 @@ fn initialize(state: &State, params: InitializeParams) -> InitializeResult {
                     investigate::APPLY_FIX_COMMAND,
                     investigate::SHOW_FIX_COMMAND,
                     investigate::SHOW_REPORT_COMMAND,
+                    sentry::OPEN_COMMAND,
+                    sentry::RESOLVE_COMMAND,
+                    sentry::IGNORE_COMMAND,
                 ]
                 .map(str::to_owned)
                 .to_vec(),
@@ -191,7 +208,11 @@ fn initialize(state: &State, params: InitializeParams) -> InitializeResult {
 /// not valid (the last good settings stay in force).
 fn load_settings(state: &State) -> Option<String> {
     let root = state.root()?;
-    let settings = read(&state.editor_settings).clone();
+    let mut settings = read(&state.editor_settings).clone();
+    // The token is a secret: kept in memory, never part of the configuration.
+    if let Some(token) = settings.as_object_mut().and_then(|s| s.remove("sentryToken")) {
+        *write(&state.sentry_token) = token.as_str().map(str::to_owned);
+    }
     match Config::load(&root).and_then(|c| c.with_editor_settings(&settings)) {
         Ok(config) => {
             *write(&state.config) = Arc::new(config);

@@ -31,6 +31,7 @@ pub enum ReloadReason {
     Startup,
     CrashFilesChanged,
     InboxChanged,
+    SentryChanged,
     WorkspaceFilesChanged,
     SettingsChanged,
 }
@@ -49,6 +50,12 @@ pub struct State {
     /// Cancel flags of running investigations, by progress token.
     pub cancellations: DashMap<String, Arc<AtomicBool>>,
     progress_ids: AtomicU64,
+    /// The editor's `sentryToken` setting, when it gives one (kept out of the configuration).
+    pub sentry_token: RwLock<Option<String>>,
+    /// The latest events of each Sentry source, by source index.
+    pub sentry_events: Mutex<Vec<Vec<crate::crash::CrashEvent>>>,
+    /// Where to send "Resolve/Ignore in Sentry", one channel per Sentry source.
+    pub sentry_requests: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<super::sentry::StatusRequest>>>,
     index: RwLock<Option<Arc<WorkspaceIndex>>>,
     index_stale: AtomicBool,
     files: Arc<Mutex<FilesSource>>,
@@ -71,6 +78,9 @@ impl State {
             investigations: DashMap::new(),
             cancellations: DashMap::new(),
             progress_ids: AtomicU64::new(1),
+            sentry_token: RwLock::new(None),
+            sentry_events: Mutex::new(Vec::new()),
+            sentry_requests: Mutex::new(Vec::new()),
             index: RwLock::new(None),
             index_stale: AtomicBool::new(true),
             files: Arc::new(Mutex::new(FilesSource::default())),
@@ -204,6 +214,8 @@ impl State {
             .filter_map(|d| Some((d.path.clone()?, Arc::from(d.text.to_string().as_str()))))
             .collect();
         let index = read(&self.index).clone();
+        let sentry_events: Vec<crate::crash::CrashEvent> =
+            lock(&self.sentry_events).iter().flatten().cloned().collect();
         let stale = self.index_stale.swap(false, Ordering::AcqRel);
         let files = self.files.clone();
         let crash_paths = config.crash_paths(&root);
@@ -217,6 +229,8 @@ impl State {
                     (index.map(Arc::new), report)
                 }
             };
+            let mut report = report;
+            report.events.extend(sentry_events);
             let index = index.unwrap_or_else(|e| {
                 tracing::error!("cannot index {}: {e}", root.display());
                 Arc::new(WorkspaceIndex::empty(&root))

@@ -1,0 +1,197 @@
+//! Sentry in the editor: a background task per configured Sentry that shows what the store already
+//! holds, refreshes on its interval without ever blocking the editor, and carries out "Resolve in
+//! Sentry" and "Ignore in Sentry". "Open in Sentry" opens the issue's permalink.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::*;
+
+use super::state::{ReloadReason, State, lock, read};
+use crate::config::SentrySourceConfig;
+use crate::crash::CrashEvent;
+use crate::investigate::history::store_path;
+use crate::source::sentry_api::{SentryClient, SentryError, SentrySource};
+use crate::source::store::GroupStatus;
+
+pub const OPEN_COMMAND: &str = "crashloom.openInSentry";
+pub const RESOLVE_COMMAND: &str = "crashloom.resolveInSentry";
+pub const IGNORE_COMMAND: &str = "crashloom.ignoreInSentry";
+
+/// A status change asked of a Sentry task; the answer says whether that task knew the issue.
+pub struct StatusRequest {
+    pub issue_id: String,
+    pub status: GroupStatus,
+    pub reply: oneshot::Sender<Option<std::result::Result<(), SentryError>>>,
+}
+
+/// The token: `SENTRY_AUTH_TOKEN`, else the editor's `sentryToken` setting. Never from a file.
+fn token(state: &State) -> Option<String> {
+    std::env::var("SENTRY_AUTH_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .or_else(|| read(&state.sentry_token).clone())
+}
+
+/// Starts one task per Sentry source of the configuration.
+pub fn start(state: &Arc<State>, sources: Vec<SentrySourceConfig>) {
+    let Some(root) = state.root() else { return };
+    let mut senders = Vec::new();
+    for (index, config) in sources.into_iter().enumerate() {
+        let (sender, requests) = mpsc::unbounded_channel();
+        senders.push(sender);
+        let cached = SentrySource::load_cached(&store_path(&root), &config);
+        tokio::spawn(run(state.clone(), index, config, cached, requests));
+    }
+    *lock(&state.sentry_requests) = senders;
+}
+
+async fn run(
+    state: Arc<State>,
+    index: usize,
+    config: SentrySourceConfig,
+    cached: std::result::Result<SentrySource, SentryError>,
+    mut requests: mpsc::UnboundedReceiver<StatusRequest>,
+) {
+    let mut source = match cached {
+        Ok(source) => source,
+        Err(e) => {
+            state.client.show_message(MessageType::ERROR, format!("Crashloom: {e}")).await;
+            return;
+        }
+    };
+    publish_events(&state, index, source.events());
+    let mut last_problem: Option<String> = None;
+    let mut client: Option<SentryClient> = None;
+    let mut wait = Duration::ZERO;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {
+                wait = Duration::from_secs(config.refresh_secs.max(10));
+                if client.is_none() {
+                    client = token(&state).ok_or(SentryError::MissingToken).and_then(|t| SentryClient::new(&config, t)).map_err(|e| {
+                        report_once(&state, &mut last_problem, e.to_string());
+                    }).ok();
+                }
+                let Some(client) = &client else { continue };
+                match source.refresh(client).await {
+                    Ok(events) => {
+                        last_problem = None;
+                        publish_events(&state, index, events);
+                    }
+                    Err(SentryError::RateLimited { retry_after }) => wait = retry_after.max(Duration::from_secs(1)),
+                    Err(e) => {
+                        report_once(&state, &mut last_problem, e.to_string());
+                        publish_events(&state, index, source.events());
+                    }
+                }
+            }
+            Some(request) = requests.recv() => {
+                if source.issue(&request.issue_id).is_none() {
+                    let _ = request.reply.send(None);
+                    continue;
+                }
+                let result = match &client {
+                    Some(client) => source.set_status(client, &request.issue_id, request.status).await,
+                    None => Err(SentryError::MissingToken),
+                };
+                if result.is_ok() {
+                    publish_events(&state, index, source.events());
+                }
+                let _ = request.reply.send(Some(result));
+            }
+        }
+    }
+}
+
+/// Hands a source's events to the next reload.
+fn publish_events(state: &State, index: usize, events: Vec<CrashEvent>) {
+    {
+        let mut all = lock(&state.sentry_events);
+        if all.len() <= index {
+            all.resize_with(index + 1, Vec::new);
+        }
+        all[index] = events;
+    }
+    state.request_reload(ReloadReason::SentryChanged);
+}
+
+/// Logs every problem; shows it to the user once until it changes.
+fn report_once(state: &Arc<State>, last: &mut Option<String>, problem: String) {
+    tracing::warn!("{problem}");
+    if last.as_deref() != Some(problem.as_str()) {
+        *last = Some(problem.clone());
+        let client = state.client.clone();
+        tokio::spawn(async move { client.show_message(MessageType::WARNING, format!("Crashloom: {problem}")).await });
+    }
+}
+
+/// The Sentry actions on a crash group that came from Sentry.
+pub fn code_actions(state: &State, group_id: &str, diagnostic: &Diagnostic) -> Vec<CodeActionOrCommand> {
+    let picture = state.picture();
+    let Some(group) = picture.group_by_id(group_id) else { return Vec::new() };
+    let Some(permalink) = &group.permalink else { return Vec::new() };
+    let action = |title: &str, command: &str, argument: Value| {
+        CodeActionOrCommand::CodeAction(CodeAction {
+            title: title.to_owned(),
+            kind: Some(CodeActionKind::EMPTY),
+            diagnostics: Some(vec![diagnostic.clone()]),
+            command: Some(Command {
+                title: title.to_owned(),
+                command: command.to_owned(),
+                arguments: Some(vec![argument]),
+            }),
+            ..CodeAction::default()
+        })
+    };
+    vec![
+        action("Open in Sentry", OPEN_COMMAND, json!(permalink)),
+        action("Resolve in Sentry", RESOLVE_COMMAND, json!(group.id)),
+        action("Ignore in Sentry", IGNORE_COMMAND, json!(group.id)),
+    ]
+}
+
+pub async fn open(state: &Arc<State>, params: ExecuteCommandParams) -> Result<Option<Value>> {
+    let link = params.arguments.first().and_then(Value::as_str).unwrap_or_default();
+    let uri: Uri = link.parse().map_err(|_| Error::invalid_params("crashloom.openInSentry needs the issue's link"))?;
+    if !(link.starts_with("https://") || link.starts_with("http://")) {
+        return Err(Error::invalid_params("only web links are opened"));
+    }
+    let shown = state
+        .client
+        .show_document(ShowDocumentParams { uri, external: Some(true), take_focus: Some(true), selection: None })
+        .await;
+    Ok(Some(json!({"opened": shown.unwrap_or(false)})))
+}
+
+pub async fn set_status(
+    state: &Arc<State>,
+    params: ExecuteCommandParams,
+    status: GroupStatus,
+) -> Result<Option<Value>> {
+    let issue_id = params
+        .arguments
+        .first()
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid_params(format!("{} needs the Sentry issue id", params.command)))?
+        .to_owned();
+    let senders = lock(&state.sentry_requests).clone();
+    for sender in senders {
+        let (reply, answer) = oneshot::channel();
+        if sender.send(StatusRequest { issue_id: issue_id.clone(), status, reply }).is_err() {
+            continue;
+        }
+        match answer.await {
+            Ok(Some(Ok(()))) => return Ok(Some(json!({"status": status.as_str()}))),
+            Ok(Some(Err(e))) => {
+                state.client.show_message(MessageType::ERROR, format!("Crashloom: {e}")).await;
+                return Ok(Some(json!({"error": e.to_string()})));
+            }
+            Ok(None) | Err(_) => continue,
+        }
+    }
+    Err(Error::invalid_params(format!("no configured Sentry knows issue {issue_id}")))
+}
