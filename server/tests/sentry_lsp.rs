@@ -4,7 +4,6 @@
 
 mod common;
 #[path = "support/fake_sentry.rs"]
-#[allow(dead_code)]
 mod fake_sentry;
 
 use common::{LspClient, copy_dir};

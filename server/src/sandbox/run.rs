@@ -312,7 +312,12 @@ impl WorkspaceCopy {
 
 /// Bubblewrap when it works, otherwise unisolated if allowed, otherwise the error saying what to do.
 async fn choose_isolation(settings: &IsolationSettings) -> Result<Isolation, SandboxError> {
+    // A bubblewrap that worked once keeps working: probe each program once per process.
+    static WORKING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
     let program = &settings.bwrap_program;
+    if WORKING.lock().unwrap_or_else(PoisonError::into_inner).contains(program) {
+        return Ok(Isolation::Bubblewrap);
+    }
     let probe = tokio::process::Command::new(program)
         .args(["--ro-bind", "/", "/"])
         .args(NAMESPACE_ARGS)
@@ -324,7 +329,10 @@ async fn choose_isolation(settings: &IsolationSettings) -> Result<Isolation, San
         .output()
         .await;
     let problem = match probe {
-        Ok(output) if output.status.success() => return Ok(Isolation::Bubblewrap),
+        Ok(output) if output.status.success() => {
+            WORKING.lock().unwrap_or_else(PoisonError::into_inner).push(program.clone());
+            return Ok(Isolation::Bubblewrap);
+        }
         Ok(output) => SandboxError::BubblewrapUnusable {
             program: program.clone(),
             detail: String::from_utf8_lossy(&output.stderr).trim().to_string(),
