@@ -606,3 +606,28 @@ fn every_event_the_collector_acknowledged_survives_kill_9_in_the_middle_of_a_loa
     assert!(stored.len() <= sent, "{} events stored, only {sent} sent", stored.len());
     assert_eq!(counted, stored.len() as u64, "every stored event is counted once");
 }
+
+/// The moment the editor opens the workspace is the moment a crash is most likely to come in
+/// (the app under test is started next to it). An event the collector stores right after the
+/// server read the inbox must still show up.
+#[test]
+fn an_event_that_arrives_right_after_the_editor_read_the_inbox_is_shown() {
+    // The program the captured envelopes came from, so their frames land in the workspace.
+    let workspace = tempfile::tempdir().unwrap();
+    common::copy_dir(&repo().join("tests/fixtures/sentry/programs/python"), workspace.path());
+    let collector = CollectorProcess::start(workspace.path(), &[]);
+    let key_error = CapturedEnvelope::all().into_iter().find(|e| e.encoding == Some("br")).unwrap();
+    let post = |event_id: &str| {
+        let (status, response) =
+            post_envelope(collector.addr, &collector.key, &key_error.with_event_id(event_id), key_error.encoding)
+                .unwrap();
+        assert_eq!(status, 200, "{response}");
+    };
+    post("00000000000000000000000000000001");
+
+    let mut client = LspClient::start(workspace.path(), Value::Null);
+    wait_for_error(&mut client, "shop/orders.py", 4, "KeyError: 'banana' — crashed here 1 time");
+    post("00000000000000000000000000000002");
+    wait_for_error(&mut client, "shop/orders.py", 4, "KeyError: 'banana' — crashed here 2 times");
+    client.shutdown();
+}
