@@ -408,7 +408,9 @@ fn rust_sentry_panic_integration_reports_the_unwrap_panic_to_the_editor() {
     let binary = rust_app_binary();
     // The app's sources, deployed somewhere else than where they were built.
     let workspace = tempfile::tempdir().unwrap();
-    common::copy_dir(&repo().join("tests/sdk/rust-app"), workspace.path());
+    let app = repo().join("tests/sdk/rust-app");
+    common::copy_dir(&app.join("src"), &workspace.path().join("src"));
+    std::fs::copy(app.join("Cargo.toml"), workspace.path().join("Cargo.toml")).unwrap();
     let collector = CollectorProcess::start(workspace.path(), &[]);
     let tap = WireTap::start(collector.addr);
 
