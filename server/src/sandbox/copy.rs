@@ -114,10 +114,6 @@ impl WorkspaceCopy {
             }
         }
         copy.link_reused_caches()?;
-        let (from, to) = (copy.origin.clone(), copy.workspace.clone());
-        let kept =
-            tokio::task::spawn_blocking(move || keep_modification_times(&from, &to, Path::new(""))).await.unwrap_or(0);
-        tracing::debug!(kept, "modification times carried over");
         tracing::debug!(origin = %copy.origin.display(), copy = %copy.workspace.display(), kind = ?copy.kind(), "workspace copy created");
         Ok(copy)
     }
@@ -372,36 +368,4 @@ async fn git_with_input(dir: &Path, args: &[&str], input: &[u8]) -> Result<(), S
     } else {
         Err(git_failure(dir, args, String::from_utf8_lossy(&output.stderr).trim().to_string()))
     }
-}
-
-/// Gives each file of the copy its original's modification time when both have the same size, so
-/// build tools that judge freshness by time (cargo, make) reuse what they built from an earlier
-/// copy instead of rebuilding files no change touched. Returns how many files it set.
-fn keep_modification_times(origin: &Path, copy: &Path, relative: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(copy.join(relative)) else { return 0 };
-    let mut kept = 0;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        if SKIPPED_DIRS.iter().any(|skipped| name == *skipped) || name == ".git" {
-            continue;
-        }
-        let Ok(kind) = entry.file_type() else { continue };
-        let path = relative.join(&name);
-        if kind.is_dir() {
-            kept += keep_modification_times(origin, copy, &path);
-        } else if kind.is_file()
-            && let Ok(original) = std::fs::metadata(origin.join(&path))
-            && let Ok(copied) = entry.metadata()
-            && original.len() == copied.len()
-            && let Ok(modified) = original.modified()
-            && std::fs::File::options()
-                .write(true)
-                .open(copy.join(&path))
-                .and_then(|f| f.set_modified(modified))
-                .is_ok()
-        {
-            kept += 1;
-        }
-    }
-    kept
 }
