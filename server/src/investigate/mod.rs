@@ -1,7 +1,9 @@
 //! "Investigate crash": five agents that explain a crash, propose a change and prove it in an
 //! isolated copy of the workspace.
 //!
-//!     Error Analyzer ─► Code Search ─► Root Cause ─► Fix Proposal ─► Sandbox Validator
+//! ```text
+//! Error Analyzer ─► Code Search ─► Root Cause ─► Fix Proposal ─► Sandbox Validator
+//! ```
 //!
 //! Each agent is a small trait with an offline implementation (no model, no network). Agents 1–4
 //! are synchronous: they read files, parse with tree-sitter and ask git, and the pipeline runs them
