@@ -633,3 +633,45 @@ fn an_event_that_arrives_right_after_the_editor_read_the_inbox_is_shown() {
     wait_for_error(&mut client, "shop/orders.py", 4, "KeyError: 'banana' — crashed here 2 times");
     client.shutdown();
 }
+
+/// With no `[validate] reproduce` configured, the investigation derives a reproduction from what
+/// sentry-python captured (the crashing function's arguments) and still proves the fix.
+#[test]
+fn a_reproduction_derived_from_captured_arguments_validates_the_fix() {
+    let workspace = workspace_fed_by_the_collector("shop-python");
+    std::fs::write(
+        workspace.path().join("crashloom.toml"),
+        "[mapping]\nroots = [{ from = \"/srv/shop-python/\", to = \"\" }]\n\n[validate]\ntest = \"python3 -m unittest -q\"\n",
+    )
+    .unwrap();
+    let collector = CollectorProcess::start(workspace.path(), &[]);
+    guest_checkout(workspace.path(), &collector.dsn, Brotli::Installed);
+    let group = crash_groups(workspace.path()).into_iter().find(|g| g["exception"] == "TypeError").unwrap();
+    let crash = group["short_id"].as_str().unwrap().to_owned();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_crashloom"))
+        .args(["investigate", "--json", "--crash", &crash, "--workspace"])
+        .arg(workspace.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let investigation: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let reproduce = &investigation["validation"]["rungs"][1];
+    assert_eq!(reproduce["outcome"], "passed", "{reproduce:#}");
+    let detail = reproduce["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with(
+            "Reproduction derived from the crash: receipt(order, customers) called with the values the crash captured."
+        ),
+        "{detail}"
+    );
+    assert!(
+        reproduce["commands"][0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("TypeError: 'NoneType' object is not subscriptable")
+    );
+    assert_eq!(investigation["validation"]["validated"], true);
+    // The script lived in the sandbox copy only.
+    assert!(!workspace.path().join(format!(".crashloom/reproduce-{crash}.py")).exists());
+}

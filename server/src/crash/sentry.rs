@@ -617,7 +617,8 @@ fn normalize_event_id(id: &str) -> String {
     }
 }
 
-fn json_kind(value: &Value) -> &'static str {
+/// How a JSON value is named in error messages (`expected an object, got a string`).
+pub fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -217,24 +217,7 @@ impl Source {
     }
 
     pub fn is_function(&self, node: Node<'_>) -> bool {
-        let kind = node.kind();
-        match self.language {
-            SourceLanguage::Python => kind == "function_definition",
-            SourceLanguage::JavaScript | SourceLanguage::TypeScript | SourceLanguage::Tsx => matches!(
-                kind,
-                "function_declaration"
-                    | "generator_function_declaration"
-                    | "method_definition"
-                    | "arrow_function"
-                    | "function_expression"
-                    | "function"
-            ),
-            SourceLanguage::Rust => matches!(kind, "function_item" | "closure_expression"),
-            SourceLanguage::Go => matches!(kind, "function_declaration" | "method_declaration" | "func_literal"),
-            SourceLanguage::Java => {
-                matches!(kind, "method_declaration" | "constructor_declaration" | "lambda_expression")
-            }
-        }
+        self.language.is_function(node.kind())
     }
 
     /// The innermost function holding `node`.

@@ -33,7 +33,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::config::SentrySourceConfig;
-use crate::crash::sentry::{parse_event, parse_issue};
+use crate::crash::sentry::{json_kind, parse_event, parse_issue};
 use crate::crash::{CrashEvent, IssueSummary, Origin};
 use crate::source::store::GroupStatus;
 
@@ -526,17 +526,6 @@ fn detail(body: &[u8]) -> String {
         format!("{}…", text.chars().take(MAX_DETAIL_CHARS).collect::<String>())
     } else {
         text
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -44,7 +44,8 @@ impl SourceLanguage {
         }
     }
 
-    fn is_function(self, kind: &str) -> bool {
+    /// Whether a node of this kind is a function, method or closure.
+    pub fn is_function(self, kind: &str) -> bool {
         match self {
             Self::Python => kind == "function_definition",
             Self::JavaScript | Self::TypeScript | Self::Tsx => matches!(
@@ -56,7 +57,7 @@ impl SourceLanguage {
                     | "function_expression"
                     | "function"
             ),
-            Self::Rust => kind == "function_item",
+            Self::Rust => matches!(kind, "function_item" | "closure_expression"),
             Self::Go => matches!(kind, "function_declaration" | "method_declaration" | "func_literal"),
             Self::Java => matches!(kind, "method_declaration" | "constructor_declaration" | "lambda_expression"),
         }
