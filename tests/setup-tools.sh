@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine, once: Debian packages (bubblewrap for the
-# sandbox, git, Node.js), a Python virtual environment in .venv with pytest, a real Neovim and the
+# sandbox, git, Node.js, Go for the fix rules proven with `go run`), a Python virtual environment in .venv with pytest, a real Neovim and the
 # Python Sentry SDK (with brotli), the Node Sentry SDK in tests/.tools/node-sdk, and a build of the
 # Rust app that reports with the Rust Sentry SDK (tests/sdk/rust-app, into its own target/).
 set -euo pipefail
@@ -11,6 +11,7 @@ command -v bwrap >/dev/null || need_apt+=(bubblewrap)
 command -v git >/dev/null || need_apt+=(git)
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
+command -v go >/dev/null || need_apt+=(golang-go)
 /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
