@@ -17,7 +17,7 @@ echo "== build"
 cargo build --locked --workspace --all-targets
 
 echo "== Rust tests"
-cargo test --locked --workspace
+cargo test --locked --workspace --no-fail-fast
 
 echo "== editor tests"
 CRASHLOOM_BIN="$top/target/debug/crashloom" .venv/bin/python -m pytest -q tests/neovim

@@ -240,8 +240,10 @@ async fn a_command_cannot_write_outside_the_copy() -> TestResult {
     let workspace = git_workspace()?;
     let original = workspace.path().canonicalize()?.join("app.py");
     let before = std::fs::read_to_string(&original)?;
-    // A host folder outside the sandbox's temporary mounts.
-    let elsewhere = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))?;
+    // A host folder outside the sandbox's own mounts (its /tmp is a fresh tmpfs, and the checkout
+    // running this test may live there): one in the home folder.
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_else(|| "/root".into());
+    let elsewhere = tempfile::Builder::new().prefix(".crashloom-sandbox-test-").tempdir_in(home)?;
     let outside = elsewhere.path().join("notes.txt");
     std::fs::write(&outside, "mine\n")?;
     let copy = WorkspaceCopy::create(workspace.path()).await?;
