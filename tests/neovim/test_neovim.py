@@ -35,7 +35,7 @@ def test_neovim_shows_the_crash_sites_and_the_hover(tmp_path):
         (12, INFO), (18, INFO), (20, ERROR), (25, ERROR), (26, INFO),
     ]
     assert marks[3][2] == "TypeError: 'NoneType' object is not subscriptable — crashed here 1 time"
-    assert marks[2][2].endswith("OrderError: order 102 cannot be priced — crashed here 2 times")
+    assert marks[2][2] == "OrderError: order 102 cannot be priced — crashed here 2 times, last 2026-11-23 23:53 UTC"
     assert all(d["source"] == "crashloom" for d in seen["diagnostics"])
     assert seen["hover"].startswith("**TypeError**: 'NoneType' object is not subscriptable")
     assert "shop/orders.py:26 ← here" in seen["hover"]

@@ -6,6 +6,10 @@
 //! problem: one sentence naming the file, for the log.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use regex::Regex;
 
 use serde_json::Value;
 
@@ -229,10 +233,59 @@ fn read_text(text: &str, location: &str, parsed: &mut ParsedCrashFile) {
 }
 
 fn read_traces(text: &str, location: &str, parsed: &mut ParsedCrashFile) {
-    for found in detect::find_traces(text) {
-        let line = u32::try_from(found.lines.start + 1).unwrap_or(u32::MAX);
-        parsed.events.push(with_origin(found.event, location, Some(line)));
+    let found = detect::find_traces(text);
+    // Line starts are only needed to look for a log record's timestamp.
+    let line_starts: Vec<usize> = if found.is_empty() {
+        Vec::new()
+    } else {
+        std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect()
+    };
+    let line_at = |index: usize| -> Option<&str> {
+        let start = *line_starts.get(index)?;
+        let end = line_starts.get(index + 1).map_or(text.len(), |next| next - 1);
+        text.get(start..end)
+    };
+    for mut trace in found {
+        if trace.event.timestamp.is_none() {
+            // The record's time: on the trace's first line (every line prefixed), or on the log
+            // line just above it (`logging.exception` and most loggers print the message first).
+            let first = trace.lines.start;
+            trace.event.timestamp = line_at(first)
+                .and_then(log_timestamp)
+                .or_else(|| first.checked_sub(1).and_then(line_at).and_then(log_timestamp));
+        }
+        let line = u32::try_from(trace.lines.start + 1).unwrap_or(u32::MAX);
+        parsed.events.push(with_origin(trace.event, location, Some(line)));
     }
+}
+
+/// The timestamp a log line starts with (ISO-8601 or `YYYY-MM-DD HH:MM:SS[,.]fff`, `/` dates as
+/// Go's logger prints them), in UTC; a time without a zone is taken as UTC.
+pub fn log_timestamp(line: &str) -> Option<DateTime<Utc>> {
+    static STAMP: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^[^0-9]{0,24}?(\d{4})[-/](\d\d)[-/](\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?\s?(Z|[+-]\d\d:?\d\d)?")
+            .expect("valid regex")
+    });
+    let head =
+        line.get(..line.len().min(96)).or_else(|| line.char_indices().nth(96).and_then(|(i, _)| line.get(..i)))?;
+    let c = STAMP.captures(head)?;
+    let number = |i: usize| c.get(i).and_then(|m| m.as_str().parse::<u32>().ok());
+    let date = NaiveDate::from_ymd_opt(number(1)? as i32, number(2)?, number(3)?)?;
+    let nanos = c.get(7).map_or(Some(0), |m| format!("{:0<9}", m.as_str()).parse::<u32>().ok())?;
+    let time = NaiveTime::from_hms_nano_opt(number(4)?, number(5)?, number(6)?, nanos)?;
+    let local = NaiveDateTime::new(date, time);
+    let offset_seconds = match c.get(8).map(|m| m.as_str()) {
+        None | Some("Z") => 0,
+        Some(zone) => {
+            let digits: String = zone[1..].chars().filter(char::is_ascii_digit).collect();
+            let hours: i32 = digits.get(..2)?.parse().ok()?;
+            let minutes: i32 = digits.get(2..4)?.parse().ok()?;
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            sign * (hours * 3600 + minutes * 60)
+        }
+    };
+    let offset = FixedOffset::east_opt(offset_seconds)?;
+    Some(offset.from_local_datetime(&local).single()?.with_timezone(&Utc))
 }
 
 fn with_origin(mut event: CrashEvent, location: &str, line: Option<u32>) -> CrashEvent {
@@ -243,6 +296,33 @@ fn with_origin(mut event: CrashEvent, location: &str, line: Option<u32>) -> Cras
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_records_give_their_time() {
+        let utc = |text: &str| log_timestamp(text).map(|t| t.to_rfc3339());
+        assert_eq!(
+            utc("2026-11-23 23:38:42,017 ERROR [shop] order 102 failed").as_deref(),
+            Some("2026-11-23T23:38:42.017+00:00")
+        );
+        assert_eq!(
+            utc("2024-01-01T10:00:00.5+02:00 stderr F panic: x").as_deref(),
+            Some("2024-01-01T08:00:00.500+00:00")
+        );
+        assert_eq!(utc("[2024/05/06 07:08:09] boom").as_deref(), Some("2024-05-06T07:08:09+00:00"));
+        assert_eq!(utc("Traceback (most recent call last):"), None);
+        assert_eq!(utc("2024-13-45 99:00:00 nonsense"), None);
+    }
+
+    #[test]
+    fn a_logged_trace_takes_the_time_of_its_record() {
+        let log = "2026-11-20 10:00:00,000 INFO started\n2026-11-20 10:05:07,250 ERROR [app] failed\nTraceback (most recent call last):\n  File \"app.py\", line 2, in handle\n    return request['user']\nKeyError: 'user'\n";
+        let parsed = parse_crash_file(log.as_bytes(), "app.log");
+        assert_eq!(parsed.events.len(), 1);
+        assert_eq!(
+            parsed.events[0].timestamp.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-11-20T10:05:07.250+00:00")
+        );
+    }
 
     const EVENT: &str = r#"{"platform":"python","exception":{"values":[{"type":"KeyError","value":"'sku'"}]}}"#;
 
