@@ -210,6 +210,19 @@ impl Source {
     }
 
     /// Nodes of one of `kinds` on the crash row (starting on it, or spanning it).
+    /// Of the divisions on a line, the one by `divisor` (or the only one): the division that failed.
+    pub fn the_division_by<'t>(&self, divisions: &[Node<'t>], divisor: &str, row: usize) -> Result<Node<'t>, String> {
+        let matching: Vec<Node<'t>> = divisions
+            .iter()
+            .copied()
+            .filter(|node| node.child_by_field_name("right").is_some_and(|r| same_code(self.text_of(r), divisor)))
+            .collect();
+        match (matching.as_slice(), divisions) {
+            ([one], _) | ([], [one]) => Ok(*one),
+            _ => Err(format!("line {} does not hold exactly one division by `{divisor}`", row + 1)),
+        }
+    }
+
     pub fn on_row(&self, row: usize, kinds: &[&str]) -> Vec<Node<'_>> {
         self.find(self.root(), |node| {
             kinds.contains(&node.kind()) && node.start_position().row <= row && row <= node.end_position().row

@@ -190,16 +190,7 @@ fn zero_divisor(source: &Source, row: usize, divisor: &str) -> RuleResult {
                 .is_some_and(|op| matches!(source.text_of(op), "/" | "//" | "%" | "/=" | "//=" | "%="))
         })
         .collect();
-    let matching: Vec<Node<'_>> = divisions
-        .iter()
-        .copied()
-        .filter(|node| node.child_by_field_name("right").is_some_and(|r| same_code(source.text_of(r), divisor)))
-        .collect();
-    let division = match (matching.as_slice(), divisions.as_slice()) {
-        ([one], _) => *one,
-        ([], [one]) => *one,
-        _ => return Err(format!("line {} does not hold exactly one division by `{divisor}`", row + 1)),
-    };
+    let division = source.the_division_by(&divisions, divisor, row)?;
     let right = division.child_by_field_name("right").ok_or("the division has no divisor")?;
     let divisor_text = source.text_of(right);
     if matches!(right.kind(), "integer" | "float") {

@@ -226,16 +226,7 @@ fn division(source: &Source, row: usize, divisor: &str) -> RuleResult {
         .into_iter()
         .filter(|node| node.child_by_field_name("operator").is_some_and(|o| matches!(source.text_of(o), "/" | "%")))
         .collect();
-    let matching: Vec<Node<'_>> = divisions
-        .iter()
-        .copied()
-        .filter(|node| node.child_by_field_name("right").is_some_and(|r| same_code(source.text_of(r), divisor)))
-        .collect();
-    let division = match (matching.as_slice(), divisions.as_slice()) {
-        ([one], _) => *one,
-        ([], [one]) => *one,
-        _ => return Err(format!("line {} does not hold exactly one division by `{divisor}`", row + 1)),
-    };
+    let division = source.the_division_by(&divisions, divisor, row)?;
     let (Some(left), Some(right), Some(operator)) = (
         division.child_by_field_name("left"),
         division.child_by_field_name("right"),
