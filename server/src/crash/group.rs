@@ -3,24 +3,7 @@
 //! source and the language server all agree on it.
 
 use super::{CrashEvent, Frame};
-
-/// Path components that mark third-party or runtime code.
-pub const DEPENDENCY_DIRS: &[&str] = &[
-    "site-packages",
-    "dist-packages",
-    "node_modules",
-    "target",
-    "vendor",
-    ".venv",
-    "venv",
-    ".cargo",
-    "registry",
-    "go-build",
-    "pkg/mod",
-    "rustc",
-    "lib/python",
-    "jdk",
-];
+use crate::workspace::mapping::is_library_path;
 
 /// How many in-app frames (newest first) take part in the signature.
 const SIGNATURE_FRAMES: usize = 3;
@@ -31,15 +14,7 @@ pub fn looks_in_app(frame: &Frame) -> bool {
     if let Some(in_app) = frame.in_app {
         return in_app;
     }
-    let Some(path) = frame.paths().next() else {
-        return false;
-    };
-    if path.starts_with('<') || path.starts_with("node:") || path.starts_with("internal/") {
-        return false;
-    }
-    let normalized = path.replace('\\', "/");
-    !normalized.split('/').any(|part| DEPENDENCY_DIRS.contains(&part))
-        && !DEPENDENCY_DIRS.iter().filter(|d| d.contains('/')).any(|d| normalized.contains(*d))
+    frame.paths().next().is_some_and(|path| !is_library_path(path))
 }
 
 /// The stable signature of the crash group an event belongs to: the outermost exception's type
@@ -118,6 +93,15 @@ mod tests {
         );
         assert_eq!(signature(&a), signature(&b));
         assert!(!looks_in_app(&frame("/srv/node_modules/express/index.js", "handle")));
+        assert!(!looks_in_app(&frame("/usr/lib/go-1.19/src/runtime/panic.go", "gopanic")));
+        assert!(!looks_in_app(&frame(
+            "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/core/src/option.rs",
+            "unwrap"
+        )));
+        assert!(!looks_in_app(&frame("<frozen runpy>", "_run_code")));
+        // A Go project's own `internal/` packages and a GOPATH checkout are application code.
+        assert!(looks_in_app(&frame("/srv/ledger/internal/books/post.go", "Post")));
+        assert!(looks_in_app(&frame("/home/ada/go/src/example.com/ledger/main.go", "main")));
     }
 
     #[test]

@@ -460,6 +460,13 @@ fn join_relative<'a>(components: impl Iterator<Item = &'a str>) -> Option<Vec<&'
     Some(out)
 }
 
+/// Whether a path, as a crash printed it, is runtime code or runs through a dependency or
+/// toolchain folder. Crash grouping uses this rule too, so groups and diagnostics agree on what is
+/// application code.
+pub fn is_library_path(path: &str) -> bool {
+    is_runtime_path(path) || dependency_folder(&split(path), &MappingConfig::default()).is_some()
+}
+
 /// Code of the runtime itself, which has no file anywhere.
 fn is_runtime_path(path: &str) -> bool {
     let path = path.trim();
@@ -504,6 +511,15 @@ fn dependency_folder<'c>(components: &[&str], config: &'c MappingConfig) -> Opti
         }
         if *part == "rustc" && next.is_some_and(|hash| hash.len() >= 7 && hash.bytes().all(|b| b.is_ascii_hexdigit())) {
             return Some("rustc");
+        }
+        // Go's standard library: `/usr/local/go/src/...`, Debian's `/usr/lib/go-1.19/src/...`
+        // (not a GOPATH's `~/go/src/...`, which holds the user's own code).
+        let previous = i.checked_sub(1).map(|p| components[p]);
+        if (*part == "go" || part.starts_with("go-1"))
+            && next == Some(&"src")
+            && matches!(previous, Some("local" | "lib"))
+        {
+            return Some("Go's standard library");
         }
         let python_version =
             |p: &&str| p.strip_prefix("python").is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()));
