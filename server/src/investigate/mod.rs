@@ -18,6 +18,7 @@ pub mod fix;
 pub mod history;
 pub mod pipeline;
 pub mod report;
+pub mod reproduce;
 pub mod root_cause;
 pub mod validator;
 
