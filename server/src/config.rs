@@ -61,6 +61,10 @@ pub struct SandboxConfig {
     pub allow_secrets_files: bool,
     /// Further environment variables passed to validation commands.
     pub pass_env: Vec<String>,
+    /// Further folders validation commands may read (a toolchain outside the usual places). The
+    /// sandbox hides the home directory and `/tmp`; the toolchains on `PATH` and those the commands
+    /// name are made readable without this.
+    pub read_only_paths: Vec<String>,
 }
 
 impl Default for SandboxConfig {
@@ -72,6 +76,7 @@ impl Default for SandboxConfig {
             allow_lockfiles: false,
             allow_secrets_files: false,
             pass_env: Vec::new(),
+            read_only_paths: Vec::new(),
         }
     }
 }

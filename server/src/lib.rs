@@ -7,5 +7,6 @@ pub mod investigate;
 pub mod lsp;
 pub mod report;
 pub mod sandbox;
+pub mod scrub;
 pub mod source;
 pub mod workspace;

@@ -264,7 +264,11 @@ fn summary(investigation: &Investigation, report_path: &Path) -> String {
     }
     match investigation.fix() {
         Some(fix) => {
-            let verdict = if investigation.is_validated() { "Validated fix" } else { "Fix (NOT validated)" };
+            let verdict = match &investigation.validation {
+                Some(validation) if validation.validated => "Validated fix".to_owned(),
+                Some(validation) => format!("Fix NOT validated (the change {})", validation.outcome_words()),
+                None => "Fix (NOT validated)".to_owned(),
+            };
             out.push_str(&format!("\n{verdict}: {}\n", fix.summary));
             if fix.hides_symptom {
                 out.push_str("This change hides the symptom rather than fixing the cause.\n");
@@ -286,6 +290,7 @@ fn summary(investigation: &Investigation, report_path: &Path) -> String {
                 RungOutcome::Passed => "passed ",
                 RungOutcome::Failed => "FAILED ",
                 RungOutcome::Skipped => "skipped",
+                RungOutcome::ToolMissing => "TOOL MISSING",
             };
             out.push_str(&format!("  [{mark}] {}: {}\n", rung.name, rung.detail));
         }

@@ -11,7 +11,7 @@ use super::analyzer::OfflineErrorAnalyzer;
 use super::code_search::OfflineCodeSearch;
 use super::fix::OfflineFixProposer;
 use super::root_cause::OfflineRootCause;
-use super::validator::{ValidationReport, Validator};
+use super::validator::{ValidationInputs, ValidationReport, Validator};
 use super::{
     CodeContext, CodeSearch, CrashFacts, CrashInput, ErrorAnalyzer, FixOutcome, FixProposer, Hypothesis,
     RootCauseAnalyst,
@@ -133,7 +133,7 @@ pub async fn investigate(
             let validator = Validator { root: &root, validate: &config.validate, sandbox: &config.sandbox };
             // Dropping the validation on cancel kills its commands and removes its copy.
             tokio::select! {
-                report = validator.validate(&group, fix) => Some(report?),
+                report = validator.validate_with(&group, fix, ValidationInputs { facts: Some(&facts), code: Some(&code), reproduction: None }) => Some(report?),
                 () = cancelled(progress.as_ref()) => return Err(InvestigateError::Cancelled),
             }
         }

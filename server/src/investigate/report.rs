@@ -5,7 +5,8 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use super::pipeline::Investigation;
-use super::validator::RungOutcome;
+use super::reproduce::ReproductionOrigin;
+use super::validator::{CrashOutcome, RungOutcome};
 use super::{FailingOperation, FixOutcome};
 
 pub const REPORTS_DIR: &str = ".crashloom/reports";
@@ -43,10 +44,13 @@ fn code(text: &str) -> String {
 
 pub fn render(inv: &Investigation) -> String {
     let mut out = String::new();
-    let status = match (&inv.fix, inv.is_validated()) {
-        (FixOutcome::Proposed { .. }, true) => "validated fix",
-        (FixOutcome::Proposed { .. }, false) => "fix NOT validated",
-        (FixOutcome::NoConfidentFix { .. }, _) => "no confident fix",
+    let status = match (&inv.fix, &inv.validation) {
+        (FixOutcome::Proposed { .. }, Some(validation)) if validation.validated => "validated fix".to_owned(),
+        (FixOutcome::Proposed { .. }, Some(validation)) => {
+            format!("fix NOT validated (the change {})", validation.outcome_words())
+        }
+        (FixOutcome::Proposed { .. }, None) => "fix NOT validated".to_owned(),
+        (FixOutcome::NoConfidentFix { .. }, _) => "no confident fix".to_owned(),
     };
     let _ = writeln!(out, "# Crash {}: {status}\n", inv.short_id);
     let _ = writeln!(out, "Investigated {}.\n", inv.created_at.format("%Y-%m-%d %H:%M UTC"));
@@ -138,8 +142,13 @@ pub fn render(inv: &Investigation) -> String {
             let _ = writeln!(out, "No confident fix: {reason}\n");
         }
         FixOutcome::Proposed { fix } => {
-            let verdict =
-                if inv.is_validated() { "**Validated.**" } else { "**Not validated** — read it as a suggestion." };
+            let verdict = match &inv.validation {
+                Some(validation) if validation.validated => "**Validated.**".to_owned(),
+                Some(validation) => {
+                    format!("**Not validated**: the change {} — read it as a suggestion.", validation.outcome_words())
+                }
+                None => "**Not validated** — read it as a suggestion.".to_owned(),
+            };
             let _ = writeln!(out, "{verdict} {}\n", fix.summary);
             if fix.hides_symptom {
                 let _ = writeln!(
@@ -156,11 +165,53 @@ pub fn render(inv: &Investigation) -> String {
 
     if let Some(validation) = &inv.validation {
         let _ = writeln!(out, "## Validation ({}, {} ms)\n", validation.isolation, validation.duration_ms);
+        let outcome = match validation.outcome {
+            Some(CrashOutcome::Fixed) => "fixed",
+            Some(CrashOutcome::Converted) => "converted",
+            Some(CrashOutcome::NotFixed) => "not fixed",
+            None => "not reproduced",
+        };
+        let _ = writeln!(out, "Outcome: **{outcome}** — the change {}.\n", validation.outcome_words());
+        if let Some(reproduction) = &validation.reproduction {
+            let _ = writeln!(
+                out,
+                "Reproduction ({}): {} — run as {}\n",
+                origin_words(&reproduction.origin),
+                reproduction.description.replace('\n', " "),
+                code(&reproduction.command)
+            );
+            if let Some((path, text)) = &reproduction.source {
+                let _ = writeln!(out, "`{path}`:\n\n{}", fenced("", text));
+            }
+        }
+        if let Some(tests) = &validation.tests {
+            let how = tests
+                .per_test
+                .as_deref()
+                .map_or("by exit code".to_owned(), |format| format!("per test, from {format}"));
+            let _ = writeln!(
+                out,
+                "Tests judged {how}: {} passed before, {} after.\n",
+                tests.passed_before, tests.passed_after
+            );
+            for (title, names) in [
+                ("Broken by the change", &tests.broken),
+                ("Fixed by the change", &tests.fixed),
+                ("Already failing before the change (not counted against it)", &tests.still_failing),
+            ] {
+                if !names.is_empty() {
+                    let shown: Vec<String> = names.iter().take(20).map(|n| code(n)).collect();
+                    let _ = writeln!(out, "- {title}: {}", shown.join(", "));
+                }
+            }
+            out.push('\n');
+        }
         for rung in &validation.rungs {
             let mark = match rung.outcome {
                 RungOutcome::Passed => "passed",
                 RungOutcome::Failed => "FAILED",
                 RungOutcome::Skipped => "skipped",
+                RungOutcome::ToolMissing => "TOOL MISSING",
             };
             let _ = writeln!(out, "### {} — {mark}\n\n{}\n", rung.name, rung.detail);
             for command in &rung.commands {
@@ -179,6 +230,15 @@ pub fn render(inv: &Investigation) -> String {
         }
     }
     out
+}
+
+fn origin_words(origin: &ReproductionOrigin) -> String {
+    match origin {
+        ReproductionOrigin::Configured => "configured in crashloom.toml".to_owned(),
+        ReproductionOrigin::CapturedValues => "written by Crashloom from the crash's captured values".to_owned(),
+        ReproductionOrigin::ProjectTest { name } => format!("the project's own test {}", code(name)),
+        ReproductionOrigin::FromCode => "written by Crashloom from the code and the crash".to_owned(),
+    }
 }
 
 pub fn operation_words(operation: &FailingOperation) -> String {

@@ -8,8 +8,9 @@
 //! - Node: the workspace's `node_modules` is linked into the copy (read-only under bubblewrap).
 //! - Python: the workspace's `.venv` or `venv` is linked into the copy and its `bin` put first on
 //!   `PATH` (read-only under bubblewrap).
-//! - Go: the user's `GOCACHE` is bound writable (it is content-addressed) and `GOMODCACHE` is read
-//!   only; the proxy is off.
+//! - Go: a build cache of Crashloom's own (`crashloom/go-build` in the user's cache folder), bound
+//!   writable, so sandboxed builds are warm after the first yet never write into the user's
+//!   `GOCACHE`; `GOMODCACHE` is read only; the proxy is off.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -29,7 +30,7 @@ pub struct CacheReuse {
 /// Go's build and module caches of the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GoCaches {
-    /// `GOCACHE`, bound writable.
+    /// Crashloom's own `GOCACHE` for sandboxed builds, bound writable.
     pub build_cache: PathBuf,
     /// `GOMODCACHE`, read-only.
     pub module_cache: PathBuf,
@@ -54,9 +55,9 @@ pub fn detect_cache_reuse(workspace: &Path) -> CacheReuse {
 fn go_caches() -> Option<GoCaches> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let from_env = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty()).map(PathBuf::from);
-    let build_cache = from_env("GOCACHE")
-        .or_else(|| from_env("XDG_CACHE_HOME").map(|dir| dir.join("go-build")))
-        .or_else(|| home.as_ref().map(|home| home.join(".cache/go-build")))?;
+    let build_cache = from_env("XDG_CACHE_HOME")
+        .or_else(|| home.as_ref().map(|home| home.join(".cache")))?
+        .join("crashloom/go-build");
     let gopath = from_env("GOPATH").or_else(|| home.as_ref().map(|home| home.join("go")))?;
     let module_cache = from_env("GOMODCACHE").unwrap_or_else(|| gopath.join("pkg/mod"));
     Some(GoCaches { build_cache, module_cache })

@@ -40,11 +40,18 @@ pub struct IsolationSettings {
     pub allow_unisolated: bool,
     /// Names of further environment variables passed to commands (the user's choice, trusted).
     pub pass_env: Vec<String>,
+    /// Further folders commands may read, beyond the system and the toolchains found on `PATH`.
+    pub read_only_paths: Vec<PathBuf>,
 }
 
 impl Default for IsolationSettings {
     fn default() -> Self {
-        IsolationSettings { bwrap_program: PathBuf::from("bwrap"), allow_unisolated: false, pass_env: Vec::new() }
+        IsolationSettings {
+            bwrap_program: PathBuf::from("bwrap"),
+            allow_unisolated: false,
+            pass_env: Vec::new(),
+            read_only_paths: Vec::new(),
+        }
     }
 }
 
@@ -153,7 +160,8 @@ impl WorkspaceCopy {
             let mut process = match isolation {
                 Isolation::Bubblewrap => {
                     let mut process = tokio::process::Command::new(&settings.bwrap_program);
-                    process.args(self.bubblewrap_args()).arg("--").args(command);
+                    let readable = readable_toolchains(program, path.as_deref(), &environment, settings);
+                    process.args(self.bubblewrap_args(&readable)).arg("--").args(command);
                     process
                 }
                 Isolation::Unisolated => {
@@ -211,7 +219,7 @@ impl WorkspaceCopy {
         Ok(RunOutcome { command: command.to_vec(), status, duration, output, output_cut_bytes, isolation })
     }
 
-    fn bubblewrap_args(&self) -> Vec<OsString> {
+    fn bubblewrap_args(&self, readable: &Readable) -> Vec<OsString> {
         let mut args: Vec<OsString> = Vec::new();
         let mut push = |flag: &str, paths: &[&Path]| {
             args.push(flag.into());
@@ -222,6 +230,17 @@ impl WorkspaceCopy {
         push("--proc", &[Path::new("/proc")]);
         push("--tmpfs", &[Path::new("/tmp")]);
         push("--tmpfs", &[Path::new("/run")]);
+        // The users' homes are hidden (keys, cloud credentials, shell history); the toolchains
+        // that live there or under /tmp come back read-only, minus their credential files.
+        for home in hidden_homes() {
+            push("--tmpfs", &[&home]);
+        }
+        for dir in &readable.dirs {
+            push("--ro-bind", &[dir, dir]);
+        }
+        for file in &readable.masked {
+            push("--ro-bind", &[Path::new("/dev/null"), file]);
+        }
         push("--bind", &[self.root_dir(), self.root_dir()]);
         // Inside the sandbox the copy takes the workspace's own path (hiding the original), so
         // build caches keyed by path (cargo's fingerprints, Go's build cache) hit as they do in
@@ -348,6 +367,132 @@ async fn choose_isolation(settings: &IsolationSettings) -> Result<Isolation, San
     } else {
         Err(problem)
     }
+}
+
+/// Folders outside the system that a command may read, and credential files inside them that
+/// stay hidden.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Readable {
+    dirs: Vec<PathBuf>,
+    masked: Vec<PathBuf>,
+}
+
+/// Folders the sandbox hides: the home directory of the user running Crashloom, and the folders
+/// of all users' homes.
+fn hidden_homes() -> Vec<PathBuf> {
+    let mut homes: Vec<PathBuf> = ["/home", "/root"].iter().map(PathBuf::from).collect();
+    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from)
+        && home.is_absolute()
+        && home != Path::new("/")
+    {
+        homes.push(home.canonicalize().unwrap_or(home));
+    }
+    homes.retain(|home| home.is_dir());
+    homes.sort();
+    homes.dedup();
+    // A home inside another hidden one is hidden already.
+    let all = homes.clone();
+    homes.retain(|home| !all.iter().any(|other| other != home && home.starts_with(other)));
+    homes
+}
+
+/// Whether the sandbox hides `path` (a home, /tmp or /run), so it must be made readable again.
+fn is_hidden(path: &Path, homes: &[PathBuf]) -> bool {
+    path.starts_with("/tmp") || path.starts_with("/run") || homes.iter().any(|home| path.starts_with(home))
+}
+
+/// Credential files inside toolchain folders, hidden even when their folder is readable.
+const CREDENTIAL_FILES: &[&str] = &["credentials", "credentials.toml", ".credentials.json", "settings-security.xml"];
+
+/// What a command needs to read in hidden places: the toolchain folders on its `PATH` and of its
+/// program (a virtual environment under /tmp, pyenv, nvm, rustup), the toolchain homes the
+/// environment names (`CARGO_HOME`, `RUSTUP_HOME`, `GOMODCACHE`...), and what the user listed.
+fn readable_toolchains(
+    program: &str,
+    path: Option<&std::ffi::OsStr>,
+    environment: &[(String, OsString)],
+    settings: &IsolationSettings,
+) -> Readable {
+    let homes = hidden_homes();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut add = |dir: PathBuf| {
+        if dir.exists() && is_hidden(&dir, &homes) {
+            dirs.push(toolchain_root(&dir, &homes));
+        }
+    };
+    for entry in path.map(std::env::split_paths).into_iter().flatten() {
+        add(entry.canonicalize().unwrap_or(entry));
+    }
+    let program_path = if program.contains('/') {
+        Some(PathBuf::from(program))
+    } else {
+        path.and_then(|path| std::env::split_paths(path).map(|dir| dir.join(program)).find(|p| p.is_file()))
+    };
+    if let Some(program_path) = program_path.filter(|p| p.is_absolute()) {
+        for candidate in [program_path.clone(), program_path.canonicalize().unwrap_or(program_path)] {
+            if let Some(dir) = candidate.parent() {
+                add(dir.to_path_buf());
+                if let Some(base) = venv_base(dir) {
+                    add(base);
+                }
+            }
+        }
+    }
+    for (name, value) in environment {
+        if ["CARGO_HOME", "RUSTUP_HOME", "GOMODCACHE", "GOROOT", "JAVA_HOME", "VIRTUAL_ENV"].contains(&name.as_str()) {
+            add(PathBuf::from(value));
+        }
+    }
+    // Caches of build tools that read them from the user's real home (Java's `user.home`).
+    for home in &homes {
+        for cache in [".m2/repository", ".gradle/caches", ".gradle/wrapper"] {
+            let dir = home.join(cache);
+            if dir.is_dir() {
+                dirs.push(dir);
+            }
+        }
+    }
+    dirs.extend(settings.read_only_paths.iter().filter(|dir| dir.exists()).cloned());
+    dirs.sort();
+    dirs.dedup();
+    let all = dirs.clone();
+    dirs.retain(|dir| !all.iter().any(|other| other != dir && dir.starts_with(other)));
+    let masked = dirs
+        .iter()
+        .flat_map(|dir| CREDENTIAL_FILES.iter().map(move |name| dir.join(name)))
+        .filter(|file| file.is_file())
+        .collect();
+    Readable { dirs, masked }
+}
+
+/// The folder that holds a toolchain, from one of its folders: a virtual environment's root, the
+/// folder above `bin` or `shims` (`~/.cargo`, `~/.pyenv`, an nvm version), or the folder itself.
+fn toolchain_root(dir: &Path, homes: &[PathBuf]) -> PathBuf {
+    if let Some(venv) = dir.ancestors().find(|a| a.join("pyvenv.cfg").is_file()) {
+        return venv.to_path_buf();
+    }
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    match dir.parent() {
+        // `~/.local` also holds keyrings and application data: only its programs and libraries.
+        Some(parent) if parent.file_name().is_some_and(|n| n == ".local") => dir.to_path_buf(),
+        Some(parent) if ["bin", "shims", "sbin"].contains(&name) && !homes.iter().any(|h| h == parent) => {
+            parent.to_path_buf()
+        }
+        _ => dir.to_path_buf(),
+    }
+}
+
+/// The base interpreter's installation of a virtual environment whose `bin` is `dir`: the `home`
+/// of its `pyvenv.cfg`, one folder up.
+fn venv_base(dir: &Path) -> Option<PathBuf> {
+    let venv = dir.ancestors().find(|a| a.join("pyvenv.cfg").is_file())?;
+    let config = std::fs::read_to_string(venv.join("pyvenv.cfg")).ok()?;
+    let home = config.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        (key.trim() == "home").then(|| PathBuf::from(value.trim()))
+    })?;
+    let home = home.canonicalize().unwrap_or(home);
+    Some(home.parent().map(Path::to_path_buf).unwrap_or(home))
 }
 
 /// Whether `program` can be started: a path (relative to `cwd`) to an executable file, or a name
