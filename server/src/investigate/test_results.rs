@@ -23,6 +23,9 @@ pub struct TestResults {
     /// False when the output names only the failing tests (libtest's terse output): a test that is
     /// not among the failures then passed, but its name is not known.
     pub passed_named: bool,
+    /// Tests that passed without being named (counted from the runner's summary).
+    #[serde(default)]
+    pub passed_unnamed: usize,
 }
 
 impl TestResults {
@@ -31,7 +34,12 @@ impl TestResults {
     }
 
     fn is_empty(&self) -> bool {
-        self.passed.is_empty() && self.failed.is_empty()
+        self.passed.is_empty() && self.failed.is_empty() && self.passed_unnamed == 0
+    }
+
+    /// How many tests passed, named or not.
+    pub fn passed_count(&self) -> usize {
+        self.passed.len() + self.passed_unnamed
     }
 
     fn record(&mut self, name: String, passed: bool) {
@@ -221,10 +229,12 @@ fn read_libtest(output: &str) -> TestResults {
     let mut binary = String::new();
     let mut saw_result_line = false;
     let mut terse = false;
+    let mut summary_passed = 0;
     for line in output.lines() {
         let line = line.trim_end();
         if let Some(rest) = line.trim_start().strip_prefix("Running ") {
-            binary = rest.split(" (").next().unwrap_or(rest).trim().to_owned();
+            let rest = rest.split(" (").next().unwrap_or(rest).trim();
+            binary = rest.strip_prefix("unittests ").unwrap_or(rest).to_owned();
             continue;
         }
         let qualified = |name: &str| if binary.is_empty() { name.to_owned() } else { format!("{binary}::{name}") };
@@ -242,15 +252,21 @@ fn read_libtest(output: &str) -> TestResults {
             results.record(qualified(name.trim()), false);
             continue;
         }
-        if line.starts_with("test result: ") {
+        if let Some(summary) = line.strip_prefix("test result: ") {
             saw_result_line = true;
+            summary_passed += summary
+                .split(['.', ';'])
+                .find_map(|part| part.trim().strip_suffix(" passed"))
+                .and_then(|count| count.trim().parse::<usize>().ok())
+                .unwrap_or(0);
         }
-        if !line.is_empty() && line.chars().all(|c| matches!(c, '.' | 'F' | 'i')) && line.len() > 1 {
+        if !line.is_empty() && line.chars().all(|c| matches!(c, '.' | 'F' | 'i')) {
             terse = true;
         }
     }
-    if saw_result_line && terse {
+    if saw_result_line && (terse || results.passed.len() < summary_passed) {
         results.passed_named = false;
+        results.passed_unnamed = summary_passed.saturating_sub(results.passed.len());
     }
     if !saw_result_line && results.passed.is_empty() {
         return TestResults::new("libtest");
@@ -416,6 +432,18 @@ mod tests {
         read_junit_xml(xml, &mut results);
         assert_eq!(names(&results.passed), vec!["tests.test_orders.test_ok", "tests.test_orders.test_total"]);
         assert_eq!(names(&results.failed), vec!["tests.test_orders.test_receipt"]);
+    }
+
+    #[test]
+    fn libtest_terse_output_counts_passes_and_names_failures() {
+        let output = "     Running unittests src/main.rs (target/debug/deps/inventory-1)\n\nrunning 3 tests\n..F\nfailures:\n\n---- picking::tests::x stdout ----\npanicked\n\nfailures:\n    picking::tests::x\n\ntest result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n";
+        let results = read_libtest(output);
+        assert_eq!(names(&results.failed), vec!["src/main.rs::picking::tests::x"]);
+        assert!(!results.passed_named);
+        assert_eq!(results.passed_count(), 2);
+        let all_passed = read_libtest("\nrunning 3 tests\n...\ntest result: ok. 3 passed; 0 failed; 0 ignored\n");
+        assert_eq!(all_passed.passed_count(), 3);
+        assert!(all_passed.failed.is_empty());
     }
 
     #[test]

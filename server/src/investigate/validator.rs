@@ -625,8 +625,8 @@ fn compare_tests(
                 before_results.failed.iter().filter(|t| after_results.failed.contains(*t)).cloned().collect();
             let comparison = TestComparison {
                 per_test: Some(after_results.format.clone()),
-                passed_before: before_results.passed.len(),
-                passed_after: after_results.passed.len(),
+                passed_before: before_results.passed_count(),
+                passed_after: after_results.passed_count(),
                 broken,
                 fixed,
                 still_failing,
