@@ -12,7 +12,11 @@ use serde_json::{Value, json};
 
 /// The example as a git repository of its own, so history and worktrees are the workspace's.
 fn shop_repository() -> tempfile::TempDir {
-    let workspace = example_workspace("shop-python");
+    example_repository("shop-python")
+}
+
+fn example_repository(name: &str) -> tempfile::TempDir {
+    let workspace = example_workspace(name);
     let git = |args: &[&str]| {
         let status = Command::new("git")
             .args(["-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.com"])
@@ -42,7 +46,7 @@ fn type_error_group(root: &Path) -> String {
 }
 
 #[test]
-fn the_command_line_investigation_proves_a_fix_for_the_guest_checkout_crash() {
+fn a_fix_that_turns_the_guest_checkout_crash_into_another_error_is_not_called_validated() {
     let workspace = shop_repository();
     let crash = type_error_group(workspace.path());
     let output = Command::new(env!("CARGO_BIN_EXE_crashloom"))
@@ -60,8 +64,6 @@ fn the_command_line_investigation_proves_a_fix_for_the_guest_checkout_crash() {
     let hypothesis = investigation["hypotheses"][0]["summary"].as_str().unwrap();
     assert!(hypothesis.contains("`customers.get(...)` returns None"), "{hypothesis}");
     assert_eq!(investigation["code"]["history"][0]["author"], "Ada Lovelace");
-    let fix = &investigation["fix"]["fix"];
-    assert_eq!(fix["hides_symptom"], false);
     let diff = investigation["diff"].as_str().unwrap();
     assert!(
         diff.contains(
@@ -70,32 +72,99 @@ fn the_command_line_investigation_proves_a_fix_for_the_guest_checkout_crash() {
         "{diff}"
     );
 
-    let rungs = investigation["validation"]["rungs"].as_array().unwrap();
+    // The guest order still kills the program, only with another exception: converted, not fixed.
+    let validation = &investigation["validation"];
+    assert_eq!(validation["validated"], false);
+    assert_eq!(validation["outcome"], "converted");
+    assert_eq!(validation["reproduction"]["converted_into"], "OrderError");
+    let rungs = validation["rungs"].as_array().unwrap();
     let outcomes: Vec<(&str, &str)> =
         rungs.iter().map(|r| (r["name"].as_str().unwrap(), r["outcome"].as_str().unwrap())).collect();
     assert_eq!(
         outcomes,
         vec![
             ("The change applies and the project builds", "passed"),
-            ("The crash reproduces before the change and not after", "passed"),
-            ("The tests that passed before still pass", "passed"),
+            ("The crash reproduces before the change, and the reproduction succeeds after it", "failed"),
+            ("No test that passed before fails after", "passed"),
         ]
     );
     let reproduction = &rungs[1]["commands"];
     assert_eq!(reproduction[0]["when"], "before the change");
     assert!(reproduction[0]["output"].as_str().unwrap().contains("TypeError: 'NoneType' object is not subscriptable"));
     assert!(reproduction[1]["output"].as_str().unwrap().contains("OrderError: unknown customer 'guest'"));
-    assert_eq!(investigation["validation"]["validated"], true);
-    assert_eq!(investigation["validation"]["isolation"], "bubblewrap");
+    assert!(
+        rungs[1]["detail"].as_str().unwrap().contains("the crash turns into OrderError, raised by the changed code")
+    );
+    assert_eq!(validation["tests"]["per_test"], "unittest");
+    assert_eq!(validation["isolation"], "bubblewrap");
 
-    // The report is written, and the workspace itself is untouched: the fix was only tried in a copy.
+    // The report says what the change does, never "validated"; the workspace is untouched.
     let report = std::fs::read_to_string(workspace.path().join(format!(".crashloom/reports/{crash}.md"))).unwrap();
-    assert!(report.starts_with(&format!("# Crash {crash}: validated fix")), "{report}");
+    assert!(
+        report.starts_with(&format!("# Crash {crash}: fix NOT validated (the change turns the crash into OrderError)")),
+        "{report}"
+    );
+    assert!(report.contains("Outcome: **converted**"), "{report}");
+    assert!(!report.contains("**Validated.**"), "{report}");
     assert!(report.contains("## Suspect commits") && report.contains("Receipts name the customer"));
     let orders = std::fs::read_to_string(workspace.path().join("shop/orders.py")).unwrap();
     assert!(!orders.contains("if customer is None"));
     let worktrees = Command::new("git").args(["worktree", "list"]).current_dir(workspace.path()).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&worktrees.stdout).lines().count(), 1, "the sandbox copy was removed");
+}
+
+/// `crashloom investigate --json` on the only crash group of a shipped example.
+fn investigate_example(name: &str) -> (tempfile::TempDir, Value) {
+    let workspace = example_repository(name);
+    let output = Command::new(env!("CARGO_BIN_EXE_crashloom"))
+        .args(["crashes", "--json", "--workspace"])
+        .arg(workspace.path())
+        .output()
+        .unwrap();
+    let crashes: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let crash = crashes["groups"][0]["short_id"].as_str().unwrap().to_owned();
+    let output = Command::new(env!("CARGO_BIN_EXE_crashloom"))
+        .args(["investigate", "--json", "--crash", &crash, "--workspace"])
+        .arg(workspace.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    (workspace, serde_json::from_slice(&output.stdout).unwrap())
+}
+
+#[test]
+fn the_go_ledger_crash_gets_a_validated_fix_judged_per_test() {
+    let (_workspace, investigation) = investigate_example("ledger-go");
+    let validation = &investigation["validation"];
+    assert_eq!(validation["validated"], true, "{validation:#}");
+    assert_eq!(validation["outcome"], "fixed");
+    assert_eq!(validation["tests"]["per_test"], "go test -json");
+    assert_eq!(validation["tests"]["passed_before"], 3);
+    assert_eq!(validation["tests"]["broken"], json!([]));
+    assert!(investigation["diff"].as_str().unwrap().contains("balances: make(map[string]int64)"));
+}
+
+#[test]
+fn the_rust_inventory_crash_gets_a_validated_fix() {
+    let (_workspace, investigation) = investigate_example("inventory-rust");
+    let validation = &investigation["validation"];
+    assert_eq!(validation["validated"], true, "{validation:#}");
+    assert_eq!(validation["outcome"], "fixed");
+    assert_eq!(validation["tests"]["per_test"], "libtest");
+    // Two tests of `picking` and three of `stock`, named only by count in cargo's terse output.
+    assert_eq!(validation["tests"]["passed_before"], 5);
+}
+
+#[test]
+fn the_node_cart_fix_that_throws_instead_is_converted_not_validated() {
+    let (workspace, investigation) = investigate_example("cart-node");
+    let validation = &investigation["validation"];
+    assert_eq!(validation["validated"], false, "{validation:#}");
+    assert_eq!(validation["outcome"], "converted");
+    assert_eq!(validation["tests"]["per_test"], "TAP");
+    let short_id = investigation["short_id"].as_str().unwrap();
+    let report = std::fs::read_to_string(workspace.path().join(format!(".crashloom/reports/{short_id}.md"))).unwrap();
+    assert!(report.contains("fix NOT validated (the change turns the crash into Error)"), "{report}");
 }
 
 #[test]
@@ -125,23 +194,44 @@ fn a_crash_without_a_confident_rule_gets_no_fix_and_says_why() {
     }
 }
 
-#[test]
-fn investigate_from_the_editor_then_apply_the_validated_fix() {
-    let workspace = shop_repository();
-    let mut client = LspClient::start(workspace.path(), Value::Null);
-    let uri = client.open("shop/orders.py");
-    let diagnostics = client.wait_for_diagnostics("shop/orders.py", |d| d.len() >= 5);
-    let crash = diagnostics.iter().find(|d| d["range"]["start"]["line"] == 25).unwrap().clone();
+/// The new text of every edit a `workspace/applyEdit` request makes to `uri`.
+fn edited_texts(edit: &Value, uri: &str) -> Vec<String> {
+    let mut texts: Vec<String> = edit["params"]["edit"]["changes"][uri]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["newText"].as_str().unwrap().to_owned())
+        .collect();
+    for change in edit["params"]["edit"]["documentChanges"].as_array().into_iter().flatten() {
+        if change["textDocument"]["uri"] == uri {
+            texts.extend(change["edits"].as_array().unwrap().iter().map(|e| e["newText"].as_str().unwrap().to_owned()));
+        }
+    }
+    texts
+}
 
+fn code_action_titles(client: &mut LspClient, uri: &str, crash: &Value) -> (Vec<String>, Value) {
     let actions = client.request(
         "textDocument/codeAction",
         json!({"textDocument": {"uri": uri}, "range": crash["range"], "context": {"diagnostics": [crash]}}),
     );
-    let titles: Vec<&str> = actions.as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap()).collect();
-    let short_id = crash["code"].as_str().unwrap();
+    let titles = actions.as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap().to_owned()).collect();
+    (titles, actions)
+}
+
+#[test]
+fn investigate_from_the_editor_then_apply_the_validated_fix() {
+    let workspace = example_repository("ledger-go");
+    let mut client = LspClient::start(workspace.path(), Value::Null);
+    let uri = client.open("ledger.go");
+    // `l.balances[t.From] -= t.Amount` on line 31 panics: the nil map.
+    let diagnostics = client.wait_for_diagnostics("ledger.go", |d| d.iter().any(|d| d["range"]["start"]["line"] == 30));
+    let crash = diagnostics.iter().find(|d| d["range"]["start"]["line"] == 30).unwrap().clone();
+    let short_id = crash["code"].as_str().unwrap().to_owned();
+
+    let (titles, actions) = code_action_titles(&mut client, &uri, &crash);
     assert_eq!(titles, vec![format!("Investigate crash {short_id}")]);
     let investigate = actions[0]["command"].clone();
-
     let result = client.request(
         "workspace/executeCommand",
         json!({"command": investigate["command"], "arguments": investigate["arguments"]}),
@@ -153,15 +243,11 @@ fn investigate_from_the_editor_then_apply_the_validated_fix() {
     assert!(shown[0]["params"]["uri"].as_str().unwrap().ends_with(&format!(".crashloom/reports/{short_id}.md")));
     assert!(client.server_requests.iter().any(|r| r["method"] == "window/workDoneProgress/create"));
 
-    let actions = client.request(
-        "textDocument/codeAction",
-        json!({"textDocument": {"uri": uri}, "range": crash["range"], "context": {"diagnostics": [crash]}}),
-    );
-    let titles: Vec<&str> = actions.as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap()).collect();
+    let (titles, actions) = code_action_titles(&mut client, &uri, &crash);
     assert_eq!(
         titles,
         vec![
-            "Apply validated fix: Raise OrderError in `receipt` when `customers.get(order[\"customer\"])` finds nothing".to_owned(),
+            "Apply validated fix: Initialise `balances` where `Ledger` is built (`NewLedger`)".to_owned(),
             format!("Show fix for {short_id} (validated)"),
             format!("Show crash report {short_id}"),
             format!("Investigate crash {short_id}"),
@@ -172,26 +258,53 @@ fn investigate_from_the_editor_then_apply_the_validated_fix() {
         .request("workspace/executeCommand", json!({"command": apply["command"], "arguments": apply["arguments"]}));
     assert_eq!(applied["applied"], true, "{applied}");
     let edit = client.server_requests.iter().rev().find(|r| r["method"] == "workspace/applyEdit").unwrap();
-    let edits = &edit["params"]["edit"]["changes"][&uri];
     assert_eq!(
-        edits,
-        &json!([{
-            "range": {"start": {"line": 24, "character": 0}, "end": {"line": 25, "character": 0}},
-            "newText": "    customer = customers.get(order[\"customer\"])\n    if customer is None:\n        raise OrderError(f\"unknown customer {order['customer']!r}\")\n"
-        }])
+        edited_texts(edit, &uri),
+        vec!["\treturn &Ledger{Currency: currency, balances: make(map[string]int64)}\n".to_owned()]
     );
     client.shutdown();
 
     // Reopening the editor shows the last investigation without running it again.
     let mut client = LspClient::start(workspace.path(), Value::Null);
+    let diagnostics = client.wait_for_diagnostics("ledger.go", |d| d.iter().any(|d| d["range"]["start"]["line"] == 30));
+    let crash = diagnostics.iter().find(|d| d["range"]["start"]["line"] == 30).unwrap().clone();
+    let uri = client.uri("ledger.go");
+    let (titles, _) = code_action_titles(&mut client, &uri, &crash);
+    assert!(titles[0].starts_with("Apply validated fix: "), "{titles:?}");
+    client.shutdown();
+}
+
+#[test]
+fn a_fix_that_is_not_validated_is_never_offered_for_applying_in_the_editor() {
+    let workspace = shop_repository();
+    let mut client = LspClient::start(workspace.path(), Value::Null);
+    let uri = client.open("shop/orders.py");
     let diagnostics = client.wait_for_diagnostics("shop/orders.py", |d| d.len() >= 5);
     let crash = diagnostics.iter().find(|d| d["range"]["start"]["line"] == 25).unwrap().clone();
-    let uri = client.uri("shop/orders.py");
-    let actions = client.request(
-        "textDocument/codeAction",
-        json!({"textDocument": {"uri": uri}, "range": crash["range"], "context": {"diagnostics": [crash]}}),
+    let short_id = crash["code"].as_str().unwrap().to_owned();
+    let result = client.request(
+        "workspace/executeCommand",
+        json!({"command": "crashloom.investigate", "arguments": [crash["data"]["group"]]}),
     );
-    assert!(actions[0]["title"].as_str().unwrap().starts_with("Apply validated fix: "), "{actions}");
+    assert_eq!(result["validated"], false, "{result}");
+    assert_eq!(result["verdict"], "fix NOT validated");
+
+    let (titles, _) = code_action_titles(&mut client, &uri, &crash);
+    assert_eq!(
+        titles,
+        vec![
+            format!("Show fix for {short_id} (NOT validated)"),
+            format!("Show crash report {short_id}"),
+            format!("Investigate crash {short_id}"),
+        ]
+    );
+    let applied = client.request(
+        "workspace/executeCommand",
+        json!({"command": "crashloom.applyFix", "arguments": [crash["data"]["group"]]}),
+    );
+    assert_eq!(applied["applied"], false, "{applied}");
+    assert!(!client.server_requests.iter().any(|r| r["method"] == "workspace/applyEdit"));
+    client.expected_errors.push("is not validated".into());
     client.shutdown();
 }
 
@@ -218,16 +331,18 @@ fn an_investigation_can_be_cancelled_and_a_stale_fix_is_not_applied() {
     client.shutdown();
 
     // A validated fix whose code changed since is re-validated, and not applied when it no longer fits.
+    let workspace = example_repository("ledger-go");
     let mut client = LspClient::start(workspace.path(), Value::Null);
-    client.wait_for_diagnostics("shop/orders.py", |d| d.len() >= 5);
+    let diagnostics = client.wait_for_diagnostics("ledger.go", |d| d.iter().any(|d| d["range"]["start"]["line"] == 30));
+    let group = diagnostics.iter().find(|d| d["range"]["start"]["line"] == 30).unwrap()["data"]["group"].clone();
     let result =
         client.request("workspace/executeCommand", json!({"command": "crashloom.investigate", "arguments": [group]}));
     assert_eq!(result["validated"], true, "{result}");
-    let orders = workspace.path().join("shop/orders.py");
-    let text = std::fs::read_to_string(&orders).unwrap();
+    let ledger = workspace.path().join("ledger.go");
+    let text = std::fs::read_to_string(&ledger).unwrap();
     std::fs::write(
-        &orders,
-        text.replace("customer = customers.get(order[\"customer\"])", "customer = customers[order[\"customer\"]]"),
+        &ledger,
+        text.replace("return &Ledger{Currency: currency}", "return &Ledger{Currency: currency + \"\"}"),
     )
     .unwrap();
     let applied =
