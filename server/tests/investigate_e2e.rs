@@ -151,7 +151,7 @@ fn the_rust_inventory_crash_gets_a_validated_fix() {
     assert_eq!(validation["validated"], true, "{validation:#}");
     assert_eq!(validation["outcome"], "fixed");
     assert_eq!(validation["tests"]["per_test"], "libtest");
-    // Two tests of `picking` and three of `stock`, named only by count in cargo's terse output.
+    // Three tests of `picking` and two of `stock`, named only by count in cargo's terse output.
     assert_eq!(validation["tests"]["passed_before"], 5);
 }
 
