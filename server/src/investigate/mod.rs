@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod report;
 pub mod reproduce;
 pub mod root_cause;
+pub mod search;
 pub mod test_results;
 pub mod validator;
 
