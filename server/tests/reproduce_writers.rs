@@ -1,0 +1,287 @@
+//! Reproductions Crashloom writes, proven on real crashes of small programs in five languages
+//! (tests/fixtures/reproduce, captured by running them with generate.sh there): the crash file is
+//! dropped into a copy of the program's workspace and loaded the way the product loads it, the
+//! candidates are written into the copy and run for real. Before the fix each must crash with the
+//! same exception in the same function; after the known right fix it must succeed. Where the crash
+//! does not carry enough to rebuild the call, there must be no candidate.
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crashloom::config::Config;
+use crashloom::crash::detect::find_traces;
+use crashloom::engine::load_workspace;
+use crashloom::investigate::analyzer::OfflineErrorAnalyzer;
+use crashloom::investigate::code_search::OfflineCodeSearch;
+use crashloom::investigate::reproduce::{
+    REPRODUCTION_TEST_MARKER, ReproductionCandidate, ReproductionInputs, ReproductionOrigin, candidates,
+};
+use crashloom::investigate::{CodeContext, CodeSearch, CrashFacts, CrashInput, ErrorAnalyzer};
+use crashloom::sandbox::FileEdit;
+use crashloom::workspace::sites::CrashGroup;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/reproduce").canonicalize().unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "crashes" || name == "target" {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(&name));
+        } else {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// A crashed program: its workspace (a copy of the fixture) with one crash file in it, loaded.
+struct Crashed {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    group: CrashGroup,
+    facts: CrashFacts,
+    code: CodeContext,
+}
+
+fn crashed(fixture: &str, crash_file: &str) -> Crashed {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap().join(fixture);
+    copy_dir(&fixtures().join(fixture), &root);
+    let crashes = root.join(".crashloom/crashes");
+    std::fs::create_dir_all(&crashes).unwrap();
+    std::fs::copy(fixtures().join(fixture).join("crashes").join(crash_file), crashes.join(crash_file)).unwrap();
+    let loaded = load_workspace(&root, &Config::default()).unwrap();
+    let group = loaded
+        .picture
+        .groups
+        .into_iter()
+        .find(|g| g.crash_site().is_some())
+        .unwrap_or_else(|| panic!("{fixture}/{crash_file} has no crash site; problems: {:?}", loaded.problems));
+    let input = CrashInput { root: root.clone(), group: &group };
+    let facts = OfflineErrorAnalyzer.analyze(&input);
+    let code = OfflineCodeSearch.search(&input, &facts);
+    Crashed { _dir: dir, root, group, facts, code }
+}
+
+impl Crashed {
+    fn candidates(&self, test_command: Option<&[String]>) -> Vec<ReproductionCandidate> {
+        candidates(&ReproductionInputs {
+            root: &self.root,
+            group: &self.group,
+            facts: &self.facts,
+            code: &self.code,
+            test_command,
+        })
+    }
+
+    fn first(&self, origin: &ReproductionOrigin, test_command: Option<&[String]>) -> ReproductionCandidate {
+        let all = self.candidates(test_command);
+        all.iter()
+            .find(|c| &c.origin == origin)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {origin:?} candidate among {all:#?}"))
+    }
+
+    /// Writes the candidate's files into the copy, as the validator does in the sandbox.
+    fn write(&self, candidate: &ReproductionCandidate) {
+        for change in &candidate.files {
+            assert!(!change.path.starts_with('/') && !change.path.contains(".."), "{}", change.path);
+            let path = self.root.join(&change.path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            match &change.edit {
+                FileEdit::Write { content } => std::fs::write(&path, content).unwrap(),
+                FileEdit::Replace { old, new } => {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    assert_eq!(text.matches(old.as_str()).count(), 1, "{} holds the snippet once", change.path);
+                    std::fs::write(&path, text.replacen(old.as_str(), new, 1)).unwrap();
+                }
+                FileEdit::Delete => std::fs::remove_file(&path).unwrap(),
+            }
+        }
+    }
+
+    /// Runs a command in the copy, offline; its exit status and everything it printed.
+    fn run(&self, command: &[String]) -> (bool, String) {
+        let output = Command::new(&command[0])
+            .args(&command[1..])
+            .current_dir(&self.root)
+            .env("GOPROXY", "off")
+            .env("GOFLAGS", "-mod=mod")
+            .env("CARGO_NET_OFFLINE", "true")
+            .env("CARGO_TARGET_DIR", self.root.join("target"))
+            .output()
+            .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.success(), text)
+    }
+
+    /// Whether the output shows this crash: the same exception type, raised in the same in-app
+    /// function of the same file.
+    fn shows_the_crash(&self, output: &str) -> bool {
+        let site = self.group.crash_site().unwrap();
+        let function = site.function.clone().unwrap();
+        find_traces(output).iter().any(|trace| {
+            let Some(exception) = trace.event.outermost() else {
+                return false;
+            };
+            exception.ty.rsplit('.').next() == self.group.exception.rsplit('.').next()
+                && exception.frames.iter().any(|frame| {
+                    frame.function.as_deref().is_some_and(|f| f == function || f.ends_with(&format!(".{function}")))
+                        && frame.paths().any(|p| p.ends_with(&site.path))
+                })
+        })
+    }
+
+    /// The candidate crashes the same way before the fix and succeeds after it.
+    fn proves(&self, candidate: &ReproductionCandidate, fix: &[(&str, &str, &str)]) -> String {
+        assert!(
+            candidate
+                .files
+                .iter()
+                .all(|f| f.path.contains(REPRODUCTION_TEST_MARKER) || matches!(f.edit, FileEdit::Replace { .. })),
+            "{candidate:#?}"
+        );
+        self.write(candidate);
+        let (succeeded, before) = self.run(&candidate.command);
+        assert!(!succeeded, "{:?} must fail before the fix:\n{before}", candidate.command);
+        assert!(self.shows_the_crash(&before), "{:?} must show the same crash:\n{before}", candidate.command);
+        for (path, old, new) in fix {
+            let file = self.root.join(path);
+            let text = std::fs::read_to_string(&file).unwrap();
+            assert_eq!(text.matches(old).count(), 1, "the fix applies to {path}");
+            std::fs::write(&file, text.replacen(old, new, 1)).unwrap();
+        }
+        let (succeeded, after) = self.run(&candidate.command);
+        assert!(succeeded, "{:?} must pass after the fix:\n{after}", candidate.command);
+        before
+    }
+}
+
+fn source(candidate: &ReproductionCandidate) -> &str {
+    candidate.source().unwrap().1
+}
+
+fn no_candidate_of(crash: &Crashed, origin: &ReproductionOrigin) {
+    let all = crash.candidates(None);
+    assert!(all.iter().all(|c| &c.origin != origin), "{all:#?}");
+}
+
+// ---------------------------------------------------------------- Python
+
+const PY_RATE_FIX: (&str, &str, &str) = (
+    "tariffs/rates.py",
+    r#"RATES = {"standard": 0.2, "reduced": 0.05}"#,
+    r#"RATES = {"standard": 0.2, "reduced": 0.05, "luxury": 0.25}"#,
+);
+
+#[test]
+fn python_key_error_is_reproduced_from_the_key_in_the_message() {
+    let crash = crashed("python-tariffs", "key.txt");
+    let candidate = crash.first(&ReproductionOrigin::FromCode, None);
+    assert_eq!(candidate.command, vec!["python3".to_owned(), candidate.files[0].path.clone()]);
+    assert!(source(&candidate).contains("from tariffs.rates import rate_for"), "{}", source(&candidate));
+    crash.proves(&candidate, &[PY_RATE_FIX]);
+}
+
+#[test]
+fn python_failed_int_is_reproduced_from_the_text_in_the_message() {
+    let crash = crashed("python-tariffs", "parse.txt");
+    let candidate = crash.first(&ReproductionOrigin::FromCode, None);
+    assert!(source(&candidate).contains(r#""text": value("'3 boxes'")"#), "{}", source(&candidate));
+    crash.proves(&candidate, &[("tariffs/rates.py", "return int(text)", "return int(text.split()[0])")]);
+}
+
+#[test]
+fn python_captured_values_call_the_crashing_function() {
+    let crash = crashed("python-tariffs", "key.json");
+    let candidate = crash.candidates(None).into_iter().next().unwrap();
+    assert_eq!(candidate.origin, ReproductionOrigin::CapturedValues);
+    assert_eq!(candidate.description, "rate_for(category) called with the values the crash captured.");
+    crash.proves(&candidate, &[PY_RATE_FIX]);
+}
+
+#[test]
+fn python_captured_values_call_the_outermost_function_when_the_crash_is_in_a_method() {
+    let crash = crashed("python-tariffs", "checkout.json");
+    let candidate = crash.candidates(None).into_iter().next().unwrap();
+    assert_eq!(candidate.origin, ReproductionOrigin::CapturedValues);
+    assert_eq!(candidate.description, "checkout(items) called with the values the crash captured.");
+    assert!(
+        source(&candidate)
+            .contains(r#"value("[{\"qty\":\"2\",\"sku\":\"'A1'\"},{\"qty\":\"'4'\",\"sku\":\"'B2'\"}]")"#)
+    );
+    crash.proves(
+        &candidate,
+        &[("tariffs/basket.py", r#"self.count += item["qty"]"#, r#"self.count += int(item["qty"])"#)],
+    );
+}
+
+#[test]
+fn python_project_tests_run_alone_with_unittest_or_pytest() {
+    let crash = crashed("python-tariffs", "key.txt");
+    let name = ReproductionOrigin::ProjectTest { name: "test_luxury_rate".into() };
+    let unittest = crash.first(&name, None);
+    assert_eq!(unittest.command, ["python3", "-m", "unittest", "-v", "tests.test_rates.RateTest.test_luxury_rate"]);
+    assert!(unittest.files.is_empty());
+    // The test using the crash's key comes first.
+    assert_eq!(
+        crash.candidates(None).iter().find(|c| matches!(c.origin, ReproductionOrigin::ProjectTest { .. })),
+        Some(&unittest)
+    );
+    // The virtual environment tests/setup-tools.sh makes, with pytest (not resolved: a venv's
+    // python is a link to the system one, and only its own path makes it the venv's).
+    let venv_python = fixtures().join("../../../.venv/bin/python");
+    assert!(venv_python.exists(), "{} is missing: run tests/setup-tools.sh", venv_python.display());
+    let test_command = vec![venv_python.to_string_lossy().into_owned(), "-m".into(), "pytest".into(), "-q".into()];
+    let pytest = crash.first(&name, Some(&test_command));
+    assert_eq!(
+        pytest.command[1..],
+        [
+            "-m",
+            "pytest",
+            "-x",
+            "-q",
+            "--tb=native",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_rates.py::RateTest::test_luxury_rate"
+        ]
+    );
+    let (succeeded, before) = crash.run(&pytest.command);
+    assert!(!succeeded && crash.shows_the_crash(&before), "{before}");
+    crash.proves(&unittest, &[PY_RATE_FIX]);
+    let (succeeded, after) = crash.run(&pytest.command);
+    assert!(succeeded, "{after}");
+}
+
+#[test]
+fn python_says_no_when_the_crash_does_not_carry_the_call() {
+    // The arguments of describe() are not in the message, and nothing was captured.
+    let crash = crashed("python-tariffs", "describe.txt");
+    assert_eq!(crash.candidates(None), Vec::new());
+    // Values cut short cannot rebuild the call.
+    no_candidate_of(&crashed("python-tariffs", "long.json"), &ReproductionOrigin::CapturedValues);
+    // A method needs `self`, and no function around it had its arguments captured.
+    no_candidate_of(&crashed("python-tariffs", "method.json"), &ReproductionOrigin::CapturedValues);
+}
+
+#[test]
+fn python_crash_data_that_looks_like_code_stays_data() {
+    for (file, origin) in
+        [("inject.txt", ReproductionOrigin::FromCode), ("inject.json", ReproductionOrigin::CapturedValues)]
+    {
+        let crash = crashed("python-tariffs", file);
+        let candidate = crash.first(&origin, None);
+        let source = source(&candidate);
+        assert!(source.contains(r#""category": value("\"__import__('os').system('touch pwned')\"")"#), "{source}");
+        crash.proves(&candidate, &[(PY_RATE_FIX.0, "RATES[category]", "RATES.get(category, 0.0)")]);
+        assert!(!crash.root.join("pwned").exists(), "the captured text was never run");
+    }
+}
