@@ -285,3 +285,344 @@ fn python_crash_data_that_looks_like_code_stays_data() {
         assert!(!crash.root.join("pwned").exists(), "the captured text was never run");
     }
 }
+
+// ---------------------------------------------------------------- Node
+
+const NODE_COUPON_FIX: (&str, &str, &str) =
+    ("lib/pricing.js", "const discount = DISCOUNTS[code];", "const discount = DISCOUNTS[code] || { percent: 0 };");
+
+#[test]
+fn node_captured_values_call_the_crashing_function() {
+    let crash = crashed("node-coupons", "coupon.json");
+    let candidate = crash.candidates(None).into_iter().next().unwrap();
+    assert_eq!(candidate.origin, ReproductionOrigin::CapturedValues);
+    assert_eq!(candidate.description, "applyDiscount(order, code) called with the values the crash captured.");
+    assert!(candidate.files[0].path.ends_with(".test.cjs"), "{:?}", candidate.files[0].path);
+    assert!(source(&candidate).contains(r#"JSON.parse("[{\"total\":16},\"WINTER\"]")"#), "{}", source(&candidate));
+    crash.proves(&candidate, &[NODE_COUPON_FIX]);
+}
+
+#[test]
+fn node_failed_json_parse_is_reproduced_from_the_text_in_the_message() {
+    let crash = crashed("node-coupons", "parse.txt");
+    let candidate = crash.first(&ReproductionOrigin::FromCode, None);
+    assert!(source(&candidate).contains(r#"JSON.parse("[\"tea x2\"]")"#), "{}", source(&candidate));
+    crash.proves(
+        &candidate,
+        &[(
+            "lib/pricing.js",
+            "  return JSON.parse(text);",
+            "  try {\n    return JSON.parse(text);\n  } catch {\n    return null;\n  }",
+        )],
+    );
+}
+
+#[test]
+fn node_project_tests_run_alone_with_node_test() {
+    let crash = crashed("node-coupons", "coupon.json");
+    let candidate =
+        crash.first(&ReproductionOrigin::ProjectTest { name: "unknown coupons change nothing".into() }, None);
+    assert_eq!(
+        candidate.command,
+        ["node", "--test", "--test-name-pattern=^unknown coupons change nothing$", "test/pricing.test.js"]
+    );
+    let (succeeded, before) = crash.run(&candidate.command);
+    assert!(!succeeded, "{before}");
+    assert!(before.contains("# pass 0") && before.contains("# fail 1"), "only that test ran:\n{before}");
+    assert!(before.contains("Cannot read properties of undefined (reading 'percent')"), "{before}");
+    crash.write(&candidate);
+    let file = crash.root.join(NODE_COUPON_FIX.0);
+    let text = std::fs::read_to_string(&file).unwrap().replacen(NODE_COUPON_FIX.1, NODE_COUPON_FIX.2, 1);
+    std::fs::write(&file, text).unwrap();
+    let (succeeded, after) = crash.run(&candidate.command);
+    assert!(succeeded && after.contains("# pass 1"), "{after}");
+}
+
+#[test]
+fn node_says_no_when_the_crash_does_not_carry_the_call() {
+    // lineLabel(line, width): neither argument is in the message, nothing was captured.
+    assert_eq!(crashed("node-coupons", "label.txt").candidates(None), Vec::new());
+    // The order was cut short when it was captured.
+    no_candidate_of(&crashed("node-coupons", "long.json"), &ReproductionOrigin::CapturedValues);
+}
+
+#[test]
+fn node_crash_data_that_looks_like_code_stays_data() {
+    let crash = crashed("node-coupons", "inject.json");
+    let candidate = crash.first(&ReproductionOrigin::CapturedValues, None);
+    let source = source(&candidate);
+    assert!(
+        source.contains(r#"JSON.parse("[{\"total\":80},\"require('child_process').execSync('touch pwned')\"]")"#),
+        "{source}"
+    );
+    assert!(!source.contains("eval(") && !source.contains("Function("), "{source}");
+    crash.proves(&candidate, &[NODE_COUPON_FIX]);
+    assert!(!crash.root.join("pwned").exists(), "the captured text was never run");
+}
+
+// ---------------------------------------------------------------- Go
+
+#[test]
+fn go_failed_atoi_is_reproduced_from_the_text_in_the_panic() {
+    let crash = crashed("go-meter", "atoi.txt");
+    let candidate = crash.first(&ReproductionOrigin::FromCode, None);
+    assert_eq!(candidate.files[0].path, "meter/crashloom_repro_test.go");
+    assert!(source(&candidate).contains("package meter\n") && source(&candidate).contains("\tMustReading(\"12kw\")\n"));
+    assert_eq!(
+        candidate.command,
+        ["env", "GOPROXY=off", "go", "test", "-count=1", "-run", "^Test_crashloom_repro$", "./meter/"]
+    );
+    crash.proves(
+        &candidate,
+        &[("meter/meter.go", "\tif err != nil {\n\t\tpanic(err)", "\tif err != nil {\n\t\treturn 0")],
+    );
+}
+
+#[test]
+fn go_index_out_of_range_is_reproduced_with_the_index_in_the_panic() {
+    let crash = crashed("go-meter", "slot.txt");
+    let candidate = crash.first(&ReproductionOrigin::FromCode, None);
+    assert!(source(&candidate).contains("\tSlot(7)\n"), "{}", source(&candidate));
+    crash.proves(&candidate, &[("meter/meter.go", "return slots[quarter]", "return slots[quarter%len(slots)]")]);
+}
+
+#[test]
+fn go_nil_map_write_is_reproduced_on_a_value_from_the_constructor() {
+    let crash = crashed("go-meter", "record.txt");
+    let candidate = crash.first(&ReproductionOrigin::FromCode, None);
+    assert!(source(&candidate).contains("\tNewRegistry().Record(\"\", 0)\n"), "{}", source(&candidate));
+    crash.proves(
+        &candidate,
+        &[("meter/meter.go", "return &Registry{}", "return &Registry{readings: map[string]int{}}")],
+    );
+}
+
+#[test]
+fn go_project_tests_run_alone() {
+    let crash = crashed("go-meter", "atoi.txt");
+    let candidate = crash.first(&ReproductionOrigin::ProjectTest { name: "TestMustReadingReadsNumbers".into() }, None);
+    assert_eq!(
+        candidate.command,
+        ["env", "GOPROXY=off", "go", "test", "-count=1", "-run", "^TestMustReadingReadsNumbers$", "./meter/"]
+    );
+    // It passes (42 reads), while the package's other test fails: it ran alone.
+    let (succeeded, output) = crash.run(&candidate.command);
+    assert!(succeeded, "{output}");
+    let (succeeded, output) = crash.run(&["go".into(), "test".into(), "-count=1".into(), "./meter/".into()]);
+    assert!(!succeeded && output.contains("index out of range [4] with length 4"), "{output}");
+}
+
+#[test]
+fn go_says_no_when_the_panic_does_not_carry_the_call() {
+    // Describe needs a *Registry the panic does not show.
+    assert_eq!(crashed("go-meter", "describe.txt").candidates(None), Vec::new());
+}
+
+#[test]
+fn go_crash_data_that_looks_like_code_stays_data() {
+    let crash = crashed("go-meter", "inject.txt");
+    let candidate = crash.first(&ReproductionOrigin::FromCode, None);
+    assert!(source(&candidate).contains(r#"MustReading("\"+os.Exit(3)+\" `rm -rf /`")"#), "{}", source(&candidate));
+    let before = crash.proves(
+        &candidate,
+        &[("meter/meter.go", "\tif err != nil {\n\t\tpanic(err)", "\tif err != nil {\n\t\treturn 0")],
+    );
+    assert!(before.contains(r#"parsing "\"+os.Exit(3)+\" `rm -rf /`": invalid syntax"#), "{before}");
+}
+
+// ---------------------------------------------------------------- Rust
+
+#[test]
+fn rust_parse_error_is_reproduced_from_the_text_the_panic_quotes() {
+    let crash = crashed("rust-stock", "parse.txt");
+    let candidate = crash.first(&ReproductionOrigin::FromCode, None);
+    assert_eq!(
+        candidate.command,
+        [
+            "env",
+            "RUST_BACKTRACE=1",
+            "CARGO_NET_OFFLINE=true",
+            "cargo",
+            "test",
+            "--offline",
+            "crashloom_repro",
+            "--",
+            "--nocapture"
+        ]
+    );
+    assert!(
+        source(&candidate).contains("mod crashloom_repro {") && source(&candidate).contains("parse_quantity(\"12x\")")
+    );
+    crash.proves(
+        &candidate,
+        &[("src/lib.rs", "Err(error) => panic!", "Err(_) => 0, #[allow(unreachable_patterns)] Err(error) => panic!")],
+    );
+}
+
+#[test]
+fn rust_index_out_of_bounds_is_reproduced_with_the_index_in_the_panic() {
+    let crash = crashed("rust-stock", "shelf.txt");
+    let candidate = crash.first(&ReproductionOrigin::FromCode, None);
+    assert!(source(&candidate).contains("shelf(7)"), "{}", source(&candidate));
+    crash.proves(&candidate, &[("src/lib.rs", "SHELVES[bay]", "SHELVES[bay.min(SHELVES.len() - 1)]")]);
+}
+
+#[test]
+fn rust_project_tests_run_alone_by_their_full_name() {
+    let crash = crashed("rust-stock", "shelf.txt");
+    let candidate = crash.first(&ReproductionOrigin::ProjectTest { name: "the_back_bay_is_the_last".into() }, None);
+    assert_eq!(
+        candidate.command,
+        [
+            "env",
+            "RUST_BACKTRACE=1",
+            "CARGO_NET_OFFLINE=true",
+            "cargo",
+            "test",
+            "--offline",
+            "tests::the_back_bay_is_the_last",
+            "--",
+            "--exact"
+        ]
+    );
+    let before = crash.proves(&candidate, &[("src/lib.rs", "SHELVES[bay]", "SHELVES[bay.min(SHELVES.len() - 1)]")]);
+    assert!(before.contains("running 1 test"), "{before}");
+}
+
+#[test]
+fn rust_says_no_when_the_panic_does_not_carry_the_call() {
+    // fill(stocked, capacity): a division by zero shows neither argument.
+    assert!(crashed("rust-stock", "fill.txt").candidates(None).is_empty());
+}
+
+#[test]
+fn rust_crash_data_that_looks_like_code_stays_data() {
+    let crash = crashed("rust-stock", "inject.txt");
+    let candidate = crash.first(&ReproductionOrigin::FromCode, None);
+    assert!(
+        source(&candidate).contains(r#"parse_quantity("\"); std::process::exit(3); (\"")"#),
+        "{}",
+        source(&candidate)
+    );
+    crash.proves(
+        &candidate,
+        &[("src/lib.rs", "Err(error) => panic!", "Err(_) => 0, #[allow(unreachable_patterns)] Err(error) => panic!")],
+    );
+}
+
+// ---------------------------------------------------------------- Java
+
+/// Maven cannot resolve its plugins offline on a machine without a filled local repository, so
+/// the generated JUnit test is compiled with javac and run with the JUnit console launcher
+/// (Debian's junit5 package) instead of the candidate's `mvn -o` command.
+fn junit(crash: &Crashed) -> (bool, String) {
+    let launcher = Path::new("/usr/share/java/junit-platform-console-standalone.jar");
+    assert!(launcher.exists(), "{} is missing: install Debian's junit5 (tests/setup-tools.sh)", launcher.display());
+    let classes = crash.root.join("target/classes");
+    let _ = std::fs::remove_dir_all(&classes);
+    let mut sources = Vec::new();
+    for dir in ["src/main/java", "src/test/java"] {
+        let mut stack = vec![crash.root.join(dir)];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if entry.path().is_dir() {
+                    stack.push(entry.path());
+                } else if entry.path().extension().is_some_and(|e| e == "java") {
+                    sources.push(entry.path().to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    let mut javac = vec!["javac".to_owned(), "-cp".into(), launcher.to_string_lossy().into_owned(), "-d".into()];
+    javac.push(classes.to_string_lossy().into_owned());
+    javac.extend(sources);
+    let (compiled, output) = crash.run(&javac);
+    assert!(compiled, "{output}");
+    crash.run(&[
+        "java".into(),
+        "-jar".into(),
+        launcher.to_string_lossy().into_owned(),
+        "--disable-banner".into(),
+        "--class-path".into(),
+        classes.to_string_lossy().into_owned(),
+        "--select-class".into(),
+        "com.example.fares.CrashloomReproTest".into(),
+    ])
+}
+
+fn java_proves(crash: &Crashed, candidate: &ReproductionCandidate, frame: &str, fix: (&str, &str, &str)) {
+    assert_eq!(
+        candidate.command,
+        [
+            "mvn",
+            "-q",
+            "-o",
+            "test",
+            "-Dtest=CrashloomReproTest",
+            "-DtrimStackTrace=false",
+            "-Dsurefire.failIfNoSpecifiedTests=false"
+        ]
+    );
+    assert_eq!(candidate.files[0].path, "src/test/java/com/example/fares/CrashloomReproTest.java");
+    crash.write(candidate);
+    let (succeeded, before) = junit(crash);
+    let exception = &crash.group.exception;
+    assert!(!succeeded && before.contains(exception.as_str()) && before.contains(frame), "{before}");
+    let file = crash.root.join(fix.0);
+    std::fs::write(&file, std::fs::read_to_string(&file).unwrap().replacen(fix.1, fix.2, 1)).unwrap();
+    let (succeeded, after) = junit(crash);
+    assert!(succeeded && after.contains("1 tests successful"), "{after}");
+}
+
+#[test]
+fn java_number_format_is_reproduced_from_the_text_the_exception_quotes() {
+    let crash = crashed("java-fares", "parse.txt");
+    let candidate = crash.first(&ReproductionOrigin::FromCode, None);
+    assert!(source(&candidate).contains("import org.junit.jupiter.api.Test;"), "{}", source(&candidate));
+    assert!(source(&candidate).contains("Fares.parseZone(\"Z3\");"), "{}", source(&candidate));
+    java_proves(
+        &crash,
+        &candidate,
+        "com.example.fares.Fares.parseZone(Fares.java:11)",
+        (
+            "src/main/java/com/example/fares/Fares.java",
+            "Integer.parseInt(text.trim())",
+            "Integer.parseInt(text.replaceAll(\"\\\\D\", \"\"))",
+        ),
+    );
+}
+
+#[test]
+fn java_index_out_of_bounds_is_reproduced_with_the_index_in_the_exception() {
+    let crash = crashed("java-fares", "price.txt");
+    let candidate = crash.first(&ReproductionOrigin::FromCode, None);
+    assert!(source(&candidate).contains("Fares.priceFor(5);"), "{}", source(&candidate));
+    java_proves(
+        &crash,
+        &candidate,
+        "com.example.fares.Fares.priceFor(Fares.java:16)",
+        ("src/main/java/com/example/fares/Fares.java", "PRICES[zone]", "PRICES[Math.min(zone, PRICES.length - 1)]"),
+    );
+}
+
+#[test]
+fn java_says_no_when_the_exception_does_not_carry_the_call() {
+    assert!(crashed("java-fares", "stops.txt").candidates(None).is_empty());
+}
+
+#[test]
+fn java_crash_data_that_looks_like_code_stays_data() {
+    let crash = crashed("java-fares", "inject.txt");
+    let candidate = crash.first(&ReproductionOrigin::FromCode, None);
+    assert!(
+        source(&candidate).contains(r#"Fares.parseZone("\"); Runtime.getRuntime().exit(3); (\"");"#),
+        "{}",
+        source(&candidate)
+    );
+    java_proves(
+        &crash,
+        &candidate,
+        "com.example.fares.Fares.parseZone(Fares.java:11)",
+        ("src/main/java/com/example/fares/Fares.java", "Integer.parseInt(text.trim())", "text.length()"),
+    );
+}

@@ -46,7 +46,7 @@ pub fn from_code(inputs: &ReproductionInputs<'_>) -> Option<ReproductionCandidat
             format!("{}({})", function.name, string_literal(&input, Dialect::Go)),
             format!("the text the panic names, {input:?}"),
         )
-    } else if let Some(index) = message.strip_prefix("runtime error: index out of range [") {
+    } else if let Some((_, index)) = message.split_once("index out of range [") {
         if !signature.is_static {
             return None;
         }

@@ -47,8 +47,10 @@ pub fn captured_values(root: &Path, group: &CrashGroup) -> Vec<ReproductionCandi
         }
         Some((function, module, arguments))
     };
-    let chosen =
-        path.first().and_then(|site| call_of(site)).or_else(|| path.iter().skip(1).filter_map(|s| call_of(s)).last());
+    let chosen = path
+        .first()
+        .and_then(|site| call_of(site))
+        .or_else(|| path.iter().skip(1).filter_map(|s| call_of(s)).next_back());
     let Some((function, module, arguments)) = chosen else {
         return Vec::new();
     };

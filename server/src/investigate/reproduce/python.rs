@@ -275,10 +275,10 @@ pub(crate) fn python_program(test_command: Option<&[String]>) -> PythonProgram {
 /// A captured value that rebuilds as data: a Python literal, or Sentry's JSON container whose
 /// string leaves are literals.
 fn is_data(value: &str) -> bool {
-    if value.starts_with(['{', '[']) {
-        if let Ok(json) = serde_json::from_str::<serde_json::Value>(value) {
-            return json_leaves_are_literals(&json);
-        }
+    if value.starts_with(['{', '['])
+        && let Ok(json) = serde_json::from_str::<serde_json::Value>(value)
+    {
+        return json_leaves_are_literals(&json);
     }
     is_literal(value)
 }
