@@ -129,7 +129,14 @@ fn candidate(inputs: &ReproductionInputs<'_>, test: &CodeRef) -> Option<Reproduc
             } else if has("vitest") {
                 owned(&["node_modules/.bin/vitest", "run", "-t", &escaped, &test.path])
             } else if language == SourceLanguage::JavaScript {
-                owned(&["node", "--test", &format!("--test-name-pattern=^{escaped}$"), &test.path])
+                // The spec reporter prints a failure's stack as Node prints an uncaught error.
+                owned(&[
+                    "node",
+                    "--test",
+                    "--test-reporter=spec",
+                    &format!("--test-name-pattern=^{escaped}$"),
+                    &test.path,
+                ])
             } else {
                 return None;
             }
