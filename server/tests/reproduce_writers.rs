@@ -635,3 +635,72 @@ fn java_crash_data_that_looks_like_code_stays_data() {
         ("src/main/java/com/example/fares/Fares.java", "Integer.parseInt(text.trim())", "text.length()"),
     );
 }
+
+#[test]
+fn node_es_modules_get_an_es_module_test() {
+    let crash = crashed("node-coupons", "coupon.json");
+    // The same program as an ES module package, line for line.
+    let edit = |path: &str, old: &str, new: &str| {
+        let file = crash.root.join(path);
+        std::fs::write(&file, std::fs::read_to_string(&file).unwrap().replacen(old, new, 1)).unwrap();
+    };
+    edit("package.json", r#""type": "commonjs""#, r#""type": "module""#);
+    edit(
+        "lib/pricing.js",
+        "module.exports = { applyDiscount, parseOrder, lineLabel };",
+        "export { applyDiscount, parseOrder, lineLabel };",
+    );
+    edit(
+        "lib/checkout.js",
+        "const { applyDiscount } = require('./pricing');",
+        "import { applyDiscount } from './pricing.js';",
+    );
+    edit("lib/checkout.js", "module.exports = { checkout };", "export { checkout };");
+    let candidate = crash.first(&ReproductionOrigin::CapturedValues, None);
+    assert!(candidate.files[0].path.ends_with(".test.mjs"), "{:?}", candidate.files[0].path);
+    assert!(source(&candidate).contains("await import(pathToFileURL(path.resolve(\"lib/pricing.js\")).href)"));
+    crash.proves(&candidate, &[NODE_COUPON_FIX]);
+}
+
+#[test]
+fn node_functions_the_module_does_not_export_are_not_called() {
+    let crash = crashed("node-coupons", "coupon.json");
+    let file = crash.root.join("lib/pricing.js");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let exports = "module.exports = { applyDiscount, parseOrder, lineLabel };";
+    std::fs::write(&file, text.replacen(exports, "module.exports = { parseOrder };", 1)).unwrap();
+    // The caller is exported, and its argument was captured, but Node's integration keeps only
+    // the first level of an object: `cart` lost its lines. The candidate is offered and does not
+    // reproduce this crash, which is why the validator keeps only candidates that do.
+    let captured: Vec<_> =
+        crash.candidates(None).into_iter().filter(|c| c.origin == ReproductionOrigin::CapturedValues).collect();
+    assert_eq!(captured.len(), 1);
+    assert_eq!(captured[0].description, "checkout(cart) called with the values the crash captured.");
+    crash.write(&captured[0]);
+    let (succeeded, output) = crash.run(&captured[0].command);
+    assert!(!succeeded && output.contains("reading 'reduce'") && !crash.shows_the_crash(&output), "{output}");
+}
+
+#[test]
+fn java_without_junit_in_the_build_gets_no_candidate() {
+    let crash = crashed("java-fares", "parse.txt");
+    let pom = crash.root.join("pom.xml");
+    let text = std::fs::read_to_string(&pom).unwrap();
+    let start = text.find("<dependencies>").unwrap();
+    let end = text.find("</dependencies>").unwrap() + "</dependencies>".len();
+    std::fs::write(&pom, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    no_candidate_of(&crash, &ReproductionOrigin::FromCode);
+}
+
+#[test]
+fn go_nil_map_write_without_a_plain_constructor_gets_no_candidate() {
+    let crash = crashed("go-meter", "record.txt");
+    let file = crash.root.join("meter/meter.go");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replacen("func NewRegistry() *Registry {", "func NewRegistry(site string) *Registry {", 1),
+    )
+    .unwrap();
+    no_candidate_of(&crash, &ReproductionOrigin::FromCode);
+}
