@@ -25,6 +25,25 @@ pub struct Config {
     pub diagnostics: DiagnosticsConfig,
     pub validate: ValidateConfig,
     pub sandbox: SandboxConfig,
+    pub search: SearchConfig,
+}
+
+/// How many candidate changes "Investigate crash" judges, and for how long.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Candidates judged at most, over all rounds.
+    pub max_candidates: usize,
+    /// Time for the whole search, in seconds; what is not judged by then is reported.
+    pub time_budget_secs: u64,
+    /// Rounds of proposing and judging (a model uses the later ones).
+    pub rounds: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self { max_candidates: 24, time_budget_secs: 300, rounds: 3 }
+    }
 }
 
 /// How a proposed fix is proven. Commands are the user's own (trusted) and split into arguments

@@ -295,6 +295,18 @@ fn summary(investigation: &Investigation, report_path: &Path) -> String {
             out.push_str(&format!("  [{mark}] {}: {}\n", rung.name, rung.detail));
         }
     }
+    if investigation.candidates.len() > 1 {
+        out.push_str(&format!("\n{} candidate changes tried:\n", investigation.candidates.len()));
+        for (i, candidate) in investigation.candidates.iter().enumerate().take(10) {
+            out.push_str(&format!(
+                "  {}. [{}] {} ({})\n",
+                i + 1,
+                candidate.outcome_words(),
+                candidate.candidate.fix.summary,
+                candidate.candidate.family
+            ));
+        }
+    }
     out.push_str(&format!("\nReport: {}\n", report_path.display()));
     out
 }
