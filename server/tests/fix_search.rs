@@ -153,6 +153,13 @@ fn an_index_past_the_end_passed_by_the_caller_is_fixed_in_the_callers_loop() {
     assert!(investigation.is_validated(), "{}", report::render(&investigation));
     assert_eq!(proposed_family(&investigation), "bounds");
     assert!(investigation.candidates[0].candidate.location.ends_with(":render"));
+    // The root cause names the function to change, and why.
+    let chain = &investigation.hypotheses[0].summary;
+    assert!(
+        chain.starts_with("The change belongs in `render` (table/render.py), not in `cell` where it crashed"),
+        "{chain}"
+    );
+    assert!(chain.contains("the loop runs one step too far"), "{chain}");
     let output = apply_and_run(root, &investigation, &["python3", "-m", "table.cli", "a", "b"]);
     assert!(output.status.success());
     assert_eq!(String::from_utf8_lossy(&output.stdout), "A\nB\n");
@@ -275,4 +282,34 @@ fn localization_moves_to_the_caller_when_the_crashing_functions_tests_pin_its_er
     let names: Vec<&str> = locations.iter().filter_map(|l| l.function.as_deref()).collect();
     assert_eq!(names[0], "render", "{locations:#?}");
     assert!(names.contains(&"cell"));
+}
+
+const SIGNS: &str = "\"\"\"Signs of readings.\"\"\"\n\n\ndef last_positive(values):\n    for value in values:\n        if value > 0:\n            found = value\n    return found\n";
+const SIGNS_CLI: &str = "import sys\n\nfrom signs.last import last_positive\n\nprint(\"last positive:\", last_positive([int(x) for x in sys.argv[1:]]))\n";
+const SIGNS_TESTS: &str = "import unittest\n\nfrom signs.last import last_positive\n\n\nclass LastPositiveTest(unittest.TestCase):\n    def test_the_last_positive_reading(self):\n        self.assertEqual(last_positive([3, -1, 2, -5]), 2)\n";
+
+#[test]
+fn a_local_read_before_any_assignment_gets_a_value_at_the_top_of_its_function() {
+    let workspace = project(
+        &[(
+            "Signs",
+            &[
+                ("signs/__init__.py", ""),
+                ("signs/last.py", SIGNS),
+                ("signs/cli.py", SIGNS_CLI),
+                ("tests/__init__.py", ""),
+                ("tests/test_last.py", SIGNS_TESTS),
+            ],
+        )],
+        "python3 -m signs.cli -1 -2",
+    );
+    let root = workspace.path();
+    let investigation = investigate_only_crash(root);
+
+    assert!(investigation.is_validated(), "{}", report::render(&investigation));
+    assert_eq!(proposed_family(&investigation), "types");
+    assert!(investigation.diff.as_deref().unwrap().contains("+    found = None\n"));
+    let output = apply_and_run(root, &investigation, &["python3", "-m", "signs.cli", "-1", "-2"]);
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "last positive: None\n");
 }

@@ -165,6 +165,10 @@ pub async fn investigate_with(
     };
 
     let best = candidates.first();
+    let mut hypotheses = hypotheses;
+    if let Some(chain) = best.and_then(|best| caller_chain(best, &localization, &facts)) {
+        hypotheses.insert(0, chain);
+    }
     let fix = match best {
         Some(best) => FixOutcome::Proposed { fix: best.candidate.fix.clone() },
         None => {
@@ -203,6 +207,39 @@ pub async fn investigate_with(
         localization,
         candidates,
         search: Some(summary),
+    })
+}
+
+/// When the validated change is in a caller, the hypothesis that explains why the fix belongs
+/// there rather than at the crash site.
+fn caller_chain(best: &RankedCandidate, localization: &[Location], facts: &CrashFacts) -> Option<Hypothesis> {
+    if !best.report.as_ref().is_some_and(|r| r.validated) {
+        return None;
+    }
+    let site = facts.crash_site.as_ref()?;
+    let crash_label = format!("{}:{}", site.path, site.function.as_deref().unwrap_or("?"));
+    if best.candidate.location == crash_label {
+        return None;
+    }
+    let place = localization.iter().find(|l| l.label() == best.candidate.location)?;
+    let crashed = localization.iter().find(|l| l.label() == crash_label);
+    let function = place.function.as_deref().unwrap_or("the caller");
+    let crashed_name = site.function.as_deref().unwrap_or("the crashing function");
+    let mut evidence: Vec<String> = place.evidence.iter().map(|e| format!("`{function}` {e}")).collect();
+    if let Some(crashed) = crashed {
+        evidence.extend(crashed.evidence.iter().filter(|e| e.contains("pins") || e.contains("parameter")).cloned());
+    }
+    evidence.push(format!("validated in the sandbox: {}", best.candidate.fix.summary));
+    Some(Hypothesis {
+        summary: format!(
+            "The change belongs in `{function}` ({}), not in `{crashed_name}` where it crashed: {} — {}",
+            place.path,
+            place.evidence.iter().filter(|e| !e.contains("call(s) up")).cloned().collect::<Vec<_>>().join("; "),
+            best.candidate.fix.rationale
+        ),
+        confidence: 0.9,
+        evidence,
+        by: "fix search".to_owned(),
     })
 }
 

@@ -29,7 +29,7 @@ static SHAPES: LazyLock<Vec<(SourceLanguage, Shape)>> = LazyLock::new(|| {
     let mut shapes = vec![
         (
             SourceLanguage::Python,
-            shape(r"range\(([^()]*(?:\([^()]*\))?[^()]*?)\s*\+\s*1\)", "range($1)", "the loop runs one step too far"),
+            shape(r"range\(([^()]*?(?:\([^()]*\))?[^()]*?)\s*\+\s*1\)", "range($1)", "the loop runs one step too far"),
         ),
         (SourceLanguage::Python, shape(r"\b(\w+)\[len\((\w+)\)\]", "$1[len($2) - 1]", "the index is one past the end")),
         (SourceLanguage::Python, shape(r"<=\s*len\(", "< len(", "the loop condition lets the index reach the length")),
@@ -82,13 +82,15 @@ pub fn candidates(file: &WorkspaceFile, location: &Location, facts: &CrashFacts)
         if *shape_language != language {
             continue;
         }
-        for candidate_row in function.start_line..=function.end_line.min(lines.len().saturating_sub(1)) {
-            let line = lines[candidate_row];
+        let last = function.end_line.min(lines.len().saturating_sub(1));
+        for (candidate_row, line) in lines.iter().enumerate().take(last + 1).skip(function.start_line) {
             if !shape.regex.is_match(line) {
                 continue;
             }
             let new_line = shape.regex.replacen(line, 1, shape.replacement).into_owned();
-            let Some(change) = file.replace_rows(candidate_row, candidate_row, &[new_line.clone()]) else { continue };
+            let Some(change) = file.replace_rows(candidate_row, candidate_row, std::slice::from_ref(&new_line)) else {
+                continue;
+            };
             found.push(candidate(
                 "bounds",
                 location,

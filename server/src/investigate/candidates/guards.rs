@@ -332,9 +332,7 @@ fn nothing_value(dialect: Dialect, lines: &[&str], start: usize, end: usize) -> 
 fn fresh_name(text: &str, call: &str) -> String {
     let base = if call.contains("findall") || call.contains("matchAll") {
         "matches"
-    } else if call.contains("match(") || call.contains("search(") {
-        "found"
-    } else if call.contains(".find(") || call.contains(".get(") {
+    } else if ["match(", "search(", ".find(", ".get("].iter().any(|method| call.contains(method)) {
         "found"
     } else {
         "result"

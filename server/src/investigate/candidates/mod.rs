@@ -7,6 +7,8 @@
 //!   return the function's own "nothing" value where its other returns or its type say what that
 //!   is — also with the failing call hoisted into a variable so it runs once (`re.findall(...)[0]`);
 //! - [`bounds`]: loop bounds and index arithmetic that run one step too far;
+//! - [`types`]: Python's type and value errors (mismatched operands, None where a number or a
+//!   sequence was meant, reductions of empty sequences, locals read before assignment);
 //! - the rules of [`super::fix`] ("raise a clearer error", `?`, initialise the map), kept as
 //!   candidates: the ones that raise are labelled `conversion` and rank below any change that makes
 //!   the reproduction succeed.
@@ -14,6 +16,7 @@
 pub mod bounds;
 pub mod guards;
 pub mod revert;
+pub mod types;
 
 use std::path::Path;
 
@@ -46,6 +49,9 @@ impl CandidateProposer for OfflineCandidates {
             let is_crash_site = rank_is_crash_site(context, location);
             found.extend(guards::candidates(&file, location, context.facts, is_crash_site));
             found.extend(bounds::candidates(&file, location, context.facts));
+            if is_crash_site {
+                found.extend(types::candidates(&file, location, context.facts));
+            }
         }
         // The rules, as before: one change at the crash site.
         if let FixOutcome::Proposed { fix } =
