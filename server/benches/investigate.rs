@@ -159,6 +159,38 @@ fn validation_overhead(runtime: &tokio::runtime::Runtime, name: &str) {
     );
 }
 
+/// Time to write and confirm a reproduction when none is configured.
+fn reproduction_writing(runtime: &tokio::runtime::Runtime, name: &str) {
+    let (_dir, root) = example(name);
+    let toml = std::fs::read_to_string(root.join("crashloom.toml")).unwrap();
+    let without: String = toml.lines().filter(|l| !l.starts_with("reproduce")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(root.join("crashloom.toml"), without).unwrap();
+    let config = Config::load(&root).unwrap();
+    let loaded = load_workspace(&root, &config).unwrap();
+    let validator = Validator { root: &root, validate: &config.validate, sandbox: &config.sandbox };
+    for group in &loaded.picture.groups {
+        let input = CrashInput { root: root.clone(), group };
+        let facts = OfflineErrorAnalyzer.analyze(&input);
+        let code = OfflineCodeSearch.search(&input, &facts);
+        let inputs = crashloom::investigate::validator::ValidationInputs {
+            facts: Some(&facts),
+            code: Some(&code),
+            reproduction: None,
+        };
+        let started = Instant::now();
+        let session = runtime.block_on(validator.session(group, inputs)).unwrap();
+        let elapsed = started.elapsed();
+        let found = session.reproduction().map(|r| format!("{:?}: {}", r.origin, r.description));
+        runtime.block_on(session.finish());
+        println!(
+            "{name} {}: reproduction {} in {:.0} ms (with the tests before any change)",
+            group.short_id,
+            found.unwrap_or_else(|| "not found".to_owned()),
+            elapsed.as_secs_f64() * 1000.0
+        );
+    }
+}
+
 fn fix_search(runtime: &tokio::runtime::Runtime, name: &str) {
     let (_dir, root) = example(name);
     let config = Arc::new(Config::load(&root).unwrap());
@@ -196,5 +228,8 @@ fn main() {
     }
     for name in ["shop-python", "cart-node", "inventory-rust", "ledger-go"] {
         fix_search(&runtime, name);
+    }
+    for name in ["shop-python", "cart-node", "inventory-rust", "ledger-go"] {
+        reproduction_writing(&runtime, name);
     }
 }

@@ -341,6 +341,11 @@ impl ValidationSession<'_> {
         self.baseline.reproduction.is_some()
     }
 
+    /// The reproduction found, when one crashed the same way.
+    pub fn reproduction(&self) -> Option<&ReproductionRecord> {
+        self.baseline.reproduction.as_ref().map(|(record, _)| record)
+    }
+
     /// Removes the copy.
     pub async fn finish(self) {
         if let Err(e) = self.copy.remove().await {
