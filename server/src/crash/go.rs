@@ -15,7 +15,7 @@
 //! rest (`(*Cart).Total`, `main.func1`). Nested panics become a chain: each earlier panic is the
 //! `Context` of the one raised while it was being handled.
 
-use super::detect::looks_like_log_record_start;
+use super::logline::looks_like_log_record_start;
 use super::{CrashEvent, Exception, ExceptionLink, Frame, Language, LinkKind};
 
 /// How many lines may separate the panic message from the first goroutine header.

@@ -257,7 +257,7 @@ fn parse_any_frame(line: &str) -> Option<Frame> {
 
 /// `    at fn (file:line:col)`, `at file:line:col`, `at async fn (...)`, `at new Foo (...)`,
 /// `at Object.<anonymous> (...)`, `at fn [as alias] (...)`, `at eval (eval at f (file:l:c), ...)`.
-fn parse_v8_frame(line: &str) -> Option<Frame> {
+pub(crate) fn parse_v8_frame(line: &str) -> Option<Frame> {
     let rest = line.trim_start().strip_prefix("at ")?.trim_end();
     let rest = rest.strip_suffix(" {").or_else(|| rest.strip_suffix(',')).unwrap_or(rest);
     let (function, location) = match split_trailing_parenthesized(rest) {
@@ -350,7 +350,7 @@ fn parse_gecko_frame(line: &str) -> Option<Frame> {
 
 /// A frame's location: `file:line:col`, a `file://` URL, `node:internal/...`, an eval location,
 /// or a builtin such as `<anonymous>`, `native`, `index 0`.
-fn parse_location(location: &str) -> Frame {
+pub(crate) fn parse_location(location: &str) -> Frame {
     if location.starts_with("eval at ")
         && let Some(origin) = EVAL_ORIGIN.captures(location)
     {
