@@ -25,8 +25,13 @@ pub fn find_traces(text: &str) -> Vec<FoundTrace> {
     // a copy of a test's crash outside its block is the same crash, not another one.
     let tests: Vec<CrashEvent> =
         found.iter().filter(|t| t.event.test_name.is_some()).map(|t| t.event.clone()).collect();
+    let frames_of = |event: &CrashEvent| event.outermost().map(|e| e.frames.clone()).unwrap_or_default();
     found.retain(|trace| {
-        trace.event.test_name.is_some() || !tests.iter().any(|test| test.exceptions == trace.event.exceptions)
+        let frames = frames_of(&trace.event);
+        trace.event.test_name.is_some()
+            || !tests.iter().any(|test| {
+                test.exceptions == trace.event.exceptions || (!frames.is_empty() && frames_of(test) == frames)
+            })
     });
     found.sort_by_key(|trace| (trace.lines.start, trace.lines.end));
     found

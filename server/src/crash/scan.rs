@@ -31,7 +31,7 @@ type Parser = fn(&[&str]) -> Option<(CrashEvent, usize)>;
 /// addresses in ordinary log lines are ruled out by the scan itself.
 static ANCHORS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?m)Traceback \(most recent call last\):|File "| panicked at |panic: |fatal error: |\tat |  at |:in '|:in `|@[^\s@]*:\d+(?::\d+)?\r?$"#,
+        r#"(?m)Traceback \(most recent call last\):|File "| panicked at |panic: |fatal error: |goroutine |SIGQUIT: |SIGABRT: |SIGSEGV: |SIGBUS: |SIGILL: |SIGFPE: |SIGTRAP: |\tat |  at |\n at |\nat |\\tat |:in '|:in `|@[^\s@]*:\d+(?::\d+)?\r?$"#,
     )
     .expect("valid regex")
 });
@@ -47,11 +47,38 @@ const MAX_INTERLEAVED_GAP: usize = 64;
 
 /// Every trace in `text`, in order of appearance. Never panics; garbled traces yield what could be read.
 pub fn find_traces(text: &str) -> Vec<FoundTrace> {
+    let mut found = find_traces_at_depth(text, 0);
+    for trace in &mut found {
+        name_truncated_trace(&mut trace.event);
+    }
+    found
+}
+
+fn find_traces_at_depth(text: &str, depth: usize) -> Vec<FoundTrace> {
     let mut scanner =
-        Scanner { text, found: Vec::new(), floor: LinePosition::default(), cursor: LinePosition::default() };
+        Scanner { text, found: Vec::new(), floor: LinePosition::default(), cursor: LinePosition::default(), depth };
     scanner.run();
     scanner.found
 }
+
+/// A trace cut off before its exception line (a log line limit, a killed process) still shows its
+/// frames, under the name "truncated trace", never as a crash of no type.
+fn name_truncated_trace(event: &mut CrashEvent) {
+    for exception in &mut event.exceptions {
+        if exception.ty.trim().is_empty() {
+            exception.ty = TRUNCATED_TRACE.to_owned();
+            if exception.value.trim().is_empty() {
+                exception.value = "the trace ends before its exception was printed".to_owned();
+            }
+        }
+    }
+}
+
+/// The exception type given to a trace that ends before its exception line.
+pub const TRUNCATED_TRACE: &str = "truncated trace";
+
+/// How many times a trace may be escaped inside another (a JSON log line holding a JSON string).
+const MAX_ESCAPE_DEPTH: usize = 2;
 
 /// The start of a line: its byte offset and 0-based index.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -108,6 +135,8 @@ struct Scanner<'t> {
     floor: LinePosition,
     /// A known line start at or before the line being looked at, for counting line numbers.
     cursor: LinePosition,
+    /// How many escaping layers were removed to get `text` (see [`Scanner::escaped_traces`]).
+    depth: usize,
 }
 
 impl<'t> Scanner<'t> {
@@ -118,12 +147,27 @@ impl<'t> Scanner<'t> {
         // so an unparseable 100,000-frame trace is not retried once per frame.
         let mut failed_frame_line: Option<usize> = None;
         while let Some(hit) = ANCHORS.find_at(text, search_from) {
-            let line_start = text.get(..hit.start()).and_then(|before| before.rfind('\n')).map_or(0, |i| i + 1);
+            // `\n at ` and `\nat ` anchors start with the newline before their line.
+            let hit_start = hit.start() + usize::from(text.as_bytes().get(hit.start()) == Some(&b'\n'));
+            let line_start = text.get(..hit_start).and_then(|before| before.rfind('\n')).map_or(0, |i| i + 1);
             let line_end =
-                text.get(hit.start()..).and_then(|after| after.find('\n')).map_or(text.len(), |i| hit.start() + i);
+                text.get(hit_start..).and_then(|after| after.find('\n')).map_or(text.len(), |i| hit_start + i);
             search_from = (line_end + 1).min(text.len());
             let position = self.position_of(line_start);
             let line = trim_cr(text.get(line_start..line_end).unwrap_or(""));
+            if self.depth < MAX_ESCAPE_DEPTH && line.matches("\\n").nth(1).is_some() {
+                let escaped = escaped_traces(line, hit_start - line_start, self.depth);
+                if !escaped.is_empty() {
+                    for event in escaped {
+                        self.found.push(FoundTrace { event, lines: position.index..position.index + 1 });
+                    }
+                    let end = LinePosition { byte: search_from, index: position.index + 1 };
+                    self.floor = end;
+                    self.cursor = position;
+                    failed_frame_line = None;
+                    continue;
+                }
+            }
             let Some(anchor) = classify_anchor(line) else {
                 continue;
             };
@@ -363,6 +407,48 @@ impl<'t> Scanner<'t> {
     }
 }
 
+/// Traces written into one line with their newlines escaped as `\n` (a JSON log's `"exc_info"` or
+/// `"stack"` field, a logger that escapes newlines): the escaped string around the anchor at
+/// `anchor` is unescaped and searched.
+fn escaped_traces(line: &str, anchor: usize, depth: usize) -> Vec<CrashEvent> {
+    let bytes = line.as_bytes();
+    let unescaped_quote = |i: usize| {
+        bytes.get(i) == Some(&b'"')
+            && bytes.get(..i).is_some_and(|b| b.iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 0)
+    };
+    let start = (0..anchor.min(bytes.len())).rev().find(|&i| unescaped_quote(i)).map_or(0, |i| i + 1);
+    let end = (anchor..bytes.len()).find(|&i| unescaped_quote(i)).unwrap_or(bytes.len());
+    let Some(segment) = line.get(start..end) else {
+        return Vec::new();
+    };
+    let decoded =
+        serde_json::from_str::<String>(&format!("\"{segment}\"")).unwrap_or_else(|_| unescape_newlines(segment));
+    if !decoded.contains('\n') {
+        return Vec::new();
+    }
+    find_traces_at_depth(&decoded, depth + 1).into_iter().map(|t| t.event).collect()
+}
+
+/// `\n`, `\t`, `\"` and `\\` in text that is not valid JSON string content.
+fn unescape_newlines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => {}
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
 /// Which kind of trace an anchor line starts, and where its log prefix ends.
 fn classify_anchor(line: &str) -> Option<Anchor> {
     use super::{dotnet, go, javascript, jvm, python, ruby, rust};
@@ -392,13 +478,26 @@ fn classify_anchor(line: &str) -> Option<Anchor> {
             }
         }
     }
+    if let Some(at) = line.find("goroutine ")
+        && line.trim_end().ends_with("]:")
+        && line.get(at + "goroutine ".len()..).is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+    {
+        return Some(Anchor::Header { prefix: at, parser: go::parse });
+    }
+    if let Some(at) = line.find("SIG")
+        && line
+            .get(at..)
+            .is_some_and(|rest| rest.split_once(": ").is_some_and(|(s, _)| s.bytes().all(|b| b.is_ascii_uppercase())))
+    {
+        return Some(Anchor::Header { prefix: at, parser: go::parse });
+    }
     if let Some(file) = line.find("File \"") {
         let before = line.get(..file).unwrap_or("");
         if let Some(prefix) = before.strip_suffix("  ") {
             return Some(Anchor::Header { prefix: prefix.len(), parser: python::parse });
         }
     }
-    if let Some(at) = find_frame_keyword(line, "at ") {
+    if let Some(at) = find_frame_keyword(line, "at ").or_else(|| line.starts_with("at ").then_some(0)) {
         return Some(Anchor::Frame { prefix: at, parsers: AT_PARSERS, allow_headerless: true });
     }
     if line.contains(":in '") || line.contains(":in `") {
@@ -413,7 +512,7 @@ fn classify_anchor(line: &str) -> Option<Anchor> {
     if let Some(at_sign) = line.find('@')
         && looks_like_gecko_frame(line.get(at_sign..).unwrap_or(""))
     {
-        let token_start = line.get(..at_sign).and_then(|b| b.rfind(char::is_whitespace)).map_or(0, |i| i + 1);
+        let token_start = gecko_function_start(line.get(..at_sign).unwrap_or(""));
         return Some(Anchor::Frame { prefix: token_start, parsers: GECKO_PARSERS, allow_headerless: true });
     }
     None
@@ -433,6 +532,34 @@ fn find_frame_keyword(line: &str, keyword: &str) -> Option<usize> {
         search = at + keyword.len();
     }
     None
+}
+
+/// Where the function name of a Firefox/Safari frame starts, given the text before its `@`: after
+/// the last space outside brackets (`<anonymous function: run>([arguments not available])`), and
+/// before the runtimes' two-word names (`global code`, `eval code`, `Anonymous function`). What
+/// comes before is log prefix.
+fn gecko_function_start(before_at: &str) -> usize {
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (index, c) in before_at.char_indices().rev() {
+        match c {
+            ')' | ']' | '>' | '}' => depth += 1,
+            '(' | '[' | '<' | '{' => depth = depth.saturating_sub(1),
+            c if c.is_whitespace() && depth == 0 => {
+                start = index + c.len_utf8();
+                break;
+            }
+            _ => {}
+        }
+    }
+    let token = before_at.get(start..).unwrap_or("");
+    let before = before_at.get(..start).unwrap_or("");
+    let two_word = match token {
+        "code" => ["global ", "eval ", "module "].iter().find(|w| before.ends_with(*w)),
+        "function" => ["Anonymous ", "anonymous "].iter().find(|w| before.ends_with(*w)),
+        _ => None,
+    };
+    two_word.map_or(start, |word| start - word.len())
 }
 
 /// `@file:line` or `@file:line:col` at the end of a line (Firefox and Safari stacks).
@@ -576,8 +703,13 @@ web_1  | INFO:     172.18.0.1:5000 - GET /health 200 OK
 2024-05-01 10:00:00.005 \tat com.acme.App.main(App.java:3)
 2024-05-01 10:00:00.006 INFO  done
 ";
-        let scanner =
-            Scanner { text, found: Vec::new(), floor: LinePosition::default(), cursor: LinePosition::default() };
+        let scanner = Scanner {
+            text,
+            found: Vec::new(),
+            floor: LinePosition::default(),
+            cursor: LinePosition::default(),
+            depth: 0,
+        };
         let line = text.lines().nth(3).unwrap_or("");
         let anchor = LinePosition { byte: text.find(line).unwrap_or(0), index: 3 };
         let prefix = find_frame_keyword(line, "at ").unwrap_or(0);
@@ -585,6 +717,25 @@ web_1  | INFO:     172.18.0.1:5000 - GET /health 200 OK
         assert_eq!(candidate.start, 2);
         assert_eq!(candidate.end.index, 5);
         assert_eq!(candidate.event.exceptions[0].ty, "java.lang.IllegalStateException");
+    }
+
+    #[test]
+    fn two_word_gecko_function_names_are_not_log_prefixes() {
+        assert_eq!(gecko_function_start("2024-01-01T10:00:00Z web global code"), "2024-01-01T10:00:00Z web ".len());
+        assert_eq!(gecko_function_start("Anonymous function"), 0);
+        assert_eq!(gecko_function_start("INFO <anonymous function: run>([arguments not available])"), "INFO ".len());
+        assert_eq!(gecko_function_start("12:00:01 app foo"), "12:00:01 app ".len());
+        let text = "\
+2024-05-01T10:00:00Z web TypeError: x is undefined
+2024-05-01T10:00:01Z web foo@http://localhost/app.js:3:9
+2024-05-01T10:00:01Z web global code@http://localhost/app.js:9:1
+2024-05-01T10:00:02Z web INFO next request
+";
+        let found = find_traces(text);
+        assert_eq!(found.len(), 1);
+        let functions: Vec<_> =
+            found[0].event.exceptions[0].frames.iter().map(|f| f.function.as_deref().unwrap_or("")).collect();
+        assert_eq!(functions, ["global code", "foo"]);
     }
 
     #[test]
