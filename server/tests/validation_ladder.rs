@@ -320,3 +320,23 @@ fn changes_judged_one_after_another_in_one_copy_do_not_see_each_other() {
     let worktrees = Command::new("git").args(["worktree", "list"]).current_dir(root).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&worktrees.stdout).lines().count(), 1, "the sandbox copy was removed");
 }
+
+#[test]
+fn a_pytest_run_with_its_default_output_reproduces_the_crash() {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(python.exists(), "the test setup installs pytest into .venv (tests/setup-tools.sh)");
+    let workspace = project(&format!(
+        "reproduce = \"{} -m pytest -p no:cacheprovider tests/test_pages.py -k past_the_end\"\n{UNITTEST}",
+        python.display()
+    ));
+    let report = validate(workspace.path(), &change("app/pages.py", "    return items[start]\n", RIGHT_FIX));
+
+    assert!(report.validated, "{report:#?}");
+    let reproduce = rung(&report, "The crash reproduces");
+    assert!(reproduce.commands[0].output.contains("IndexError"), "{}", reproduce.commands[0].output);
+    assert!(
+        reproduce.detail.contains("Before the change it crashed with IndexError in first_of_page"),
+        "{}",
+        reproduce.detail
+    );
+}
