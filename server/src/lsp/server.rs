@@ -14,7 +14,7 @@ use super::convert::{Encoding, char_position};
 use super::hover::hover;
 use super::investigate;
 use super::sentry;
-use super::state::{ReloadReason, State, read, write};
+use super::state::{ClientSupport, ReloadReason, State, client_reply, read, write};
 use crate::config::Config;
 use crate::source::store::GroupStatus;
 use crate::workspace::documents::Document;
@@ -52,9 +52,7 @@ fn guard<T>(method: &str, handler: impl FnOnce() -> T) -> Result<T> {
 impl Backend {
     /// `window/workDoneProgress/cancel`: the user pressed cancel on an investigation.
     pub async fn cancel_progress(&self, params: WorkDoneProgressCancelParams) {
-        if let Some(flag) = self.state.cancellations.get(&investigate::token_key(&params.token)) {
-            flag.store(true, std::sync::atomic::Ordering::Release);
-        }
+        investigate::cancel(&self.state, &investigate::token_key(&params.token));
     }
 }
 
@@ -78,8 +76,12 @@ impl LanguageServer for Backend {
             })
             .collect();
         sentry::start(&self.state, sentry_sources);
-        register_file_watching(&self.state).await;
+        // The first load never waits on the client: asking it to watch files is sent on the side,
+        // and only to a client that offered to.
         self.state.request_reload(ReloadReason::Startup);
+        if self.state.client_support().watched_files_registration {
+            tokio::spawn(register_file_watching(self.state.clone()));
+        }
     }
 
     async fn shutdown(&self) -> Result<()> {
@@ -164,6 +166,7 @@ fn initialize(state: &State, params: InitializeParams) -> InitializeResult {
     let offered = params.capabilities.general.as_ref().and_then(|g| g.position_encodings.as_deref());
     let encoding = Encoding::negotiate(offered);
     *write(&state.encoding) = encoding;
+    *write(&state.client_support) = client_support(&params.capabilities);
     InitializeResult {
         capabilities: ServerCapabilities {
             position_encoding: Some(encoding.kind()),
@@ -204,6 +207,30 @@ fn initialize(state: &State, params: InitializeParams) -> InitializeResult {
     }
 }
 
+fn client_support(capabilities: &ClientCapabilities) -> ClientSupport {
+    let workspace = capabilities.workspace.as_ref();
+    let window = capabilities.window.as_ref();
+    ClientSupport {
+        watched_files_registration: workspace
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|w| w.dynamic_registration)
+            .unwrap_or(false),
+        work_done_progress: window.and_then(|w| w.work_done_progress).unwrap_or(false),
+        show_document: window.and_then(|w| w.show_document.as_ref()).is_some_and(|s| s.support),
+        markdown_hover: capabilities
+            .text_document
+            .as_ref()
+            .and_then(|t| t.hover.as_ref())
+            .and_then(|h| h.content_format.as_ref())
+            // A client that names no format keeps getting Markdown, as before.
+            .is_none_or(|formats| formats.contains(&MarkupKind::Markdown)),
+        document_changes: workspace
+            .and_then(|w| w.workspace_edit.as_ref())
+            .and_then(|e| e.document_changes)
+            .unwrap_or(false),
+    }
+}
+
 /// Reads `crashloom.toml` and the editor's settings; returns a message for the user when they are
 /// not valid (the last good settings stay in force).
 fn load_settings(state: &State) -> Option<String> {
@@ -225,7 +252,7 @@ fn load_settings(state: &State) -> Option<String> {
     }
 }
 
-async fn register_file_watching(state: &State) {
+async fn register_file_watching(state: Arc<State>) {
     let registration = Registration {
         id: "crashloom-workspace-files".to_owned(),
         method: "workspace/didChangeWatchedFiles".to_owned(),
@@ -237,10 +264,8 @@ async fn register_file_watching(state: &State) {
         })
         .ok(),
     };
-    if let Err(e) = state.client.register_capability(vec![registration]).await {
-        tracing::debug!(
-            "the client does not watch files for us ({e}); new workspace files are seen on the next reload"
-        );
+    if client_reply("client/registerCapability", state.client.register_capability(vec![registration])).await.is_none() {
+        tracing::debug!("the client does not watch files for us; new workspace files are seen on the next reload");
     }
 }
 

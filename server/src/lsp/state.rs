@@ -36,6 +36,50 @@ pub enum ReloadReason {
     SettingsChanged,
 }
 
+/// The client capabilities the server acts on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientSupport {
+    /// `workspace.didChangeWatchedFiles.dynamicRegistration`: only then is it asked to watch.
+    pub watched_files_registration: bool,
+    /// `window.workDoneProgress`: only then is progress created.
+    pub work_done_progress: bool,
+    /// `window.showDocument.support`.
+    pub show_document: bool,
+    /// `textDocument.hover.contentFormat` includes Markdown.
+    pub markdown_hover: bool,
+    /// `workspace.workspaceEdit.documentChanges`: edits are sent versioned.
+    pub document_changes: bool,
+}
+
+/// One investigation in flight.
+#[derive(Debug, Clone)]
+pub struct RunningInvestigation {
+    pub token: String,
+    pub cancelled: Arc<AtomicBool>,
+}
+
+/// How long a request to the client (progress, showDocument, applyEdit) is waited for. A client
+/// that never answers delays nothing else.
+pub const CLIENT_REPLY_WAIT: Duration = Duration::from_secs(10);
+
+/// The client's reply to a request, or `None` when it refused or did not answer in time.
+pub async fn client_reply<T>(
+    what: &str,
+    request: impl std::future::Future<Output = tower_lsp_server::jsonrpc::Result<T>>,
+) -> Option<T> {
+    match tokio::time::timeout(CLIENT_REPLY_WAIT, request).await {
+        Ok(Ok(reply)) => Some(reply),
+        Ok(Err(e)) => {
+            tracing::debug!("the client refused {what}: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("the client did not answer {what} within {CLIENT_REPLY_WAIT:?}");
+            None
+        }
+    }
+}
+
 pub struct State {
     pub client: Client,
     pub root: RwLock<Option<PathBuf>>,
@@ -47,8 +91,10 @@ pub struct State {
     pub documents: DashMap<String, Document>,
     /// The latest investigation of each crash group, by group id.
     pub investigations: DashMap<String, Arc<Investigation>>,
-    /// Cancel flags of running investigations, by progress token.
-    pub cancellations: DashMap<String, Arc<AtomicBool>>,
+    /// Investigations running now, by group id: a second request for the same crash joins it.
+    pub running: DashMap<String, RunningInvestigation>,
+    /// What the client said it supports in `initialize`.
+    pub client_support: RwLock<ClientSupport>,
     progress_ids: AtomicU64,
     /// The editor's `sentryToken` setting, when it gives one (kept out of the configuration).
     pub sentry_token: RwLock<Option<String>>,
@@ -76,7 +122,8 @@ impl State {
             picture: RwLock::new(Arc::new(CrashPicture::default())),
             documents: DashMap::new(),
             investigations: DashMap::new(),
-            cancellations: DashMap::new(),
+            running: DashMap::new(),
+            client_support: RwLock::new(ClientSupport::default()),
             progress_ids: AtomicU64::new(1),
             sentry_token: RwLock::new(None),
             sentry_events: Mutex::new(Vec::new()),
@@ -97,6 +144,10 @@ impl State {
 
     pub fn picture(&self) -> Arc<CrashPicture> {
         read(&self.picture).clone()
+    }
+
+    pub fn client_support(&self) -> ClientSupport {
+        *read(&self.client_support)
     }
 
     pub fn encoding(&self) -> Encoding {
