@@ -13,18 +13,7 @@ use serde_json::{Value, json};
 /// The example as a git repository of its own, so history and worktrees are the workspace's.
 fn shop_repository() -> tempfile::TempDir {
     let workspace = example_workspace("shop-python");
-    let git = |args: &[&str]| {
-        let status = Command::new("git")
-            .args(["-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.com"])
-            .args(args)
-            .current_dir(workspace.path())
-            .status()
-            .unwrap();
-        assert!(status.success(), "git {args:?}");
-    };
-    git(&["init", "-q"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", "Receipts name the customer"]);
+    common::commit_all(workspace.path());
     workspace
 }
 

@@ -453,6 +453,22 @@ pub fn processes_running(command: &[&str]) -> Vec<u32> {
         .collect()
 }
 
+/// Makes `root` a git repository of its own with everything in it committed.
+pub fn commit_all(root: &Path) {
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.com"])
+            .args(args)
+            .current_dir(root)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "Receipts name the customer"]);
+}
+
 pub fn file_uri(path: &Path) -> String {
     format!("file://{}", path.display())
 }
