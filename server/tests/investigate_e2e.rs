@@ -171,9 +171,11 @@ fn investigate_from_the_editor_then_apply_the_validated_fix() {
         .request("workspace/executeCommand", json!({"command": apply["command"], "arguments": apply["arguments"]}));
     assert_eq!(applied["applied"], true, "{applied}");
     let edit = client.server_requests.iter().rev().find(|r| r["method"] == "workspace/applyEdit").unwrap();
-    let edits = &edit["params"]["edit"]["changes"][&uri];
+    // Versioned: for the document as the editor holds it.
+    let document_edit = &edit["params"]["edit"]["documentChanges"][0];
+    assert_eq!(document_edit["textDocument"], json!({"uri": uri, "version": 1}));
     assert_eq!(
-        edits,
+        &document_edit["edits"],
         &json!([{
             "range": {"start": {"line": 24, "character": 0}, "end": {"line": 25, "character": 0}},
             "newText": "    customer = customers.get(order[\"customer\"])\n    if customer is None:\n        raise OrderError(f\"unknown customer {order['customer']!r}\")\n"

@@ -349,22 +349,23 @@ pub fn token_key(token: &NumberOrString) -> String {
     }
 }
 
-/// The fix as text edits on today's text (the open document's when open).
+/// The fix as text edits on today's text (the open document's when open). Sent versioned
+/// (`documentChanges`, with the open document's version) to clients that accept it, so an editor
+/// refuses it rather than applying it to text that changed meanwhile.
 fn workspace_edit(
     state: &State,
     root: &std::path::Path,
     fix: &crate::investigate::FixProposal,
 ) -> std::result::Result<WorkspaceEdit, String> {
     let encoding = state.encoding();
-    let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
+    let mut by_file: Vec<(Uri, Option<i32>, Vec<TextEdit>)> = Vec::new();
     for change in &fix.changes {
         let uri = file_uri(root, &change.path).ok_or_else(|| format!("{} is not a file path", change.path))?;
-        let text = state
-            .documents
-            .get(uri.as_str())
-            .map(|d| d.text.to_string())
-            .or_else(|| std::fs::read_to_string(root.join(&change.path)).ok())
-            .unwrap_or_default();
+        let open = state.documents.get(uri.as_str()).map(|d| (d.text.to_string(), d.version));
+        let (text, version) = match open {
+            Some((text, version)) => (text, Some(version)),
+            None => (std::fs::read_to_string(root.join(&change.path)).unwrap_or_default(), None),
+        };
         let edit = match &change.edit {
             FileEdit::Replace { old, new } => {
                 let mut found = text.match_indices(old.as_str());
@@ -388,8 +389,22 @@ fn workspace_edit(
             },
             FileEdit::Delete => return Err(format!("the fix deletes {}; apply it by hand", change.path)),
         };
-        changes.entry(uri).or_default().push(edit);
+        match by_file.iter_mut().find(|(u, _, _)| *u == uri) {
+            Some((_, _, edits)) => edits.push(edit),
+            None => by_file.push((uri, version, vec![edit])),
+        }
     }
+    if state.client_support().document_changes {
+        let edits = by_file
+            .into_iter()
+            .map(|(uri, version, edits)| TextDocumentEdit {
+                text_document: OptionalVersionedTextDocumentIdentifier { uri, version },
+                edits: edits.into_iter().map(OneOf::Left).collect(),
+            })
+            .collect();
+        return Ok(WorkspaceEdit { document_changes: Some(DocumentChanges::Edits(edits)), ..WorkspaceEdit::default() });
+    }
+    let changes: HashMap<Uri, Vec<TextEdit>> = by_file.into_iter().map(|(uri, _, edits)| (uri, edits)).collect();
     Ok(WorkspaceEdit { changes: Some(changes), ..WorkspaceEdit::default() })
 }
 

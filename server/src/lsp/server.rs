@@ -272,7 +272,7 @@ async fn register_file_watching(state: Arc<State>) {
 fn did_open(state: &State, params: &DidOpenTextDocumentParams) {
     let document = &params.text_document;
     let mut opened = Document::new(&document.text, document.version, state.relative(&document.uri));
-    state.track_sites(&mut opened, &state.picture());
+    opened.track(state.picture(), 0);
     state.documents.insert(document.uri.as_str().to_owned(), opened);
 }
 
@@ -315,19 +315,32 @@ fn on_hover(state: &State, params: &HoverParams) -> Option<Hover> {
 fn on_code_lens(state: &State, params: &CodeLensParams) -> Option<Vec<CodeLens>> {
     let uri = &params.text_document.uri;
     let path = state.relative(uri)?;
-    let picture = state.picture();
-    if picture.sites_in(&path).is_empty() {
-        return Some(Vec::new());
-    }
-    let mut document = state.documents.get_mut(uri.as_str())?;
-    let spans = match &document.outline {
-        Some(spans) => spans.clone(),
-        None => {
-            let text = document.text.to_string();
+    let (outline, text, revision) = {
+        let document = state.documents.get(uri.as_str())?;
+        if document.tracked.is_empty() {
+            return Some(Vec::new());
+        }
+        let text = document.outline.is_none().then(|| document.text.to_string());
+        (document.outline.clone(), text, document.revision)
+    };
+    // Parsing runs without holding the document map's lock.
+    let spans = match (outline, text) {
+        (Some(spans), _) => spans,
+        (None, text) => {
+            let text = text.unwrap_or_default();
             let spans = Arc::new(SourceLanguage::from_path(&path).map(|l| functions(l, &text)).unwrap_or_default());
-            document.outline = Some(spans.clone());
+            if let Some(mut document) = state.documents.get_mut(uri.as_str())
+                && document.revision == revision
+            {
+                document.outline = Some(spans.clone());
+            }
             spans
         }
     };
-    Some(code_lenses(&picture, &path, &document, &spans, uri.as_str()))
+    let document = state.documents.get(uri.as_str())?;
+    if document.revision != revision {
+        // Changed while parsing: the next request gets lenses for the new text.
+        return Some(Vec::new());
+    }
+    Some(code_lenses(&document.picture, &path, &document, &spans, uri.as_str()))
 }

@@ -22,7 +22,7 @@ use crate::investigate::pipeline::Investigation;
 use crate::sandbox::FileChange;
 use crate::source::files::FilesSource;
 use crate::source::inbox::watch_inbox;
-use crate::workspace::documents::{Document, TrackedSite};
+use crate::workspace::documents::Document;
 use crate::workspace::index::WorkspaceIndex;
 use crate::workspace::sites::CrashPicture;
 
@@ -197,22 +197,6 @@ impl State {
         relative_path(&self.root()?, uri)
     }
 
-    /// Points the open document's sites at the current picture.
-    pub fn track_sites(&self, document: &mut Document, picture: &CrashPicture) {
-        document.tracked = match &document.path {
-            Some(path) => picture
-                .sites_in(path)
-                .iter()
-                .filter_map(|at| {
-                    let (_, site) = picture.site(*at)?;
-                    Some(TrackedSite { site: *at, line: site.line.saturating_sub(1) as usize, code: site.code.clone() })
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        document.refind_sites();
-    }
-
     /// The diagnostics of one file now, from the open document when there is one.
     pub fn diagnostics_for(&self, uri: &Uri) -> Option<(Vec<Diagnostic>, Option<i32>)> {
         let root = self.root()?;
@@ -259,10 +243,16 @@ impl State {
     async fn reload_now(self: &Arc<Self>) {
         let Some(root) = self.root() else { return };
         let config = read(&self.config).clone();
+        // The open documents' texts, and the revision each was at, so sites placed in them can
+        // be carried through the edits made while the picture was built.
+        let mut revisions: HashMap<String, u64> = HashMap::new();
         let open: HashMap<String, Arc<str>> = self
             .documents
             .iter()
-            .filter_map(|d| Some((d.path.clone()?, Arc::from(d.text.to_string().as_str()))))
+            .filter_map(|d| {
+                revisions.insert(d.key().clone(), d.revision);
+                Some((d.path.clone()?, Arc::from(d.text.to_string().as_str())))
+            })
             .collect();
         let index = read(&self.index).clone();
         let sentry_events: Vec<crate::crash::CrashEvent> =
@@ -312,7 +302,9 @@ impl State {
         *write(&self.index) = Some(index);
         *write(&self.picture) = picture.clone();
         for mut document in self.documents.iter_mut() {
-            self.track_sites(&mut document, &picture);
+            // A document opened during the build was read from disk: placed in its text as opened.
+            let placed_in = revisions.get(document.key()).copied().unwrap_or(0);
+            document.track(picture.clone(), placed_in);
         }
         {
             let mut watcher = lock(&self.watcher);

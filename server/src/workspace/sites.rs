@@ -88,7 +88,7 @@ pub struct Site {
     pub stack_len: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SiteRole {
     /// Where the outermost exception was raised: the crash site.

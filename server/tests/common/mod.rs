@@ -39,6 +39,8 @@ pub struct LspClient {
     pub progress: HashMap<String, Vec<Value>>,
     /// Answer the server's requests as an editor would; when false, never answer any.
     answer_server_requests: bool,
+    /// Open documents as the client holds them: text and version, by URI.
+    pub documents: HashMap<String, (String, i64)>,
     /// The server's stderr lines.
     stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     shut_down: bool,
@@ -136,6 +138,7 @@ impl LspClient {
             unread_results: Vec::new(),
             progress: HashMap::new(),
             answer_server_requests,
+            documents: HashMap::new(),
             stderr: stderr_lines,
             shut_down: false,
         };
@@ -326,7 +329,79 @@ impl LspClient {
             "textDocument/didOpen",
             json!({"textDocument": {"uri": uri, "languageId": language, "version": 1, "text": text}}),
         );
+        self.documents.insert(uri.clone(), (text, 1));
         uri
+    }
+
+    /// The open document's text as the client holds it.
+    pub fn text(&self, relative: &str) -> String {
+        self.documents[&self.uri(relative)].0.clone()
+    }
+
+    /// Types into an open document: replaces (line, character)..(line, character) with `new_text`
+    /// and sends the change incrementally.
+    pub fn edit(&mut self, relative: &str, start: (usize, usize), end: (usize, usize), new_text: &str) {
+        let uri = self.uri(relative);
+        let (text, version) = self.documents.get_mut(&uri).unwrap();
+        let (from, to) = (offset_of(text, start), offset_of(text, end));
+        text.replace_range(from..to, new_text);
+        *version += 1;
+        let version = *version;
+        self.notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": {"uri": uri, "version": version},
+                "contentChanges": [{"range": range_json(start, end), "text": new_text}]
+            }),
+        );
+    }
+
+    /// Applies a `WorkspaceEdit` to the open documents as Neovim does: the new text is diffed
+    /// against the old and the one changed span is sent (so a guard inserted before a line shows
+    /// up as an insertion after that line's indentation).
+    fn apply_workspace_edit(&mut self, edit: &Value) {
+        let mut by_uri: Vec<(String, Vec<Value>)> = Vec::new();
+        if let Some(changes) = edit["changes"].as_object() {
+            by_uri.extend(changes.iter().map(|(uri, edits)| (uri.clone(), edits.as_array().unwrap().clone())));
+        }
+        if let Some(document_changes) = edit["documentChanges"].as_array() {
+            for change in document_changes {
+                let uri = change["textDocument"]["uri"].as_str().unwrap().to_owned();
+                let version = &change["textDocument"]["version"];
+                if let (Some((_, ours)), Some(theirs)) = (self.documents.get(&uri), version.as_i64()) {
+                    assert_eq!(*ours, theirs, "the edit is for version {theirs} of {uri}, the editor has {ours}");
+                }
+                by_uri.push((uri, change["edits"].as_array().unwrap().clone()));
+            }
+        }
+        for (uri, mut edits) in by_uri {
+            let Some((text, version)) = self.documents.get_mut(&uri) else { continue };
+            let old = text.clone();
+            let position =
+                |p: &Value| (p["line"].as_u64().unwrap() as usize, p["character"].as_u64().unwrap() as usize);
+            edits.sort_by_key(|e| std::cmp::Reverse(position(&e["range"]["start"])));
+            let mut new = old.clone();
+            for edit in &edits {
+                let from = offset_of(&new, position(&edit["range"]["start"]));
+                let to = offset_of(&new, position(&edit["range"]["end"]));
+                new.replace_range(from..to, edit["newText"].as_str().unwrap());
+            }
+            let prefix = old.bytes().zip(new.bytes()).take_while(|(a, b)| a == b).count();
+            let suffix =
+                old[prefix..].bytes().rev().zip(new[prefix..].bytes().rev()).take_while(|(a, b)| a == b).count();
+            let (start, end) = (position_of(&old, prefix), position_of(&old, old.len() - suffix));
+            let inserted = new[prefix..new.len() - suffix].to_owned();
+            *text = new;
+            *version += 1;
+            let version = *version;
+            self.notify(
+                "textDocument/didChange",
+                json!({
+                    "textDocument": {"uri": uri, "version": version},
+                    "contentChanges": [{"range": range_json(start, end), "text": inserted}]
+                }),
+            );
+        }
     }
 
     /// Shuts the server down cleanly and checks it exits with success.
@@ -395,7 +470,10 @@ impl LspClient {
                 let result = match method {
                     "workspace/configuration" => json!([null]),
                     "window/showDocument" => json!({"success": true}),
-                    "workspace/applyEdit" => json!({"applied": true}),
+                    "workspace/applyEdit" => {
+                        self.apply_workspace_edit(&message["params"]["edit"]);
+                        json!({"applied": true})
+                    }
                     _ => Value::Null,
                 };
                 let id = id.clone();
@@ -451,6 +529,23 @@ pub fn processes_running(command: &[&str]) -> Vec<u32> {
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| line == wanted))
         .collect()
+}
+
+/// The byte offset of a (line, character) position in ASCII text.
+fn offset_of(text: &str, (line, character): (usize, usize)) -> usize {
+    let line_start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+    let line_len = text[line_start..].split('\n').next().map_or(0, str::len);
+    line_start + character.min(line_len)
+}
+
+fn position_of(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset];
+    let line = before.matches('\n').count();
+    (line, offset - before.rfind('\n').map_or(0, |i| i + 1))
+}
+
+fn range_json(start: (usize, usize), end: (usize, usize)) -> Value {
+    json!({"start": {"line": start.0, "character": start.1}, "end": {"line": end.0, "character": end.1}})
 }
 
 /// Makes `root` a git repository of its own with everything in it committed.
