@@ -267,3 +267,24 @@ fn unknown_documents_and_wild_positions_get_empty_answers() {
     assert!(lenses.is_array());
     client.shutdown();
 }
+
+#[test]
+fn a_trace_cut_off_before_its_exception_is_a_warning_that_says_so() {
+    let workspace = example_workspace("shop-python");
+    let crash_file = workspace.path().join(".crashloom/crashes/guest-checkout.txt");
+    let trace = std::fs::read_to_string(&crash_file).unwrap();
+    let cut: String = trace.lines().filter(|l| !l.starts_with("TypeError")).map(|l| format!("{l}\n")).collect();
+    assert_ne!(cut, trace);
+    std::fs::write(&crash_file, cut).unwrap();
+
+    let mut client = LspClient::start(workspace.path(), Value::Null);
+    let orders = client.wait_for_diagnostics("shop/orders.py", |d| has_line(d, 25));
+    let (_, severity, message) = summary(&at_line(&orders, 25));
+    assert_eq!(severity, 2, "a warning, not an error");
+    assert_eq!(message, "A crash whose trace was cut off before its exception — crashed here 1 time");
+    assert!(orders.iter().all(|d| !d["message"].as_str().unwrap().starts_with(' ')), "{orders:#?}");
+    // The whole trace is still an error.
+    std::fs::write(&crash_file, trace).unwrap();
+    client.wait_for_diagnostics("shop/orders.py", |d| has_line(d, 25) && summary(&at_line(d, 25)).1 == ERROR);
+    client.shutdown();
+}

@@ -307,11 +307,14 @@ pub async fn show_fix(state: &Arc<State>, params: ExecuteCommandParams) -> Resul
     } else {
         format!("# NOT VALIDATED: a suggested fix for crash {}; read it, do not trust it\n", investigation.short_id)
     };
-    let path = root.join(REPORTS_DIR).join(format!("{}.diff", investigation.short_id));
+    // The short id may come from Sentry: only its safe characters name the file.
+    let path = root.join(REPORTS_DIR).join(format!("{}.diff", file_stem(&investigation.short_id)));
     let body = format!("{header}{}", investigation.diff.as_deref().unwrap_or(""));
-    std::fs::create_dir_all(root.join(REPORTS_DIR))
-        .and_then(|_| std::fs::write(&path, body))
-        .map_err(|e| internal(e.to_string()))?;
+    let (folder, written) = (root.join(REPORTS_DIR), path.clone());
+    tokio::task::spawn_blocking(move || std::fs::create_dir_all(folder).and_then(|_| std::fs::write(written, body)))
+        .await
+        .map_err(|e| internal(e.to_string()))?
+        .map_err(|e| internal(format!("cannot write {}: {e}", path.display())))?;
     open(state, &path).await;
     Ok(None)
 }
@@ -322,7 +325,10 @@ pub async fn show_report(state: &Arc<State>, params: ExecuteCommandParams) -> Re
     let Some(investigation) = state.investigations.get(&group_id).map(|i| i.clone()) else {
         return Err(Error::invalid_params(format!("crash {group_id} has not been investigated yet")));
     };
-    let path = write_report(&root, &investigation).map_err(|e| internal(e.to_string()))?;
+    let path = tokio::task::spawn_blocking(move || write_report(&root, &investigation))
+        .await
+        .map_err(|e| internal(e.to_string()))?
+        .map_err(|e| internal(e.to_string()))?;
     open(state, &path).await;
     Ok(None)
 }
@@ -336,6 +342,13 @@ async fn open(state: &State, path: &std::path::Path) {
         let params = ShowDocumentParams { uri, external: Some(false), take_focus: Some(true), selection: None };
         client_reply("window/showDocument", state.client.show_document(params)).await;
     }
+}
+
+/// A file name made of `id`'s letters, digits, `-` and `_` (others become `_`), at most 64 long.
+pub fn file_stem(id: &str) -> String {
+    let stem: String =
+        id.chars().take(64).map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    if stem.trim_matches('_').is_empty() { "crash".to_owned() } else { stem }
 }
 
 fn internal(message: String) -> Error {
@@ -415,4 +428,19 @@ fn position_at(text: &str, offset: usize, encoding: Encoding) -> Position {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = encoding.column_of(&before[line_start..], usize::MAX);
     Position::new(line as u32, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_stem;
+
+    #[test]
+    fn a_short_id_from_sentry_names_a_file_inside_the_reports_folder() {
+        assert_eq!(file_stem("SHOP-PY-1A"), "SHOP-PY-1A");
+        assert_eq!(file_stem("../../etc/passwd"), "______etc_passwd");
+        assert_eq!(file_stem("a/b\\c:d\0e"), "a_b_c_d_e");
+        assert_eq!(file_stem(".."), "crash");
+        assert_eq!(file_stem(""), "crash");
+        assert_eq!(file_stem(&"x".repeat(300)).len(), 64);
+    }
 }

@@ -15,7 +15,7 @@ use super::hover::hover;
 use super::investigate;
 use super::sentry;
 use super::state::{ClientSupport, ReloadReason, State, client_reply, read, write};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::source::store::GroupStatus;
 use crate::workspace::documents::Document;
 use crate::workspace::syntax::{SourceLanguage, functions};
@@ -67,15 +67,7 @@ impl LanguageServer for Backend {
             self.state.client.show_message(MessageType::ERROR, problem).await;
         }
         self.state.load_investigations();
-        let sentry_sources: Vec<_> = read(&self.state.config)
-            .sources
-            .iter()
-            .filter_map(|s| match s {
-                crate::config::SourceConfig::Sentry(sentry) => Some(sentry.clone()),
-                _ => None,
-            })
-            .collect();
-        sentry::start(&self.state, sentry_sources);
+        sentry::start(&self.state, sentry::sources_of(&read(&self.state.config)));
         // The first load never waits on the client: asking it to watch files is sent on the side,
         // and only to a client that offered to.
         self.state.request_reload(ReloadReason::Startup);
@@ -116,8 +108,13 @@ impl LanguageServer for Backend {
             params.settings.get("crashloom").cloned().or_else(|| Some(params.settings).filter(|s| s.is_object()))
         {
             *write(&self.state.editor_settings) = settings;
+            let sentry_before = sentry::sources_of(&read(&self.state.config));
             if let Some(problem) = guard("didChangeConfiguration", || load_settings(&self.state)).ok().flatten() {
                 self.state.client.show_message(MessageType::ERROR, problem).await;
+            }
+            let sentry_now = sentry::sources_of(&read(&self.state.config));
+            if sentry_now != sentry_before {
+                sentry::start(&self.state, sentry_now);
             }
             self.state.request_reload(ReloadReason::SettingsChanged);
         }
@@ -240,7 +237,7 @@ fn load_settings(state: &State) -> Option<String> {
     if let Some(token) = settings.as_object_mut().and_then(|s| s.remove("sentryToken")) {
         *write(&state.sentry_token) = token.as_str().map(str::to_owned);
     }
-    match Config::load(&root).and_then(|c| c.with_editor_settings(&settings)) {
+    match Config::load(&root).and_then(|file| with_settings_merged(file, &settings)) {
         Ok(config) => {
             *write(&state.config) = Arc::new(config);
             None
@@ -249,6 +246,41 @@ fn load_settings(state: &State) -> Option<String> {
             tracing::error!("{e}");
             Some(format!("Crashloom: {e}. Using the previous settings."))
         }
+    }
+}
+
+/// The editor's settings over `crashloom.toml`'s, key by key: `{diagnostics: {frames: false}}`
+/// changes that one key and keeps the file's other diagnostics settings. A list (`sources`)
+/// replaces the file's list; `null` leaves the file's value.
+fn with_settings_merged(file: Config, settings: &serde_json::Value) -> std::result::Result<Config, ConfigError> {
+    if !settings.is_object() {
+        return Ok(file);
+    }
+    let mut merged = serde_json::to_value(&file).map_err(|e| ConfigError::InvalidEditorSettings(e.to_string()))?;
+    let mut settings = settings.clone();
+    // The file's `[[source]]` may be spelled `sources` in the editor: one key, not two.
+    if let Some(sources) = settings.as_object_mut().and_then(|s| s.remove("sources")) {
+        settings["source"] = sources;
+    }
+    merge_key_by_key(&mut merged, &settings);
+    file.with_editor_settings(&merged)
+}
+
+fn merge_key_by_key(base: &mut serde_json::Value, overrides: &serde_json::Value) {
+    match (base, overrides) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(overrides)) => {
+            for (key, value) in overrides {
+                match base.get_mut(key) {
+                    Some(existing) => merge_key_by_key(existing, value),
+                    None if !value.is_null() => {
+                        base.insert(key.clone(), value.clone());
+                    }
+                    None => {}
+                }
+            }
+        }
+        (_, serde_json::Value::Null) => {}
+        (base, overrides) => *base = overrides.clone(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! first `.await` and never hold a lock across one; readers take `Arc` snapshots.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -102,12 +102,16 @@ pub struct State {
     pub sentry_events: Mutex<Vec<Vec<crate::crash::CrashEvent>>>,
     /// Where to send "Resolve/Ignore in Sentry", one channel per Sentry source.
     pub sentry_requests: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<super::sentry::StatusRequest>>>,
+    /// The running Sentry tasks, stopped when the settings change their sources.
+    pub sentry_tasks: Mutex<Vec<tokio::task::AbortHandle>>,
     index: RwLock<Option<Arc<WorkspaceIndex>>>,
     index_stale: AtomicBool,
     files: Arc<Mutex<FilesSource>>,
     published: Mutex<HashSet<String>>,
     reload: UnboundedSender<ReloadReason>,
     watcher: Mutex<Option<CrashWatcher>>,
+    /// Crash paths outside the workspace the user has been told about.
+    outside_said: Mutex<HashSet<PathBuf>>,
 }
 
 impl State {
@@ -128,12 +132,14 @@ impl State {
             sentry_token: RwLock::new(None),
             sentry_events: Mutex::new(Vec::new()),
             sentry_requests: Mutex::new(Vec::new()),
+            sentry_tasks: Mutex::new(Vec::new()),
             index: RwLock::new(None),
             index_stale: AtomicBool::new(true),
             files: Arc::new(Mutex::new(FilesSource::default())),
             published: Mutex::new(HashSet::new()),
             reload,
             watcher: Mutex::new(None),
+            outside_said: Mutex::new(HashSet::new()),
         };
         (Arc::new(state), reloads)
     }
@@ -260,6 +266,7 @@ impl State {
         let stale = self.index_stale.swap(false, Ordering::AcqRel);
         let files = self.files.clone();
         let crash_paths = config.crash_paths(&root);
+        self.say_paths_outside(&root, &crash_paths).await;
         let started = std::time::Instant::now();
         let job = tokio::task::spawn_blocking(move || {
             let mut files = files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -323,6 +330,25 @@ impl State {
         self.publish_all().await;
     }
 
+    /// Crash paths outside the workspace are read (a service's log folder), and the user is told
+    /// so once per path.
+    async fn say_paths_outside(&self, root: &Path, paths: &[PathBuf]) {
+        let outside: Vec<PathBuf> = paths
+            .iter()
+            .map(|path| path.canonicalize().unwrap_or_else(|_| normalize_lexically(path)))
+            .filter(|path| !path.starts_with(root))
+            .filter(|path| lock(&self.outside_said).insert(path.clone()))
+            .collect();
+        for path in outside {
+            let message = format!(
+                "Crashloom reads crash files from {}, outside the workspace (a [[source]] path in crashloom.toml)",
+                path.display()
+            );
+            tracing::info!("{message}");
+            self.client.log_message(MessageType::INFO, message).await;
+        }
+    }
+
     /// Runs reloads one at a time, merging bursts of changes. The first reload starts watching the
     /// crash paths.
     pub async fn run_reloads(self: Arc<Self>, mut reloads: UnboundedReceiver<ReloadReason>) {
@@ -344,6 +370,21 @@ impl State {
             self.reload_now().await;
         }
     }
+}
+
+/// `path` with `.` and `..` resolved without the file system (for paths that do not exist yet).
+fn normalize_lexically(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 /// Locks that survive a panicked holder: a handler that panicked must not take the server down.
