@@ -34,3 +34,24 @@ fn a_client_without_dynamic_registration_is_not_asked_to_watch_files() {
     assert!(asked.is_empty(), "{asked:?}");
     client.shutdown();
 }
+
+#[test]
+fn a_client_that_does_not_render_markdown_gets_plain_text_hovers() {
+    let workspace = example_workspace("shop-python");
+    let mut capabilities = full_capabilities(json!(["utf-16"]));
+    capabilities["textDocument"]["hover"]["contentFormat"] = json!(["plaintext"]);
+    let mut client = LspClient::start_custom(workspace.path(), Value::Null, capabilities, true);
+    let uri = client.open("shop/orders.py");
+    client.wait_for_diagnostics("shop/orders.py", |d| d.iter().any(|d| d["range"]["start"]["line"] == 25));
+    let hover = client
+        .request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": 25, "character": 0}}));
+    assert_eq!(hover["contents"]["kind"], "plaintext");
+    let text = hover["contents"]["value"].as_str().unwrap();
+    assert!(text.starts_with("TypeError: 'NoneType' object is not subscriptable\n"), "{text}");
+    assert!(text.contains("1. receipt shop/orders.py:26 ← here"), "{text}");
+    assert!(text.contains("3. <module> shop/app.py:42"), "{text}");
+    for markup in ["**", "`", "](", "\\"] {
+        assert!(!text.contains(markup), "{markup} in {text}");
+    }
+    client.shutdown();
+}

@@ -263,7 +263,11 @@ pub async fn apply_fix(state: &Arc<State>, params: ExecuteCommandParams) -> Resu
             .await;
         return Ok(Some(json!({"applied": false, "reason": "not validated"})));
     }
-    if !investigation.files_unchanged(&root) || state.documents_differ_from_disk(&fix.changes) {
+    let unchanged = {
+        let (root, investigation) = (root.clone(), investigation.clone());
+        tokio::task::spawn_blocking(move || investigation.files_unchanged(&root)).await.unwrap_or(false)
+    };
+    if !unchanged || state.documents_differ_from_disk(&fix.changes).await {
         let group = state.picture().group_by_id(&group_id).cloned();
         let config = read(&state.config).clone();
         let revalidated = match group {
@@ -282,7 +286,15 @@ pub async fn apply_fix(state: &Arc<State>, params: ExecuteCommandParams) -> Resu
             return Ok(Some(json!({"applied": false, "reason": "no longer validates"})));
         }
     }
-    let edit = match workspace_edit(state, &root, fix) {
+    let on_disk = {
+        let paths: Vec<std::path::PathBuf> = fix.changes.iter().map(|c| root.join(&c.path)).collect();
+        tokio::task::spawn_blocking(move || {
+            paths.iter().map(|p| std::fs::read_to_string(p).unwrap_or_default()).collect::<Vec<String>>()
+        })
+        .await
+        .unwrap_or_default()
+    };
+    let edit = match workspace_edit(state, &root, fix, &on_disk) {
         Ok(edit) => edit,
         Err(problem) => {
             state.client.show_message(MessageType::ERROR, format!("Cannot apply the fix: {problem}")).await;
@@ -369,15 +381,16 @@ fn workspace_edit(
     state: &State,
     root: &std::path::Path,
     fix: &crate::investigate::FixProposal,
+    on_disk: &[String],
 ) -> std::result::Result<WorkspaceEdit, String> {
     let encoding = state.encoding();
     let mut by_file: Vec<(Uri, Option<i32>, Vec<TextEdit>)> = Vec::new();
-    for change in &fix.changes {
+    for (index, change) in fix.changes.iter().enumerate() {
         let uri = file_uri(root, &change.path).ok_or_else(|| format!("{} is not a file path", change.path))?;
         let open = state.documents.get(uri.as_str()).map(|d| (d.text.to_string(), d.version));
         let (text, version) = match open {
             Some((text, version)) => (text, Some(version)),
-            None => (std::fs::read_to_string(root.join(&change.path)).unwrap_or_default(), None),
+            None => (on_disk.get(index).cloned().unwrap_or_default(), None),
         };
         let edit = match &change.edit {
             FileEdit::Replace { old, new } => {

@@ -11,7 +11,7 @@ use tower_lsp_server::{Client, LanguageServer};
 
 use super::code_lens::{SHOW_CRASHES_COMMAND, code_lenses};
 use super::convert::{Encoding, char_position};
-use super::hover::hover;
+use super::hover::{HoverFormat, hover};
 use super::investigate;
 use super::sentry;
 use super::state::{ClientSupport, ReloadReason, State, client_reply, read, write};
@@ -66,7 +66,7 @@ impl LanguageServer for Backend {
         if let Some(problem) = problem {
             self.state.client.show_message(MessageType::ERROR, problem).await;
         }
-        self.state.load_investigations();
+        self.state.load_investigations().await;
         sentry::start(&self.state, sentry::sources_of(&read(&self.state.config)));
         // The first load never waits on the client: asking it to watch files is sent on the side,
         // and only to a client that offered to.
@@ -341,7 +341,9 @@ fn on_hover(state: &State, params: &HoverParams) -> Option<Hover> {
     let root = state.root()?;
     let path = state.relative(&position.text_document.uri)?;
     let document = state.documents.get(position.text_document.uri.as_str());
-    hover(&state.picture(), &root, &path, document.as_deref(), position.position.line as usize, state.encoding())
+    let format = if state.client_support().markdown_hover { HoverFormat::Markdown } else { HoverFormat::PlainText };
+    let line = position.position.line as usize;
+    hover(&state.picture(), &root, &path, document.as_deref(), line, state.encoding(), format)
 }
 
 fn on_code_lens(state: &State, params: &CodeLensParams) -> Option<Vec<CodeLens>> {

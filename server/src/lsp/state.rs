@@ -164,30 +164,44 @@ impl State {
         self.progress_ids.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Whether any file a change touches is open with unsaved edits.
-    pub fn documents_differ_from_disk(&self, changes: &[FileChange]) -> bool {
+    /// Whether any file a change touches is open with unsaved edits (the disk is read off the
+    /// async threads).
+    pub async fn documents_differ_from_disk(&self, changes: &[FileChange]) -> bool {
         let Some(root) = self.root() else { return false };
-        changes.iter().any(|change| {
-            let Some(uri) = file_uri(&root, &change.path) else { return false };
-            let Some(document) = self.documents.get(uri.as_str()) else { return false };
-            std::fs::read_to_string(root.join(&change.path)).map_or(true, |disk| document.text != disk.as_str())
+        let open: Vec<(PathBuf, String)> = changes
+            .iter()
+            .filter_map(|change| {
+                let uri = file_uri(&root, &change.path)?;
+                let document = self.documents.get(uri.as_str())?;
+                Some((root.join(&change.path), document.text.to_string()))
+            })
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            open.iter().any(|(path, text)| std::fs::read_to_string(path).map_or(true, |disk| *text != disk))
         })
+        .await
+        .unwrap_or(true)
     }
 
-    /// Loads the kept investigations of the workspace (once, at startup).
-    pub fn load_investigations(&self) {
+    /// Loads the kept investigations of the workspace (once, at startup), off the async threads.
+    pub async fn load_investigations(&self) {
         let Some(root) = self.root() else { return };
-        let path = store_path(&root);
-        if !path.exists() {
-            return;
-        }
-        match InvestigationHistory::open(&path).and_then(|h| h.all()) {
-            Ok(all) => {
+        let loaded = tokio::task::spawn_blocking(move || {
+            let path = store_path(&root);
+            if !path.exists() {
+                return Ok(Vec::new());
+            }
+            InvestigationHistory::open(&path).and_then(|h| h.all())
+        })
+        .await;
+        match loaded {
+            Ok(Ok(all)) => {
                 for investigation in all {
                     self.investigations.insert(investigation.group_id.clone(), Arc::new(investigation));
                 }
             }
-            Err(e) => tracing::warn!("{e}"),
+            Ok(Err(e)) => tracing::warn!("{e}"),
+            Err(e) => tracing::warn!("reading the kept investigations failed: {e}"),
         }
     }
 
@@ -306,6 +320,10 @@ impl State {
             tracing::warn!("{problem}");
         }
         let picture = Arc::new(loaded.picture);
+        // Investigations of crashes that are gone are dropped (the history keeps them).
+        let groups: HashSet<&str> = picture.groups.iter().map(|g| g.id.as_str()).collect();
+        self.investigations.retain(|id, _| groups.contains(id.as_str()));
+        drop(groups);
         *write(&self.index) = Some(index);
         *write(&self.picture) = picture.clone();
         for mut document in self.documents.iter_mut() {
