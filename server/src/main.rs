@@ -85,8 +85,11 @@ fn main() -> ExitCode {
                 Ok(runtime) => runtime,
                 Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
             };
-            runtime.block_on(crashloom::lsp::serve_stdio());
-            ExitCode::SUCCESS
+            let shutdown_requested = runtime.block_on(crashloom::lsp::serve_stdio());
+            // The read of stdin may still be blocked in its thread; it must not keep us alive.
+            runtime.shutdown_background();
+            // The protocol's exit status: 0 after `shutdown`, 1 when the client just went away.
+            if shutdown_requested { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         Command::Crashes { workspace, json } => crashes(workspace, json),
         Command::Investigate { workspace, crash, json } => investigate(workspace, &crash, json),
