@@ -18,7 +18,7 @@ use super::state::{RunningInvestigation, State, client_reply, read};
 use crate::investigate::history::{InvestigationHistory, store_path};
 use crate::investigate::pipeline::{self, Progress, STEPS};
 use crate::investigate::report::{REPORTS_DIR, write_report};
-use crate::investigate::validator::Validator;
+use crate::investigate::validator::{ValidationInputs, Validator};
 use crate::sandbox::FileEdit;
 
 pub const INVESTIGATE_COMMAND: &str = "crashloom.investigate";
@@ -273,7 +273,13 @@ pub async fn apply_fix(state: &Arc<State>, params: ExecuteCommandParams) -> Resu
         let revalidated = match group {
             Some(group) => {
                 let validator = Validator { root: &root, validate: &config.validate, sandbox: &config.sandbox };
-                validator.validate(&group, fix).await.map(|report| report.validated).unwrap_or(false)
+                // The same reproduction as the first time, so the fix is judged the same way.
+                let inputs = ValidationInputs {
+                    facts: Some(&investigation.facts),
+                    code: Some(&investigation.code),
+                    reproduction: investigation.validation.as_ref().and_then(|v| v.reproduction.as_ref()),
+                };
+                validator.validate_with(&group, fix, inputs).await.map(|report| report.validated).unwrap_or(false)
             }
             None => false,
         };
