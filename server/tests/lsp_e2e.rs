@@ -284,7 +284,7 @@ fn a_trace_cut_off_before_its_exception_is_a_warning_that_says_so() {
     let orders = client.wait_for_diagnostics("shop/orders.py", |d| has_line(d, 25));
     let (_, severity, message) = summary(&at_line(&orders, 25));
     assert_eq!(severity, 2, "a warning, not an error");
-    assert_eq!(message, "A crash whose trace was cut off before its exception — crashed here 1 time");
+    assert_eq!(message, "truncated trace: the trace ends before its exception was printed — crashed here 1 time");
     assert!(orders.iter().all(|d| !d["message"].as_str().unwrap().starts_with(' ')), "{orders:#?}");
     // The whole trace is still an error.
     std::fs::write(&crash_file, trace).unwrap();

@@ -132,7 +132,8 @@ fn group_title(event: &CrashEvent) -> String {
 impl CrashGroup {
     /// The trace ends before it says what was raised (a log line cut, a file truncated).
     pub fn is_cut_off(&self) -> bool {
-        self.exception.trim().is_empty() && self.message.trim().is_empty()
+        self.exception == crate::crash::scan::TRUNCATED_TRACE
+            || (self.exception.trim().is_empty() && self.message.trim().is_empty())
     }
 }
 
