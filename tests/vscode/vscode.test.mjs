@@ -88,6 +88,14 @@ async function palette(title) {
   await input.waitFor({ state: 'hidden' });
 }
 
+async function until(what, predicate, ms = 30000) {
+  const end = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function openAt(relative, line, column = 1) {
   await page.keyboard.press('Control+P');
   const input = page.locator('.quick-input-widget input');
@@ -261,6 +269,20 @@ test('the Crashes view lists the groups by events, with their frames', async () 
   await page.locator('.statusbar-item', { hasText: /^Ln 27, Col 45 \(32 selected\)$/ }).waitFor();
 });
 
+test('a code lens shows the crashes of its function in the Crashes view', async () => {
+  await openAt('shop/orders.py', 17);
+  const lens = page.locator('.monaco-editor.focused .codelens-decoration a', { hasText: '1 crash · 2 events' }).first();
+  await lens.click();
+  const tree = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Crashes' }) });
+  const rows = tree.locator('.monaco-list-row[aria-level="1"]');
+  await until('the filtered Crashes view', async () => (await rows.count()) === 1);
+  assert.match(await rowText(rows.first()), /^CL-\w+ OrderError: order 102 cannot be priced 2×/);
+  await page.getByText('1 of 2 crash groups (filtered by the code lens).').waitFor();
+  await snap('code-lens-filter');
+  await page.locator('.action-label[aria-label="Show all crashes"]:visible').click();
+  await until('all crash groups again', async () => (await rows.count()) === 2);
+});
+
 test('"Investigate crash" runs with progress and opens the report', async () => {
   await openAt('shop/orders.py', 26, 5);
   const titles = await quickFix('Investigate crash CL-54E9F7');
@@ -315,4 +337,29 @@ test('"Apply validated fix" shows the diff, changes nothing when declined, and f
   await snap('applied');
   const fixed = fs.readFileSync(orders, 'utf8');
   assert.match(fixed, /customer = customers\.get\(order\["customer"\]\)\n {4}if customer is None:\n {8}raise OrderError\(f"unknown customer \{order\['customer'\]!r\}"\)\n {4}name = customer\["name"\]/);
+});
+
+test('a server path that is not a program gets a clear message with a button to the setting', async () => {
+  await palette('Preferences: Open User Settings');
+  await page.locator('.settings-editor').waitFor();
+  await page.keyboard.type('crashloom.server.path');
+  // The server path is a machine setting: under code-server it is set for the remote machine.
+  await page.locator('.settings-editor .settings-tabs-widget .action-label', { hasText: /^Remote/ }).click();
+  const setting = page.locator('.settings-editor .setting-item-contents', { hasText: 'Path' }).filter({ has: page.locator('input') }).first();
+  const input = setting.locator('input').first();
+  await input.waitFor();
+  const missing = path.join(tmp, 'no-such-crashloom');
+  await input.fill(missing);
+  await input.press('Tab');
+  const toast = page.locator('.notification-toast', { hasText: `the setting crashloom.server.path names ${missing}, which is not an executable file` });
+  await toast.waitFor({ timeout: 30000 });
+  await page.locator('.statusbar-item', { hasText: 'Crashloom' }).locator('.codicon-error').waitFor();
+  await snap('no-server');
+  await toast.getByRole('button', { name: 'Open setting' }).click();
+  await page.locator('.settings-editor .settings-header', { hasText: 'crashloom.server.path' }).waitFor();
+  // Back to a working path: the server starts again and the crashes come back.
+  await page.locator('.settings-editor .settings-tabs-widget .action-label', { hasText: /^Remote/ }).click();
+  await input.fill('');
+  await input.press('Tab');
+  await page.locator('.statusbar-item', { hasText: /^\s*2 crashes\s*$/ }).waitFor({ timeout: 30000 });
 });

@@ -30,7 +30,8 @@ export const SENTRY_TOKEN_SECRET = 'crashloom.sentryToken';
 function explicit(config: vscode.WorkspaceConfiguration, key: string): Json | undefined {
   const seen = config.inspect<Json>(key);
   const value = seen?.workspaceFolderValue ?? seen?.workspaceValue ?? seen?.globalValue;
-  return value === null ? undefined : value;
+  // An empty string is the default of the string settings: not set.
+  return value === null || value === '' ? undefined : value;
 }
 
 export function serverSettings(folder: vscode.WorkspaceFolder, sentryToken: string | undefined): Record<string, Json> {
