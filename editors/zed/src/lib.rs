@@ -12,12 +12,10 @@ impl zed::Extension for Crashloom {
 
     fn language_server_command(&mut self, id: &LanguageServerId, worktree: &zed::Worktree) -> Result<zed::Command> {
         let binary = LspSettings::for_worktree(id.as_ref(), worktree).ok().and_then(|s| s.binary);
-        let command = binary
-            .as_ref()
-            .and_then(|b| b.path.clone())
-            .or_else(|| worktree.which("crashloom"))
-            .ok_or_else(|| {
-                "crashloom is not on PATH: build it (cargo build --release) and set lsp.crashloom.binary.path".to_owned()
+        let command =
+            binary.as_ref().and_then(|b| b.path.clone()).or_else(|| worktree.which("crashloom")).ok_or_else(|| {
+                "crashloom is not on PATH: build it (cargo build --release) and set lsp.crashloom.binary.path"
+                    .to_owned()
             })?;
         let args = binary.as_ref().and_then(|b| b.arguments.clone()).unwrap_or_else(|| vec!["lsp".to_owned()]);
         let mut env = worktree.shell_env();
