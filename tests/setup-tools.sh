@@ -61,6 +61,7 @@ fi
 # Emacs 29+ has eglot built in; Debian 12's Emacs 28 gets it from elpa-eglot.
 if ! emacs --batch --eval "(require 'eglot)" >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq elpa-eglot >/dev/null
 fi
 emacs --version | head -1
