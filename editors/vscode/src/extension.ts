@@ -59,8 +59,10 @@ export function hasCrashes(folder: vscode.WorkspaceFolder): boolean {
   return fs.existsSync(path.join(root, 'crashloom.toml')) || fs.existsSync(path.join(root, '.crashloom'));
 }
 
+/** The running servers, stopped by deactivate. */
+const clients = new Map<string, Running>();
+
 export function activate(context: vscode.ExtensionContext): void {
-  const clients = new Map<string, Running>();
   const starting = new Map<string, Promise<void>>();
   const model = new CrashModel();
   const tree = new CrashTree(model);
@@ -307,7 +309,6 @@ export function activate(context: vscode.ExtensionContext): void {
       await Promise.all(event.removed.map(stop));
       await Promise.all(event.added.map(start));
     }),
-    { dispose: () => void Promise.all([...clients.values()].map((r) => r.client.stop())) },
   );
   // A folder that gets crashloom.toml or .crashloom/ later gets its server then.
   const watcher = vscode.workspace.createFileSystemWatcher('**/{crashloom.toml,.crashloom/crashes/*}', false, true, true);
@@ -321,4 +322,8 @@ export function activate(context: vscode.ExtensionContext): void {
   void startAll();
 }
 
-export function deactivate(): void {}
+export async function deactivate(): Promise<void> {
+  const running = [...clients.values()];
+  clients.clear();
+  await Promise.all(running.map((r) => r.client.stop()));
+}
