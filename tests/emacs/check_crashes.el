@@ -43,7 +43,32 @@
         (let ((hover (jsonrpc-request (eglot-current-server) :textDocument/hover
                                       (list :textDocument (list :uri (eglot--path-to-uri buffer-file-name))
                                             :position (list :line 25 :character 10)))))
-          (check-put 'hover (plist-get (plist-get hover :contents) :value)))))
+          (check-put 'hover (plist-get (plist-get hover :contents) :value)))
+        ;; The code actions on the crash line, and none on a line that never crashed.
+        (cl-flet ((titles-at (line)
+                    (goto-char (point-min))
+                    (forward-line (1- line))
+                    (back-to-indentation)
+                    (mapcar (lambda (a) (plist-get a :title))
+                            (eglot-code-actions (point) (line-end-position)))))
+          (check-put 'actions_crash (titles-at 26))
+          (check-put 'actions_elsewhere (titles-at 3))
+          ;; Investigate, then apply the validated fix, as the actions' commands do.
+          (let* ((action (seq-find (lambda (a) (string-prefix-p "Investigate crash" (plist-get a :title)))
+                                   (progn (goto-char (point-min)) (forward-line 25) (back-to-indentation)
+                                          (eglot-code-actions (point) (line-end-position)))))
+                 (command (plist-get action :command))
+                 (server (eglot-current-server))
+                 (result (jsonrpc-request server :workspace/executeCommand
+                                          (list :command (plist-get command :command)
+                                                :arguments (plist-get command :arguments))
+                                          :timeout 240)))
+            (check-put 'verdict (plist-get result :verdict))
+            (setq eglot-confirm-server-initiated-edits nil)
+            (jsonrpc-request server :workspace/executeCommand
+                             (list :command "crashloom.applyFix" :arguments (plist-get command :arguments))
+                             :timeout 120)
+            (check-put 'after_fix (buffer-substring-no-properties (point-min) (point-max)))))))
   (error (push (format "%S" err) (alist-get 'errors check-result))))
 
 (with-temp-file (getenv "OUT")

@@ -49,3 +49,10 @@ def test_emacs_finds_the_workspace_without_git_and_shows_the_crashes(tmp_path):
     assert marks[3][2].endswith("TypeError: 'NoneType' object is not subscriptable — crashed here 1 time")
     assert "OrderError: order 102 cannot be priced — crashed here 2 times" in marks[2][2]
     assert "TypeError" in seen["hover"] and "shop/orders.py:26 ← here" in seen["hover"]
+
+    # The server's code actions through eglot: on the crash line, none elsewhere; investigating and
+    # applying the validated fix changes the buffer.
+    assert "Investigate crash CL-54E9F7" in seen["actions_crash"]
+    assert seen["actions_elsewhere"] is None or seen["actions_elsewhere"] == []
+    assert seen["verdict"] == "validated fix ready"
+    assert 'customer = customers.get(order["customer"])\n    if customer is None:\n' in seen["after_fix"]
