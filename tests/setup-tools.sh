@@ -45,3 +45,49 @@ fi
 # The test builds it too when needed; building here keeps the test run short.
 rust_app="$top/tests/sdk/rust-app"
 CARGO_TARGET_DIR="$rust_app/target" cargo build --quiet --locked --manifest-path "$rust_app/Cargo.toml"
+
+# --- Editor tests: VS Code (code-server in Debian's headless Chromium), Emacs with eglot, Vim with ALE.
+editor_apt=()
+command -v chromium >/dev/null || editor_apt+=(chromium)
+command -v emacs >/dev/null || editor_apt+=(emacs-nox)
+dpkg -s vim >/dev/null 2>&1 || editor_apt+=(vim)
+[ -d /usr/share/vim-ale ] || editor_apt+=(vim-ale)
+# code-server builds native modules (kerberos needs the GSSAPI headers).
+dpkg -s libkrb5-dev >/dev/null 2>&1 || editor_apt+=(libkrb5-dev)
+command -v g++ >/dev/null || editor_apt+=(g++)
+command -v make >/dev/null || editor_apt+=(make)
+if [ ${#editor_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${editor_apt[@]}" >/dev/null
+fi
+# Emacs 29+ has eglot built in; Debian 12's Emacs 28 gets it from elpa-eglot.
+if ! emacs --batch --eval "(require 'eglot)" >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq elpa-eglot >/dev/null
+fi
+emacs --version | head -1
+
+# code-server needs a newer Node than Debian's: the npm package `node` brings one, as locked.
+node24="$top/tests/.tools/node24"
+if ! cmp -s "$top/tests/vscode/node/package-lock.json" "$node24/package-lock.json" \
+  || [ ! -x "$node24/node_modules/.bin/node" ]; then
+  rm -rf "$node24" && mkdir -p "$node24"
+  cp "$top/tests/vscode/node/package.json" "$top/tests/vscode/node/package-lock.json" "$node24/"
+  npm ci --prefix "$node24" --silent --no-audit --no-fund
+fi
+vscode_tools="$top/tests/.tools/vscode"
+if ! cmp -s "$top/tests/vscode/package-lock.json" "$vscode_tools/package-lock.json" \
+  || [ ! -x "$vscode_tools/node_modules/.bin/code-server" ]; then
+  rm -rf "$vscode_tools" && mkdir -p "$vscode_tools"
+  cp "$top/tests/vscode/package.json" "$top/tests/vscode/package-lock.json" "$vscode_tools/"
+  PATH="$node24/node_modules/.bin:$PATH" npm ci --prefix "$vscode_tools" --silent --no-audit --no-fund
+fi
+# The extension's own build tools (esbuild, tsc, eslint, vsce), as locked in editors/vscode.
+extension="$top/editors/vscode"
+if [ ! -f "$extension/node_modules/.package-lock.json" ] \
+  || [ "$extension/package-lock.json" -nt "$extension/node_modules/.package-lock.json" ]; then
+  npm ci --prefix "$extension" --silent --no-audit --no-fund
+fi
+# --- end of the editor tests' tools

@@ -15,4 +15,10 @@ return {
   root_markers = { 'crashloom.toml', '.crashloom', '.git' },
   -- Same keys as crashloom.toml, e.g. { diagnostics = { frames = false } }.
   init_options = vim.empty_dict(),
+  handlers = {
+    -- "Apply validated fix" shows the change as a diff in a split and asks first.
+    ['workspace/applyEdit'] = function(err, params, ctx)
+      return require('crashloom').apply_edit(err, params, ctx)
+    end,
+  },
 }
