@@ -1,6 +1,8 @@
 //! Every crash mark follows its code, in each language of the examples: through lines typed
 //! above it, a reload (a crash file changed), an edit that rewrites the crash line with its
-//! neighbours, an inserted guard diffed the way Neovim sends it, and an applied validated fix.
+//! neighbours, an inserted guard diffed the way Neovim sends it, and an applied validated fix (a
+//! guard the fix search inserts before the crashing statement, in small programs whose crash it
+//! captures by running them, and the Go example's fix elsewhere in the file).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -99,10 +101,74 @@ fn go_marks_follow_edits_reloads_and_rewritten_lines() {
     the_crash_mark_follows_its_code("ledger-go", "ledger.go", 30, "//");
 }
 
+/// A small program whose crash the fix search fixes with a guard inserted before the crashing
+/// statement: its files, the command that crashed (run here to capture the crash) and its tests.
+fn guarded_program(files: &[(&str, &str)], reproduce: &[&str], test: &str) -> tempfile::TempDir {
+    let workspace = tempfile::tempdir().unwrap();
+    let root = workspace.path();
+    for (path, text) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let run = std::process::Command::new(reproduce[0]).args(&reproduce[1..]).current_dir(root).output().unwrap();
+    assert!(!run.status.success(), "the program crashes");
+    std::fs::create_dir_all(root.join(".crashloom/crashes")).unwrap();
+    std::fs::write(root.join(".crashloom/crashes/crash.txt"), &run.stderr).unwrap();
+    std::fs::write(
+        root.join("crashloom.toml"),
+        format!("[validate]\nreproduce = \"{}\"\ntest = \"{test}\"\n", reproduce.join(" ")),
+    )
+    .unwrap();
+    workspace
+}
+
+fn python_program() -> tempfile::TempDir {
+    guarded_program(
+        &[
+            ("app/__init__.py", ""),
+            ("app/first.py", "def first(items):\n    if items is None:\n        return None\n    return items[0]\n"),
+            ("app/cli.py", "import sys\n\nfrom app.first import first\n\nprint(first(sys.argv[1:]))\n"),
+            ("tests/__init__.py", ""),
+            (
+                "tests/test_first.py",
+                "import unittest\n\nfrom app.first import first\n\n\nclass FirstTest(unittest.TestCase):\n    def test_first(self):\n        self.assertEqual(first([1, 2]), 1)\n",
+            ),
+        ],
+        &["python3", "-m", "app.cli"],
+        "python3 -m unittest -q",
+    )
+}
+
+fn javascript_program() -> tempfile::TempDir {
+    guarded_program(
+        &[
+            (
+                "src/first.js",
+                "'use strict';\n\nfunction firstName(people) {\n  if (people == null) {\n    return null;\n  }\n  return people[0].name;\n}\n\nmodule.exports = { firstName };\n",
+            ),
+            (
+                "src/cli.js",
+                "'use strict';\nconst { firstName } = require('./first');\n\nconsole.log(firstName(process.argv.slice(2)));\n",
+            ),
+            (
+                "test/first.test.js",
+                "const test = require('node:test');\nconst assert = require('node:assert');\nconst { firstName } = require('../src/first');\n\ntest('the first name', () => assert.strictEqual(firstName([{ name: 'Ada' }]), 'Ada'));\n",
+            ),
+        ],
+        &["node", "src/cli.js"],
+        "node --test",
+    )
+}
+
 /// Investigates the crash on `line` of `file`, applies the validated fix in the editor, and checks
 /// the mark is on the statement that crashed, not on the guard.
 fn after_the_fix_the_mark_is_on_the_crashing_statement(example: &str, file: &str, line: usize) {
-    let workspace = example_workspace(example);
+    let workspace = match example {
+        "python" => python_program(),
+        "javascript" => javascript_program(),
+        example => example_workspace(example),
+    };
     commit_all(workspace.path());
     let mut client = LspClient::start(workspace.path(), Value::Null);
     client.open(file);
@@ -125,12 +191,12 @@ fn after_the_fix_the_mark_is_on_the_crashing_statement(example: &str, file: &str
 
 #[test]
 fn python_after_the_validated_fix_the_mark_is_on_the_crashing_statement() {
-    after_the_fix_the_mark_is_on_the_crashing_statement("shop-python", "shop/orders.py", 25);
+    after_the_fix_the_mark_is_on_the_crashing_statement("python", "app/first.py", 3);
 }
 
 #[test]
 fn javascript_after_the_validated_fix_the_mark_is_on_the_crashing_statement() {
-    after_the_fix_the_mark_is_on_the_crashing_statement("cart-node", "src/cart.js", 11);
+    after_the_fix_the_mark_is_on_the_crashing_statement("javascript", "src/first.js", 6);
 }
 
 #[test]

@@ -660,7 +660,10 @@ fn a_reproduction_derived_from_captured_arguments_judges_the_fix() {
     assert_eq!(validation["reproduction"]["origin"]["kind"], "captured_values", "{validation:#}");
     let reproduce = &validation["rungs"][1];
     let detail = reproduce["detail"].as_str().unwrap();
-    assert!(detail.starts_with("Reproduction written from the crash's captured values: receipt(order, customers)"), "{detail}");
+    assert!(
+        detail.starts_with("Reproduction written from the crash's captured values: receipt(order, customers)"),
+        "{detail}"
+    );
     assert!(
         reproduce["commands"][0]["output"]
             .as_str()
@@ -687,7 +690,8 @@ fn a_reproduction_derived_from_captured_arguments_judges_the_fix() {
         hides_symptom: false,
         by: "test".into(),
     };
-    let validator = crashloom::investigate::validator::Validator { root, validate: &config.validate, sandbox: &config.sandbox };
+    let validator =
+        crashloom::investigate::validator::Validator { root, validate: &config.validate, sandbox: &config.sandbox };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let report = runtime.block_on(validator.validate(&group, &fix)).unwrap();
     assert!(report.validated, "{report:#?}");
