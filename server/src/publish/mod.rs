@@ -208,14 +208,56 @@ pub fn remember_sentry_noted(root: &Path, group_id: &str) -> Result<(), PublishE
     Ok(PublishState::open(&store_path(root))?.set_sentry_noted(group_id)?)
 }
 
+/// The forges' tokens: `GITHUB_TOKEN` and `GITLAB_TOKEN`, from the environment only.
+#[derive(Clone, Default)]
+pub struct Tokens {
+    pub github: Option<String>,
+    pub gitlab: Option<String>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("github", &self.github.is_some())
+            .field("gitlab", &self.gitlab.is_some())
+            .finish()
+    }
+}
+
+impl Tokens {
+    pub fn from_env() -> Self {
+        let read = |name: &str| std::env::var(name).ok().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+        Self { github: read("GITHUB_TOKEN"), gitlab: read("GITLAB_TOKEN") }
+    }
+
+    fn of(&self, provider: PullRequestProvider) -> Option<&str> {
+        match provider {
+            PullRequestProvider::Github => self.github.as_deref(),
+            PullRequestProvider::Gitlab => self.gitlab.as_deref(),
+            PullRequestProvider::Git => None,
+        }
+    }
+}
+
 /// Pushes the investigation's fix of `group` to `crashloom/<short-id>` and opens (or updates) its
-/// pull request as `[pull_request]` of `config` says. `root` is the workspace the investigation ran
-/// on; its working tree and branches are never changed.
+/// pull request as `[pull_request]` of `config` says, with the tokens of the environment. `root` is
+/// the workspace the investigation ran on; its working tree and branches are never changed.
 pub async fn open_pull_request(
     root: &Path,
     config: &Config,
     group: &CrashGroup,
     investigation: &Investigation,
+) -> Result<PullRequestOutcome, PublishError> {
+    open_pull_request_with(root, config, group, investigation, &Tokens::from_env()).await
+}
+
+/// [`open_pull_request`] with the tokens given.
+pub async fn open_pull_request_with(
+    root: &Path,
+    config: &Config,
+    group: &CrashGroup,
+    investigation: &Investigation,
+    tokens: &Tokens,
 ) -> Result<PullRequestOutcome, PublishError> {
     let settings = config.pull_request.as_ref().ok_or(PublishError::NotConfigured)?;
     check_publishable(investigation, settings)?;
@@ -245,8 +287,10 @@ pub async fn open_pull_request(
                 .or_else(|| location.as_ref().map(|l| l.path.clone()))
                 .ok_or(PublishError::NoRepository { forge: name })?;
             let variable = token_variable(provider);
-            let token = std::env::var(variable).ok().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
-                PublishError::MissingToken { forge: name, variable, repository: repository_path.clone() }
+            let token = tokens.of(provider).map(str::to_owned).ok_or_else(|| PublishError::MissingToken {
+                forge: name,
+                variable,
+                repository: repository_path.clone(),
             })?;
             let api = settings.api_url.clone().unwrap_or_else(|| {
                 if provider == PullRequestProvider::Gitlab { GITLAB_API.into() } else { GITHUB_API.into() }
@@ -263,7 +307,11 @@ pub async fn open_pull_request(
     let fix_key = fix_fingerprint(fix);
     let record = load_record(root, &investigation.group_id)?;
     let existing: Option<PullRequest> = match &forge {
-        Some(forge) => forge.find(&branch).await?.into_iter().next(),
+        // The open one, else the newest.
+        Some(forge) => {
+            let all = forge.find(&branch).await?;
+            all.iter().find(|p| p.state == PullState::Open).or(all.first()).cloned()
+        }
         None => None,
     };
     let remember = |state: &str, pull: Option<&PullRequest>, commit: &str| PullRequestRecord {
