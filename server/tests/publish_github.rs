@@ -196,6 +196,20 @@ async fn a_base_that_changed_the_touched_file_gets_the_fix_validated_again() {
     assert!(on_branch.starts_with("// Package main is a small"), "the base's change is kept");
     assert_ne!(on_branch, git(&scenario.bare, &["show", "main:ledger.go"]), "and the fix is in");
 
+    // A base on which the same change no longer fixes the crash: re-validation says so.
+    let broken = publish_repo::scenario("ledger-go");
+    let forge = FakeForge::github(REPOSITORY, broken.bare.clone()).await;
+    broken.advance_main("ledger.go", |text| {
+        text.replacen("\tl.balances[t.From] -= t.Amount", "\tl.balances = nil\n\tl.balances[t.From] -= t.Amount", 1)
+    });
+    let error = open(&broken, &forge, &tokens()).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the files the fix touches changed on main, and there the change does not fix the crash: investigate the crash again on the current code"
+    );
+    assert_eq!(broken.branches(), ["main"], "nothing pushed");
+    assert!(forge.writes().is_empty());
+
     // A base that rewrote the lines the fix changes: the fix does not apply there.
     let conflicting = publish_repo::scenario("ledger-go");
     let forge = FakeForge::github(REPOSITORY, conflicting.bare.clone()).await;
@@ -360,4 +374,25 @@ async fn uncommitted_work_stays_where_it_is() {
     );
     assert_eq!(scenario.branches(), ["main"]);
     assert!(forge.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_pull_request_the_list_misses_is_found_through_the_422() {
+    let scenario = scenario("ledger-go");
+    let forge = FakeForge::github(REPOSITORY, scenario.bare.clone()).await;
+    git(&scenario.work, &["push", "-q", "origin", &format!("main:{}", branch())]);
+    forge.add_unlisted_pull(&branch(), 1);
+    let outcome = open(&scenario, &forge, &tokens()).await.unwrap();
+    assert!(matches!(outcome, PullRequestOutcome::Updated { number: 1, pushed: true, .. }), "{outcome:?}");
+    let summary: Vec<String> = forge.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    assert_eq!(
+        summary,
+        [
+            "GET /repos/acme/ledger/pulls",
+            "POST /repos/acme/ledger/pulls",
+            "GET /repos/acme/ledger/pulls",
+            "POST /repos/acme/ledger/issues/1/comments"
+        ]
+    );
+    assert_eq!(forge.pulls().len(), 1, "no second pull request");
 }

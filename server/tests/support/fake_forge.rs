@@ -47,6 +47,8 @@ pub struct FakePull {
     pub state: String,
     pub labels: Vec<String>,
     pub comments: Vec<String>,
+    /// Lists that do not show it yet (a list lagging behind a creation, as search indexes do).
+    pub hidden_from_lists: usize,
 }
 
 #[derive(Default)]
@@ -182,7 +184,15 @@ impl FakeForge {
             state: state.into(),
             labels: Vec::new(),
             comments: Vec::new(),
+            hidden_from_lists: 0,
         });
+        number
+    }
+
+    /// A pull request the next `lists` list requests do not show.
+    pub fn add_unlisted_pull(&self, head: &str, lists: usize) -> u64 {
+        let number = self.add_pull(head, "open", "");
+        self.shared.lock().pulls.last_mut().unwrap().hidden_from_lists = lists;
         number
     }
 }
@@ -210,6 +220,16 @@ fn record(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body
         body: serde_json::from_slice(body).unwrap_or(Value::Null),
         authorization,
     });
+}
+
+/// The pull requests a list shows now; the hidden ones get one list closer to showing.
+fn unhide(shared: &Shared) -> Vec<FakePull> {
+    let mut inner = shared.lock();
+    let shown = inner.pulls.iter().filter(|p| p.hidden_from_lists == 0).cloned().collect();
+    for pull in &mut inner.pulls {
+        pull.hidden_from_lists = pull.hidden_from_lists.saturating_sub(1);
+    }
+    shown
 }
 
 fn url_pairs(query: &str) -> HashMap<String, String> {
@@ -366,17 +386,14 @@ async fn github_list(
     }
     let state = query.get("state").map(String::as_str).unwrap_or("open");
     let head = query.get("head").cloned();
-    let mut pulls: Vec<FakePull> = shared
-        .lock()
-        .pulls
-        .iter()
+    let mut pulls: Vec<FakePull> = unhide(&shared)
+        .into_iter()
         .filter(|p| match state {
             "all" => true,
             "closed" => p.state != "open",
             _ => p.state == "open",
         })
         .filter(|p| head.as_ref().is_none_or(|h| *h == format!("{owner}:{}", p.head)))
-        .cloned()
         .collect();
     pulls.sort_by(|a, b| b.number.cmp(&a.number));
     let items = pulls.iter().map(|p| github_pull_json(&shared, p)).collect();
@@ -436,6 +453,7 @@ async fn github_create(
         state: "open".into(),
         labels: Vec::new(),
         comments: Vec::new(),
+        hidden_from_lists: 0,
     };
     inner.pulls.push(pull.clone());
     drop(inner);
@@ -571,10 +589,8 @@ async fn gitlab_list(
     }
     let state = query.get("state").map(String::as_str).unwrap_or("all");
     let source = query.get("source_branch").cloned();
-    let mut pulls: Vec<FakePull> = shared
-        .lock()
-        .pulls
-        .iter()
+    let mut pulls: Vec<FakePull> = unhide(&shared)
+        .into_iter()
         .filter(|p| match state {
             "opened" => p.state == "open",
             "closed" => p.state == "closed",
@@ -582,7 +598,6 @@ async fn gitlab_list(
             _ => true,
         })
         .filter(|p| source.as_ref().is_none_or(|s| *s == p.head))
-        .cloned()
         .collect();
     pulls.sort_by(|a, b| b.number.cmp(&a.number));
     let items = pulls.iter().map(|p| gitlab_mr_json(&shared, p)).collect();
@@ -640,6 +655,7 @@ async fn gitlab_create(
             .map(|l| l.split(',').map(str::to_owned).filter(|l| !l.is_empty()).collect())
             .unwrap_or_default(),
         comments: Vec::new(),
+        hidden_from_lists: 0,
     };
     inner.pulls.push(pull.clone());
     drop(inner);
