@@ -214,26 +214,26 @@ impl Filters {
         if group.count < self.min_count {
             return Some(format!("{} events, fewer than [watch] min_count = {}", group.count, self.min_count));
         }
-        if let Some(allow) = &self.allow_exceptions {
-            if !allow.is_match(&group.exception) {
-                return Some(format!("{} is not in [watch] allow_exceptions", group.exception));
-            }
+        if let Some(allow) = &self.allow_exceptions
+            && !allow.is_match(&group.exception)
+        {
+            return Some(format!("{} is not in [watch] allow_exceptions", group.exception));
         }
-        if let Some(deny) = &self.deny_exceptions {
-            if deny.is_match(&group.exception) {
-                return Some(format!("{} is in [watch] deny_exceptions", group.exception));
-            }
+        if let Some(deny) = &self.deny_exceptions
+            && deny.is_match(&group.exception)
+        {
+            return Some(format!("{} is in [watch] deny_exceptions", group.exception));
         }
         let paths: Vec<&str> = group.sites.iter().map(|s| s.path.as_str()).collect();
-        if let Some(allow) = &self.allow_paths {
-            if !paths.iter().any(|p| allow.is_match(p)) {
-                return Some("no frame is in [watch] allow_paths".to_owned());
-            }
+        if let Some(allow) = &self.allow_paths
+            && !paths.iter().any(|p| allow.is_match(p))
+        {
+            return Some("no frame is in [watch] allow_paths".to_owned());
         }
-        if let Some(deny) = &self.deny_paths {
-            if let Some(path) = paths.iter().find(|p| deny.is_match(p)) {
-                return Some(format!("{path} is in [watch] deny_paths"));
-            }
+        if let Some(deny) = &self.deny_paths
+            && let Some(path) = paths.iter().find(|p| deny.is_match(p))
+        {
+            return Some(format!("{path} is in [watch] deny_paths"));
         }
         None
     }

@@ -235,7 +235,7 @@ impl Forge {
                 _ => break,
             }
         }
-        found.sort_by(|a, b| b.number.cmp(&a.number));
+        found.sort_by_key(|pull| std::cmp::Reverse(pull.number));
         Ok(found)
     }
 

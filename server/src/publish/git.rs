@@ -510,7 +510,7 @@ mod tests {
             "fatal: unable to access 'https://github.com/acme/shop.git/'"
         );
         assert_eq!(auth.clean("token ghp_secret123456 refused"), "token [token] refused");
-        let (key, value) = auth.header.clone().unwrap();
+        let (key, value) = auth.header.clone().expect("an HTTPS remote gets a header");
         assert_eq!(key, "http.https://github.com/.extraHeader");
         assert!(value.starts_with("Authorization: Basic ") && !value.contains("ghp_secret123456"));
         assert!(RemoteAuth::for_remote("/srv/git/shop.git", "x", "t").header.is_none(), "no header for a file remote");

@@ -207,7 +207,7 @@ fn shared(repository: &str, bare: PathBuf) -> Shared {
 }
 
 fn record(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) {
-    let query = uri.query().map(|q| url_pairs(q)).unwrap_or_default();
+    let query = uri.query().map(url_pairs).unwrap_or_default();
     let authorization = headers
         .get("authorization")
         .or_else(|| headers.get("private-token"))
@@ -266,35 +266,29 @@ fn github_error(status: u16, message: &str) -> Response {
         .into_response()
 }
 
-/// The token, the repository and any fault for `route`; `Err` is the answer.
-fn github_gate(
-    shared: &Shared,
-    headers: &HeaderMap,
-    owner: &str,
-    repo: &str,
-    route: &'static str,
-) -> Result<(), Response> {
+/// The token, the repository and any fault for `route`; `Some` is the refusal to answer.
+fn github_gate(shared: &Shared, headers: &HeaderMap, owner: &str, repo: &str, route: &'static str) -> Option<Response> {
     let expected = format!("Bearer {GITHUB_TOKEN}");
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
-        return Err(github_error(401, "Bad credentials"));
+        return Some(github_error(401, "Bad credentials"));
     }
     if headers.get("accept").and_then(|v| v.to_str().ok()) != Some("application/vnd.github+json") {
-        return Err(github_error(415, "Unsupported 'Accept' header"));
+        return Some(github_error(415, "Unsupported 'Accept' header"));
     }
     if format!("{owner}/{repo}") != shared.repository {
-        return Err(github_error(404, "Not Found"));
+        return Some(github_error(404, "Not Found"));
     }
     match shared.lock().faults.get(route).copied() {
-        Some(401) => Err(github_error(401, "Bad credentials")),
-        Some(403) => Err(github_error(403, "Resource not accessible by personal access token")),
-        Some(404) => Err(github_error(404, "Not Found")),
-        Some(422) => Err((
+        Some(401) => Some(github_error(401, "Bad credentials")),
+        Some(403) => Some(github_error(403, "Resource not accessible by personal access token")),
+        Some(404) => Some(github_error(404, "Not Found")),
+        Some(422) => Some((
             StatusCode::UNPROCESSABLE_ENTITY,
             axum::Json(json!({"message": "Validation Failed", "errors": [{"resource": "PullRequest", "field": "base", "code": "invalid"}], "documentation_url": GITHUB_DOCS, "status": "422"})),
         )
             .into_response()),
-        Some(status) => Err(github_error(status, "Server Error")),
-        None => Ok(()),
+        Some(status) => Some(github_error(status, "Server Error")),
+        None => None,
     }
 }
 
@@ -381,7 +375,7 @@ async fn github_list(
     body: Bytes,
 ) -> Response {
     record(&shared, &method, &uri, &headers, &body);
-    if let Err(answer) = github_gate(&shared, &headers, &owner, &repo, "list") {
+    if let Some(answer) = github_gate(&shared, &headers, &owner, &repo, "list") {
         return answer;
     }
     let state = query.get("state").map(String::as_str).unwrap_or("open");
@@ -395,7 +389,7 @@ async fn github_list(
         })
         .filter(|p| head.as_ref().is_none_or(|h| *h == format!("{owner}:{}", p.head)))
         .collect();
-    pulls.sort_by(|a, b| b.number.cmp(&a.number));
+    pulls.sort_by_key(|pull| std::cmp::Reverse(pull.number));
     let items = pulls.iter().map(|p| github_pull_json(&shared, p)).collect();
     let per_page = query.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(30);
     let page_number = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1usize).max(1);
@@ -411,7 +405,7 @@ async fn github_create(
     body: Bytes,
 ) -> Response {
     record(&shared, &method, &uri, &headers, &body);
-    if let Err(answer) = github_gate(&shared, &headers, &owner, &repo, "create") {
+    if let Some(answer) = github_gate(&shared, &headers, &owner, &repo, "create") {
         return answer;
     }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
@@ -480,7 +474,7 @@ async fn github_labels(
     body: Bytes,
 ) -> Response {
     record(&shared, &method, &uri, &headers, &body);
-    if let Err(answer) = github_gate(&shared, &headers, &owner, &repo, "labels") {
+    if let Some(answer) = github_gate(&shared, &headers, &owner, &repo, "labels") {
         return answer;
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -510,7 +504,7 @@ async fn github_comment(
     body: Bytes,
 ) -> Response {
     record(&shared, &method, &uri, &headers, &body);
-    if let Err(answer) = github_gate(&shared, &headers, &owner, &repo, "comment") {
+    if let Some(answer) = github_gate(&shared, &headers, &owner, &repo, "comment") {
         return answer;
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -537,19 +531,19 @@ fn gitlab_error(status: u16, message: Value) -> Response {
     (StatusCode::from_u16(status).unwrap(), axum::Json(json!({ "message": message }))).into_response()
 }
 
-fn gitlab_gate(shared: &Shared, headers: &HeaderMap, project: &str, route: &'static str) -> Result<(), Response> {
+fn gitlab_gate(shared: &Shared, headers: &HeaderMap, project: &str, route: &'static str) -> Option<Response> {
     if headers.get("private-token").and_then(|v| v.to_str().ok()) != Some(GITLAB_TOKEN) {
-        return Err(gitlab_error(401, json!("401 Unauthorized")));
+        return Some(gitlab_error(401, json!("401 Unauthorized")));
     }
     if project != shared.repository {
-        return Err(gitlab_error(404, json!("404 Project Not Found")));
+        return Some(gitlab_error(404, json!("404 Project Not Found")));
     }
     match shared.lock().faults.get(route).copied() {
-        Some(401) => Err(gitlab_error(401, json!("401 Unauthorized"))),
-        Some(403) => Err(gitlab_error(403, json!("403 Forbidden"))),
-        Some(404) => Err(gitlab_error(404, json!("404 Project Not Found"))),
-        Some(status) => Err(gitlab_error(status, json!("500 Internal Server Error"))),
-        None => Ok(()),
+        Some(401) => Some(gitlab_error(401, json!("401 Unauthorized"))),
+        Some(403) => Some(gitlab_error(403, json!("403 Forbidden"))),
+        Some(404) => Some(gitlab_error(404, json!("404 Project Not Found"))),
+        Some(status) => Some(gitlab_error(status, json!("500 Internal Server Error"))),
+        None => None,
     }
 }
 
@@ -584,7 +578,7 @@ async fn gitlab_list(
     body: Bytes,
 ) -> Response {
     record(&shared, &method, &uri, &headers, &body);
-    if let Err(answer) = gitlab_gate(&shared, &headers, &project, "list") {
+    if let Some(answer) = gitlab_gate(&shared, &headers, &project, "list") {
         return answer;
     }
     let state = query.get("state").map(String::as_str).unwrap_or("all");
@@ -599,7 +593,7 @@ async fn gitlab_list(
         })
         .filter(|p| source.as_ref().is_none_or(|s| *s == p.head))
         .collect();
-    pulls.sort_by(|a, b| b.number.cmp(&a.number));
+    pulls.sort_by_key(|pull| std::cmp::Reverse(pull.number));
     let items = pulls.iter().map(|p| gitlab_mr_json(&shared, p)).collect();
     let per_page = query.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(20);
     let page_number = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1usize).max(1);
@@ -615,7 +609,7 @@ async fn gitlab_create(
     body: Bytes,
 ) -> Response {
     record(&shared, &method, &uri, &headers, &body);
-    if let Err(answer) = gitlab_gate(&shared, &headers, &project, "create") {
+    if let Some(answer) = gitlab_gate(&shared, &headers, &project, "create") {
         return answer;
     }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
@@ -671,7 +665,7 @@ async fn gitlab_note(
     body: Bytes,
 ) -> Response {
     record(&shared, &method, &uri, &headers, &body);
-    if let Err(answer) = gitlab_gate(&shared, &headers, &project, "comment") {
+    if let Some(answer) = gitlab_gate(&shared, &headers, &project, "comment") {
         return answer;
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
