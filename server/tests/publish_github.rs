@@ -396,3 +396,14 @@ async fn an_open_pull_request_the_list_misses_is_found_through_the_422() {
     );
     assert_eq!(forge.pulls().len(), 1, "no second pull request");
 }
+
+/// The editor's command runs it on its own task: the future must be `Send`.
+#[allow(dead_code)]
+fn the_editor_can_spawn_it(
+    root: &'static std::path::Path,
+    config: &'static crashloom::config::Config,
+    group: &'static crashloom::workspace::sites::CrashGroup,
+    investigation: &'static crashloom::investigate::pipeline::Investigation,
+) {
+    tokio::spawn(crashloom::publish::open_pull_request(root, config, group, investigation));
+}

@@ -233,3 +233,60 @@ async fn as_a_service_it_notices_new_crashes_and_stops_cleanly_on_sigterm() {
     assert_eq!(forge.pulls().len(), 1);
     assert_eq!(git(&scenario.work, &["worktree", "list"]).lines().count(), 1, "no worktree left behind");
 }
+
+#[path = "support/fake_sentry_issue.rs"]
+mod fake_sentry_issue;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_from_sentry_gets_its_pull_request_linked_on_the_sentry_issue() {
+    let sentry = fake_sentry_issue::FakeSentryIssue::start().await;
+    let scenario = scenario("ledger-go");
+    // The crash comes from Sentry only.
+    git(&scenario.work, &["rm", "-q", ".crashloom/crashes/posting-panic.txt"]);
+    git(&scenario.work, &["commit", "-q", "-m", "Crashes come from Sentry"]);
+    let forge = FakeForge::github(REPOSITORY, scenario.bare.clone()).await;
+    let path = scenario.work.join("crashloom.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&format!(
+        "\n[[source]]\nkind = \"sentry\"\nurl = \"{}\"\norg = \"acme\"\nproject = \"ledger\"\n",
+        sentry.url
+    ));
+    std::fs::write(&path, text).unwrap();
+    configure(&scenario, &forge, "");
+    let output = tokio::task::spawn_blocking({
+        let work = scenario.work.clone();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_crashloom"))
+                .args(["watch", "--once", "--workspace"])
+                .arg(&work)
+                .env("GITHUB_TOKEN", GITHUB_TOKEN)
+                .env("SENTRY_AUTH_TOKEN", fake_sentry_issue::SENTRY_TOKEN)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let said = lines(&output);
+    assert!(output.status.success(), "{said:#?}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(said[1], "LEDGER-1: investigating (new, 42 events)");
+    assert_eq!(said[2], "LEDGER-1: fix validated; pull request opened: https://github.com/acme/ledger/pull/1");
+    assert_eq!(said[3], "LEDGER-1: Sentry issue 4711 links the pull request");
+    let comments = sentry.comments();
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].0, "/api/0/organizations/acme/issues/4711/comments/");
+    assert_eq!(
+        comments[0].1,
+        serde_json::json!({"text": "Crashloom opened a pull request with a validated fix for this issue: https://github.com/acme/ledger/pull/1"})
+    );
+    let body = &forge.pulls()[0].body;
+    for expected in [
+        "| Events | 42, 17 users |",
+        "| First seen | 2026-11-30 08:00 UTC |",
+        "| Release | `ledger@1.4.2` |",
+        &format!("| Sentry | <{}/organizations/acme/issues/4711/> |", sentry.url),
+    ] {
+        assert!(body.contains(expected), "{expected}\n{body}");
+    }
+    assert_eq!(scenario.branches(), ["crashloom/LEDGER-1", "main"]);
+}

@@ -10,7 +10,7 @@
 //!
 //! GitLab (https://docs.gitlab.com/api/merge_requests/):
 //! - `GET {api}/projects/{path}/merge_requests?source_branch={branch}&state=all&per_page=100`,
-//!   pages through `Link` (and `X-Next-Page`);
+//!   pages followed through the `Link` header's `rel="next"`;
 //! - `POST {api}/projects/{path}/merge_requests` with `source_branch`, `target_branch`, `title`,
 //!   `description`, `labels` (a comma list) (201; 409 when one is already open for the branch);
 //! - `POST {api}/projects/{path}/merge_requests/{iid}/notes` with `body`.
@@ -352,8 +352,8 @@ pub fn token_variable(provider: PullRequestProvider) -> &'static str {
     }
 }
 
-/// The next page: the `Link` header's `rel="next"` (on the API's own host only, so the token never
-/// goes elsewhere), else GitLab's `X-Next-Page`.
+/// The next page: the `Link` header's `rel="next"`, on the API's own host only, so the token never
+/// goes elsewhere.
 fn next_page(headers: &HeaderMap, api: &Url) -> Option<Url> {
     let links: Vec<&str> = headers.get_all(LINK).iter().filter_map(|v| v.to_str().ok()).collect();
     for link in links.join(",").split('<').skip(1) {
