@@ -59,24 +59,23 @@ impl FakeSentryIssue {
     }
 }
 
-fn authorized(headers: &HeaderMap) -> Result<(), Response> {
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(format!("Bearer {SENTRY_TOKEN}").as_str()) {
-        Ok(())
-    } else {
-        Err((StatusCode::UNAUTHORIZED, axum::Json(json!({"detail": "Invalid token"}))).into_response())
-    }
+/// The refusal of a request without the token.
+fn refused(headers: &HeaderMap) -> Option<Response> {
+    let expected = format!("Bearer {SENTRY_TOKEN}");
+    (headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()))
+        .then(|| (StatusCode::UNAUTHORIZED, axum::Json(json!({"detail": "Invalid token"}))).into_response())
 }
 
 async fn projects(headers: HeaderMap) -> Response {
-    if let Err(refused) = authorized(&headers) {
-        return refused;
+    if let Some(refusal) = refused(&headers) {
+        return refusal;
     }
     axum::Json(json!([{"id": "11", "slug": "ledger", "name": "ledger", "platform": "go"}])).into_response()
 }
 
 async fn issues(State(shared): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(refused) = authorized(&headers) {
-        return refused;
+    if let Some(refusal) = refused(&headers) {
+        return refusal;
     }
     let base = shared.base.lock().unwrap().clone();
     axum::Json(json!([{
@@ -103,8 +102,8 @@ async fn issues(State(shared): State<Shared>, headers: HeaderMap) -> Response {
 }
 
 async fn latest(headers: HeaderMap) -> Response {
-    if let Err(refused) = authorized(&headers) {
-        return refused;
+    if let Some(refusal) = refused(&headers) {
+        return refusal;
     }
     let frame = |function: &str, file: &str, line: u32| {
         json!({
@@ -155,8 +154,8 @@ async fn comment(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(refused) = authorized(&headers) {
-        return refused;
+    if let Some(refusal) = refused(&headers) {
+        return refusal;
     }
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let Some(text) = body.get("text").and_then(Value::as_str) else {
