@@ -203,7 +203,21 @@ impl Repository {
 
     async fn unreachable(&self, remote: &str, stderr: &str, auth: &RemoteAuth) -> PublishError {
         let url = self.remote_url(remote).await.map(|u| auth.clean(&u)).unwrap_or_default();
-        PublishError::RemoteUnreachable { remote: remote.to_owned(), url, detail: last_words(stderr, Some(auth)) }
+        let detail = last_words(stderr, Some(auth));
+        let refused = [
+            "Authentication failed",
+            "Permission denied",
+            "could not read Username",
+            "returned error: 401",
+            "returned error: 403",
+        ]
+        .iter()
+        .any(|sign| stderr.contains(sign));
+        if refused {
+            PublishError::RemoteRefusedCredentials { remote: remote.to_owned(), url, detail }
+        } else {
+            PublishError::RemoteUnreachable { remote: remote.to_owned(), url, detail }
+        }
     }
 
     /// The commit at the tip of `branch` on the remote, fetched; `None` when there is no such branch.

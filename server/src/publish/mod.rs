@@ -111,6 +111,10 @@ pub enum PublishError {
         "cannot reach the git remote {remote} ({url}): {detail}; check the remote's URL, its credentials and the network"
     )]
     RemoteUnreachable { remote: String, url: String, detail: String },
+    #[error(
+        "the git remote {remote} ({url}) refused the credentials: {detail}; for an HTTPS remote set the provider's token (GITHUB_TOKEN or GITLAB_TOKEN) to one that may push, for SSH check the key"
+    )]
+    RemoteRefusedCredentials { remote: String, url: String, detail: String },
     #[error("the git remote {remote} rejected the push of {branch}: {detail}")]
     PushRejected { remote: String, branch: String, detail: String },
     #[error("the fix no longer applies to {path} ({problem}): investigate the crash again")]
