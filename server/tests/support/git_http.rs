@@ -14,12 +14,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
+/// (path and query, `Authorization`) of each request.
+type Seen = Vec<(String, Option<String>)>;
+
 #[derive(Clone)]
 struct Shared {
     /// The folder holding the bare repositories.
     root: PathBuf,
     expected: String,
-    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    seen: Arc<Mutex<Seen>>,
 }
 
 pub struct GitHttp {
