@@ -12,6 +12,9 @@ command -v git >/dev/null || need_apt+=(git)
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v go >/dev/null || need_apt+=(golang-go)
+# Java reproductions are compiled with javac and run with JUnit's console launcher.
+command -v javac >/dev/null || need_apt+=(default-jdk-headless)
+[ -f /usr/share/java/junit-platform-console-standalone.jar ] || need_apt+=(junit5)
 /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi

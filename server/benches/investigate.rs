@@ -2,7 +2,9 @@
 //! 1. agents 1-4 (analysis, code search with git history, root cause, fix) on a 10,000-file git
 //!    repository, without any test run;
 //! 2. validation overhead: the Sandbox Validator on each example application against the same
-//!    commands (reproduce and tests, before and after) run in place, caches warm.
+//!    commands (reproduce and tests, before and after) run in place, caches warm;
+//! 3. the fix search on each example: candidates proposed and judged, time to the first
+//!    validated candidate and to the end of the search.
 //!
 //!     cargo bench -p crashloom --bench investigate
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
@@ -129,7 +131,7 @@ fn validation_overhead(runtime: &tokio::runtime::Runtime, name: &str) {
     run_in_place(&root, &reproduce);
     run_in_place(&root, &test);
     let warm = runtime.block_on(validator.validate(&group, &fix)).unwrap();
-    assert!(warm.validated, "{name}: {warm:#?}");
+    assert!(warm.reproduction.is_some(), "{name}: the reproduction must crash before the change: {warm:#?}");
     let mut in_place = Vec::new();
     let mut sandboxed = Vec::new();
     for _ in 0..3 {
@@ -142,18 +144,80 @@ fn validation_overhead(runtime: &tokio::runtime::Runtime, name: &str) {
         let started = Instant::now();
         let report = runtime.block_on(validator.validate(&group, &fix)).unwrap();
         sandboxed.push(started.elapsed());
-        assert!(report.validated);
+        assert_eq!(report.outcome, warm.outcome);
     }
     in_place.sort();
     sandboxed.sort();
     let (base, total) = (in_place[1].as_secs_f64(), sandboxed[1].as_secs_f64());
     println!(
-        "{name}: commands in place {:.0} ms, validation {:.0} ms, overhead {:.0} ms ({:+.0}%)",
+        "{name}: commands in place {:.0} ms, validation {:.0} ms, overhead {:.0} ms ({:+.0}%), outcome {}",
         base * 1000.0,
         total * 1000.0,
         (total - base) * 1000.0,
-        (total - base) / base * 100.0
+        (total - base) / base * 100.0,
+        warm.outcome_words()
     );
+}
+
+/// Time to write and confirm a reproduction when none is configured.
+fn reproduction_writing(runtime: &tokio::runtime::Runtime, name: &str) {
+    let (_dir, root) = example(name);
+    let toml = std::fs::read_to_string(root.join("crashloom.toml")).unwrap();
+    let without: String = toml.lines().filter(|l| !l.starts_with("reproduce")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(root.join("crashloom.toml"), without).unwrap();
+    let config = Config::load(&root).unwrap();
+    let loaded = load_workspace(&root, &config).unwrap();
+    let validator = Validator { root: &root, validate: &config.validate, sandbox: &config.sandbox };
+    for group in &loaded.picture.groups {
+        let input = CrashInput { root: root.clone(), group };
+        let facts = OfflineErrorAnalyzer.analyze(&input);
+        let code = OfflineCodeSearch.search(&input, &facts);
+        let inputs = crashloom::investigate::validator::ValidationInputs {
+            facts: Some(&facts),
+            code: Some(&code),
+            reproduction: None,
+        };
+        let started = Instant::now();
+        let session = runtime.block_on(validator.session(group, inputs)).unwrap();
+        let elapsed = started.elapsed();
+        let found = session.reproduction().map(|r| format!("{:?}: {}", r.origin, r.description));
+        runtime.block_on(session.finish());
+        println!(
+            "{name} {}: reproduction {} in {:.0} ms (with the tests before any change)",
+            group.short_id,
+            found.unwrap_or_else(|| "not found".to_owned()),
+            elapsed.as_secs_f64() * 1000.0
+        );
+    }
+}
+
+fn fix_search(runtime: &tokio::runtime::Runtime, name: &str) {
+    let (_dir, root) = example(name);
+    let config = Arc::new(Config::load(&root).unwrap());
+    let loaded = load_workspace(&root, &config).unwrap();
+    for group in &loaded.picture.groups {
+        let started = Instant::now();
+        let investigation = runtime
+            .block_on(crashloom::investigate::pipeline::investigate(
+                root.clone(),
+                group.clone(),
+                config.clone(),
+                Arc::new(crashloom::investigate::pipeline::Quiet),
+            ))
+            .unwrap();
+        let search = investigation.search.clone().unwrap_or_default();
+        println!(
+            "{name} {}: {} candidates proposed, {} judged, first validated {}, search {} ms, investigation {:.0} ms, proposed: [{}] {}",
+            group.short_id,
+            search.proposed,
+            search.judged,
+            search.first_validated_ms.map_or("never".to_owned(), |ms| format!("after {ms} ms")),
+            search.elapsed_ms,
+            started.elapsed().as_secs_f64() * 1000.0,
+            investigation.candidates.first().map_or("none", |c| c.outcome_words()),
+            investigation.fix().map(|f| f.summary.as_str()).unwrap_or("no fix")
+        );
+    }
 }
 
 fn main() {
@@ -161,5 +225,11 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     for name in ["shop-python", "cart-node", "inventory-rust", "ledger-go"] {
         validation_overhead(&runtime, name);
+    }
+    for name in ["shop-python", "cart-node", "inventory-rust", "ledger-go"] {
+        fix_search(&runtime, name);
+    }
+    for name in ["shop-python", "cart-node", "inventory-rust", "ledger-go"] {
+        reproduction_writing(&runtime, name);
     }
 }

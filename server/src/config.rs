@@ -25,12 +25,31 @@ pub struct Config {
     pub diagnostics: DiagnosticsConfig,
     pub validate: ValidateConfig,
     pub sandbox: SandboxConfig,
+    pub search: SearchConfig,
     /// Where validated fixes go as pull requests (`crashloom watch`, "Open pull request with this
     /// fix"). No section: no pull requests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<PullRequestConfig>,
     /// Which crash groups `crashloom watch` investigates, in which order, how many at once.
     pub watch: WatchConfig,
+}
+
+/// How many candidate changes "Investigate crash" judges, and for how long.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Candidates judged at most, over all rounds.
+    pub max_candidates: usize,
+    /// Time for the whole search, in seconds; what is not judged by then is reported.
+    pub time_budget_secs: u64,
+    /// Rounds of proposing and judging (a model uses the later ones).
+    pub rounds: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self { max_candidates: 24, time_budget_secs: 300, rounds: 3 }
+    }
 }
 
 /// How a proposed fix is proven. Commands are the user's own (trusted) and split into arguments

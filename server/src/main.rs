@@ -95,8 +95,11 @@ fn main() -> ExitCode {
                 Ok(runtime) => runtime,
                 Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
             };
-            runtime.block_on(crashloom::lsp::serve_stdio());
-            ExitCode::SUCCESS
+            let shutdown_requested = runtime.block_on(crashloom::lsp::serve_stdio());
+            // The read of stdin may still be blocked in its thread; it must not keep us alive.
+            runtime.shutdown_background();
+            // The protocol's exit status: 0 after `shutdown`, 1 when the client just went away.
+            if shutdown_requested { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         Command::Crashes { workspace, json } => crashes(workspace, json),
         Command::Investigate { workspace, crash, json } => investigate(workspace, &crash, json),
@@ -327,6 +330,18 @@ fn summary(investigation: &Investigation, report_path: &Path) -> String {
                 RungOutcome::ToolMissing => "TOOL MISSING",
             };
             out.push_str(&format!("  [{mark}] {}: {}\n", rung.name, rung.detail));
+        }
+    }
+    if investigation.candidates.len() > 1 {
+        out.push_str(&format!("\n{} candidate changes tried:\n", investigation.candidates.len()));
+        for (i, candidate) in investigation.candidates.iter().enumerate().take(10) {
+            out.push_str(&format!(
+                "  {}. [{}] {} ({})\n",
+                i + 1,
+                candidate.outcome_words(),
+                candidate.candidate.fix.summary,
+                candidate.candidate.family
+            ));
         }
     }
     out.push_str(&format!("\nReport: {}\n", report_path.display()));

@@ -97,7 +97,10 @@ fn hover_and_code_lens_tell_what_crashed_here() {
     assert!(text.contains("In-app stack, newest call first"), "{text}");
     assert!(text.contains("1. [`receipt`]("), "{text}");
     assert!(text.contains("shop/orders.py:26 ← here"), "{text}");
-    assert!(text.contains("3. [`<module>`]") || text.contains("3. [`\\<module\\>`]"), "{text}");
+    // Code spans hold code as it is: no escaping backslashes inside them.
+    assert!(text.contains("3. [`<module>`]("), "{text}");
+    assert!(text.lines().filter(|l| l.contains('`')).all(|l| !l.contains('\\')), "{text}");
+    assert_eq!(hover["contents"]["kind"], "markdown");
     let nothing = client
         .request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": 2, "character": 0}}));
     assert_eq!(nothing, Value::Null);
@@ -265,5 +268,26 @@ fn unknown_documents_and_wild_positions_get_empty_answers() {
     );
     let lenses = client.request("textDocument/codeLens", json!({"textDocument": {"uri": uri}}));
     assert!(lenses.is_array());
+    client.shutdown();
+}
+
+#[test]
+fn a_trace_cut_off_before_its_exception_is_a_warning_that_says_so() {
+    let workspace = example_workspace("shop-python");
+    let crash_file = workspace.path().join(".crashloom/crashes/guest-checkout.txt");
+    let trace = std::fs::read_to_string(&crash_file).unwrap();
+    let cut: String = trace.lines().filter(|l| !l.starts_with("TypeError")).map(|l| format!("{l}\n")).collect();
+    assert_ne!(cut, trace);
+    std::fs::write(&crash_file, cut).unwrap();
+
+    let mut client = LspClient::start(workspace.path(), Value::Null);
+    let orders = client.wait_for_diagnostics("shop/orders.py", |d| has_line(d, 25));
+    let (_, severity, message) = summary(&at_line(&orders, 25));
+    assert_eq!(severity, 2, "a warning, not an error");
+    assert_eq!(message, "A crash whose trace was cut off before its exception — crashed here 1 time");
+    assert!(orders.iter().all(|d| !d["message"].as_str().unwrap().starts_with(' ')), "{orders:#?}");
+    // The whole trace is still an error.
+    std::fs::write(&crash_file, trace).unwrap();
+    client.wait_for_diagnostics("shop/orders.py", |d| has_line(d, 25) && summary(&at_line(d, 25)).1 == ERROR);
     client.shutdown();
 }

@@ -240,10 +240,9 @@ async fn a_command_cannot_write_outside_the_copy() -> TestResult {
     let workspace = git_workspace()?;
     let original = workspace.path().canonicalize()?.join("app.py");
     let before = std::fs::read_to_string(&original)?;
-    // A host folder outside the sandbox's own mounts (its /tmp is a fresh tmpfs, and the checkout
-    // running this test may live there): one in the home folder.
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_else(|| "/root".into());
-    let elsewhere = tempfile::Builder::new().prefix(".crashloom-sandbox-test-").tempdir_in(home)?;
+    // A host folder outside the copy that the sandbox can see (its /tmp is a fresh tmpfs and the
+    // home directory is hidden): one beside the workspace, under the build's folder.
+    let elsewhere = tempfile::Builder::new().prefix("outside-").tempdir_in(env!("CARGO_TARGET_TMPDIR"))?;
     let outside = elsewhere.path().join("notes.txt");
     std::fs::write(&outside, "mine\n")?;
     let copy = WorkspaceCopy::create(workspace.path()).await?;
@@ -297,6 +296,7 @@ const ALLOWED_ENVIRONMENT: &[&str] = &[
     "npm_config_fund",
     "npm_config_audit",
     "PIP_NO_INDEX",
+    "PYTHONDONTWRITEBYTECODE",
     "PWD",
 ];
 
@@ -491,5 +491,28 @@ async fn a_rust_project_builds_offline_in_the_sandbox_into_the_reused_target_dir
     assert!(target.join("debug/tiny").is_file());
     assert!(!root.join("Cargo.lock").exists(), "the lockfile was written in the copy only");
     copy.remove().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_home_directory_is_hidden_but_the_toolchains_in_it_still_run() -> TestResult {
+    let home = PathBuf::from(std::env::var("HOME")?);
+    let secret = home.join(format!(".crashloom-sandbox-secret-{}", std::process::id()));
+    write(&secret, "aws_secret_access_key = do-not-leak\n")?;
+    let workspace = git_workspace()?;
+    let copy = WorkspaceCopy::create(workspace.path()).await?;
+    let read = run_isolated(&copy, &["cat", &secret.to_string_lossy()]).await;
+    // Rust's toolchain lives under the home directory here (rustup): it must still work.
+    let cargo = run_isolated(&copy, &["cargo", "--version"]).await;
+    copy.remove().await?;
+    std::fs::remove_file(&secret)?;
+
+    let read = read?;
+    assert_ne!(read.status, RunStatus::Exited { code: 0 }, "{}", read.output);
+    assert!(!read.output.contains("do-not-leak"), "{}", read.output);
+    assert!(read.output.contains("No such file"), "{}", read.output);
+    let cargo = cargo?;
+    assert_eq!(cargo.status, RunStatus::Exited { code: 0 }, "{}", cargo.output);
+    assert!(cargo.output.starts_with("cargo "), "{}", cargo.output);
     Ok(())
 }

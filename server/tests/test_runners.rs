@@ -128,3 +128,50 @@ fn node_test_results_come_from_tap() {
     assert!(results.failed.iter().any(|n| n.ends_with("is broken")), "{results:?}");
     assert!(!results.passed.iter().any(|n| n.ends_with("is broken")), "{results:?}");
 }
+
+/// Outputs captured from real runs of the runners (tests/fixtures/testruns/README.md): one test
+/// of the cart passes, three fail.
+fn captured(path: &str) -> TestResults {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/testruns");
+    let text = std::fs::read_to_string(root.join(path)).unwrap();
+    read_results(&text, &root, &[]).unwrap_or_else(|| panic!("no per-test results in {path}"))
+}
+
+const FAILING: [&str; 3] = ["total of an unknown item", "average of an empty cart", "total is wrong"];
+
+fn ends_with_each(names: &BTreeSet<String>, expected: &[&str]) {
+    for name in expected {
+        assert!(names.iter().any(|n| n.ends_with(name)), "{name} not in {names:?}");
+    }
+}
+
+#[test]
+fn jest_vitest_mocha_and_node_spec_output_is_read_per_test() {
+    for path in ["jest/jest.txt", "mocha/mocha.txt", "node-test/node-test-spec.txt"] {
+        let results = captured(path);
+        ends_with_each(&results.failed, &FAILING);
+        ends_with_each(&results.passed, &["total of known items"]);
+        assert!(!results.failed.iter().any(|n| n.ends_with("known items") || n.ends_with(':')), "{path}: {results:?}");
+    }
+    let vitest = captured("vitest/vitest.txt");
+    ends_with_each(&vitest.failed, &FAILING);
+    assert!(!vitest.passed_named);
+    assert_eq!(vitest.passed_count(), 1);
+}
+
+#[test]
+fn junit_reports_and_go_json_and_unittest_captures_are_read_per_test() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/testruns");
+    let junit = read_results("", &root, &["junit/TEST-junit-jupiter.xml".to_owned()]).unwrap();
+    assert_eq!(junit.format, "JUnit XML");
+    assert_eq!(junit.failed.len(), 3, "{junit:?}");
+    assert_eq!(junit.passed.len(), 1, "{junit:?}");
+    let go = captured("go-test/go-test-json.txt");
+    assert_eq!(go.format, "go test -json");
+    // The panic in one test ends the test binary: the test after it never runs, so it is in
+    // neither set (and a test that passed before and did not run after counts as broken).
+    assert_eq!((go.passed.len(), go.failed.len()), (1, 2), "{go:?}");
+    let unittest = captured("unittest/unittest-verbose.txt");
+    assert_eq!(unittest.format, "unittest");
+    assert_eq!((unittest.passed.len(), unittest.failed.len()), (1, 3), "{unittest:?}");
+}

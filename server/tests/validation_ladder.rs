@@ -287,3 +287,56 @@ fn secrets_in_command_output_are_scrubbed_from_the_report() {
     assert!(all.contains("connecting with password=[scrubbed] to the item store"), "{all}");
     assert!(!all.contains("hunter2"), "{all}");
 }
+
+#[test]
+fn changes_judged_one_after_another_in_one_copy_do_not_see_each_other() {
+    let workspace = project(&format!("{REPRODUCE}\n{UNITTEST}"));
+    let root = workspace.path();
+    let config = Config::load(root).unwrap();
+    let group = crash_group(root, &config);
+    let validator = Validator { root, validate: &config.validate, sandbox: &config.sandbox };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let converting =
+        "    if start >= len(items):\n        raise ValueError(\"past the end\")\n    return items[start]\n";
+    let reports = runtime.block_on(async {
+        let mut session = validator.session(&group, Default::default()).await.unwrap();
+        assert!(session.reproduced());
+        let mut reports = Vec::new();
+        for fix in [
+            change("app/pages.py", "    return items[start]\n", converting),
+            change("app/pages.py", "    return items[start]\n", RIGHT_FIX),
+            // The first change is gone again: its text is not there to replace.
+            change("app/pages.py", "raise ValueError(\"past the end\")", "pass"),
+        ] {
+            reports.push(session.judge(&fix).await.unwrap());
+        }
+        session.finish().await;
+        reports
+    });
+    assert_eq!(reports[0].outcome, Some(CrashOutcome::Converted));
+    assert!(reports[1].validated, "{:#?}", reports[1]);
+    assert!(!reports[2].validated);
+    assert!(reports[2].rungs[0].detail.contains("does not apply"), "{}", reports[2].rungs[0].detail);
+    let worktrees = Command::new("git").args(["worktree", "list"]).current_dir(root).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&worktrees.stdout).lines().count(), 1, "the sandbox copy was removed");
+}
+
+#[test]
+fn a_pytest_run_with_its_default_output_reproduces_the_crash() {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(python.exists(), "the test setup installs pytest into .venv (tests/setup-tools.sh)");
+    let workspace = project(&format!(
+        "reproduce = \"{} -m pytest -p no:cacheprovider tests/test_pages.py -k past_the_end\"\n{UNITTEST}",
+        python.display()
+    ));
+    let report = validate(workspace.path(), &change("app/pages.py", "    return items[start]\n", RIGHT_FIX));
+
+    assert!(report.validated, "{report:#?}");
+    let reproduce = rung(&report, "The crash reproduces");
+    assert!(reproduce.commands[0].output.contains("IndexError"), "{}", reproduce.commands[0].output);
+    assert!(
+        reproduce.detail.contains("Before the change it crashed with IndexError in first_of_page"),
+        "{}",
+        reproduce.detail
+    );
+}

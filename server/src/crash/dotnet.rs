@@ -169,8 +169,22 @@ fn split_type_and_message(segment: &str) -> Option<(&str, &str)> {
         Some((ty, message)) => (ty, message),
         None => (segment.trim_end_matches(':'), ""),
     };
-    let ty = ty.trim();
+    // `System.ComponentModel.Win32Exception (0x80004005)`: exceptions with an HRESULT other than
+    // the default print it after the type (`Exception.ToString`).
+    let ty = strip_hresult(ty.trim());
     TYPE_NAME.is_match(ty).then_some((ty, message.trim_end()))
+}
+
+/// `Type (0x80131904)` → `Type`.
+fn strip_hresult(ty: &str) -> &str {
+    match ty.rsplit_once(" (0x") {
+        Some((name, code))
+            if code.len() == 9 && code.ends_with(')') && code[..8].bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            name
+        }
+        _ => ty,
+    }
 }
 
 fn parse_frame(line: &str) -> Option<Frame> {
@@ -293,6 +307,26 @@ mod tests {
         )
         .expect("frame");
         assert_eq!(frame.module.as_deref(), Some("System.Object"));
+    }
+
+    // Written to `Exception.ToString`'s format, which prints a non-default HResult after the type
+    // (`Win32Exception (0x80004005): Access is denied`); .NET cannot run on this machine.
+    #[test]
+    fn headers_with_an_hresult() {
+        let (event, used) = parse_text(
+            "System.ComponentModel.Win32Exception (0x80004005): Access is denied\n   at System.Diagnostics.Process.Kill()\n   at Acme.Jobs.Stop() in /src/Jobs.cs:line 40",
+        )
+        .expect("trace");
+        assert_eq!(used, 3);
+        assert_eq!(event.title(), "System.ComponentModel.Win32Exception: Access is denied");
+        assert_eq!(event.exceptions[0].frames.len(), 2);
+        assert_eq!(
+            strip_hresult("Microsoft.Data.SqlClient.SqlException (0x80131904)"),
+            "Microsoft.Data.SqlClient.SqlException"
+        );
+        // Only an eight-digit HRESULT is one.
+        assert_eq!(strip_hresult("Acme.Error (0x12)"), "Acme.Error (0x12)");
+        assert!(parse_text("Acme.Error (0x12): x\n   at A.B()").is_none());
     }
 
     #[test]

@@ -46,6 +46,19 @@ pub fn parse_crash_file(bytes: &[u8], location: &str) -> ParsedCrashFile {
 }
 
 fn parse_uncompressed(bytes: &[u8], location: &str, parsed: &mut ParsedCrashFile) {
+    // UTF-16 with a byte-order mark, as Windows PowerShell's `Out-File` and `>` write.
+    if let Some(text) = decode_utf16_with_bom(bytes) {
+        match text {
+            Ok(text) => return parse_uncompressed(text.as_bytes(), location, parsed),
+            Err(at) => {
+                parsed.problems.push(format!(
+                    "{location} is UTF-16 text with an invalid character at byte {at}; unreadable characters were replaced."
+                ));
+                let lossy = decode_utf16_lossy(bytes);
+                return parse_uncompressed(lossy.as_bytes(), location, parsed);
+            }
+        }
+    }
     let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
     if bytes.iter().all(u8::is_ascii_whitespace) {
         parsed.problems.push(format!("{location} is empty."));
@@ -75,6 +88,46 @@ fn parse_uncompressed(bytes: &[u8], location: &str, parsed: &mut ParsedCrashFile
     } else {
         read_text(&text, location, parsed);
     }
+}
+
+/// The text of UTF-16 bytes that start with a byte-order mark (`FF FE` little-endian, `FE FF`
+/// big-endian); `Err` with the byte offset of the first unpaired surrogate. `None` without a BOM.
+fn decode_utf16_with_bom(bytes: &[u8]) -> Option<Result<String, usize>> {
+    let units = utf16_units(bytes)?;
+    let mut text = String::with_capacity(units.len());
+    for (index, decoded) in char::decode_utf16(units.iter().copied()).enumerate() {
+        match decoded {
+            Ok(c) => text.push(c),
+            Err(_) => return Some(Err(2 + index * 2)),
+        }
+    }
+    Some(Ok(text))
+}
+
+fn decode_utf16_lossy(bytes: &[u8]) -> String {
+    let units = utf16_units(bytes).unwrap_or_default();
+    char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect()
+}
+
+fn utf16_units(bytes: &[u8]) -> Option<Vec<u16>> {
+    let little_endian = match bytes.get(..2)? {
+        [0xff, 0xfe] => true,
+        [0xfe, 0xff] => false,
+        _ => return None,
+    };
+    // `FF FE 00 00` is UTF-32's little-endian mark, not UTF-16's.
+    if little_endian && bytes.get(2..4) == Some(&[0, 0]) {
+        return None;
+    }
+    let body = bytes.get(2..).unwrap_or_default();
+    Some(
+        body.chunks(2)
+            .map(|pair| {
+                let (a, b) = (pair.first().copied().unwrap_or(0), pair.get(1).copied().unwrap_or(0));
+                if little_endian { u16::from_le_bytes([a, b]) } else { u16::from_be_bytes([a, b]) }
+            })
+            .collect(),
+    )
 }
 
 /// A header line that is a JSON object but not an event, followed by an item header with a `type`.
@@ -176,6 +229,9 @@ fn read_json_lines(text: &str, location: &str, parsed: &mut ParsedCrashFile) {
     let mut not_crashes = 0;
     let mut first_not_crash = None;
     let mut lines = 0;
+    // JSON log records that are not events may still hold a trace in a field (`"exc_info"`,
+    // `"stack"`), its newlines escaped.
+    let mut log_lines = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -187,6 +243,7 @@ fn read_json_lines(text: &str, location: &str, parsed: &mut ParsedCrashFile) {
                 Ok(event) => parsed.events.push(with_origin(event, location, Some(number))),
                 Err(error) => {
                     not_crashes += 1;
+                    log_lines.push(index);
                     first_not_crash.get_or_insert_with(|| format!("line {number}: {}", reason(&error)));
                 }
             },
@@ -201,6 +258,21 @@ fn read_json_lines(text: &str, location: &str, parsed: &mut ParsedCrashFile) {
             .problems
             .push(format!("{invalid} of {lines} lines in {location} are not valid JSON (the first, {first})."));
     }
+    if !log_lines.is_empty() {
+        let mut traces = ParsedCrashFile::default();
+        read_traces(text, location, &mut traces);
+        let in_log_lines = |event: &CrashEvent| {
+            event.origin.as_ref().and_then(|o| o.line).is_some_and(|line| {
+                log_lines.binary_search(&usize::try_from(line).unwrap_or(usize::MAX).saturating_sub(1)).is_ok()
+            })
+        };
+        let found: Vec<CrashEvent> = traces.events.into_iter().filter(in_log_lines).collect();
+        if !found.is_empty() {
+            parsed.events.extend(found);
+            parsed.events.sort_by_key(|e| e.origin.as_ref().and_then(|o| o.line));
+            return;
+        }
+    }
     if let Some(first) = first_not_crash {
         parsed
             .problems
@@ -212,7 +284,14 @@ fn push_event(value: &Value, location: &str, line: Option<u32>, parsed: &mut Par
     match parse_event(value) {
         Ok(event) => parsed.events.push(with_origin(event, location, line)),
         Err(error) => {
-            parsed.problems.push(format!("{location} holds JSON that is not a crash event: {}.", reason(&error)))
+            // A JSON log record with a trace in one of its strings.
+            let before = parsed.events.len();
+            if line.is_none() {
+                read_traces(&value.to_string(), location, parsed);
+            }
+            if parsed.events.len() == before {
+                parsed.problems.push(format!("{location} holds JSON that is not a crash event: {}.", reason(&error)))
+            }
         }
     }
 }

@@ -8,15 +8,16 @@
 //! - `fatal error: all goroutines are asleep - deadlock!` → `fatal error`, value the rest;
 //! - any other `panic: msg` → `panic`, value `msg`.
 //!
-//! Only the first goroutine (the one that crashed) gives frames; the other goroutines of a
-//! `GOTRACEBACK=all` dump are read past so the whole dump counts as one trace. Its
-//! `created by f in goroutine N` line becomes the oldest frame: it is the call that started the
-//! goroutine. Frame `module` is the package path (`crashloom.test/app/orders`), `function` the
+//! The first goroutine (the one that crashed) gives the exception's frames; the other goroutines
+//! of a `GOTRACEBACK=all` dump become [`CrashEvent::threads`], with their wait reasons, as
+//! context. A `created by f in goroutine N` line becomes the oldest frame: it is the call that
+//! started the goroutine. Dumps without a panic are read too: `SIGQUIT: quit` (type `SIGQUIT`)
+//! and bare `goroutine N [running]:` stacks (type `goroutine dump`). Frame `module` is the package path (`crashloom.test/app/orders`), `function` the
 //! rest (`(*Cart).Total`, `main.func1`). Nested panics become a chain: each earlier panic is the
 //! `Context` of the one raised while it was being handled.
 
-use super::detect::looks_like_log_record_start;
-use super::{CrashEvent, Exception, ExceptionLink, Frame, Language, LinkKind};
+use super::logline::looks_like_log_record_start;
+use super::{CrashEvent, Exception, ExceptionLink, Frame, Language, LinkKind, ThreadStack};
 
 /// How many lines may separate the panic message from the first goroutine header.
 const MAX_MESSAGE_LINES: usize = 100;
@@ -25,6 +26,12 @@ const MAX_MESSAGE_LINES: usize = 100;
 /// how many lines of `lines` it used, or `None` when no trace of this format starts there.
 pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
     let first = lines.first()?;
+    if parse_goroutine_header(first).is_some() && !first.starts_with(char::is_whitespace) {
+        return parse_dump(lines, None, 0);
+    }
+    if let Some((signal, description)) = signal_header(first) {
+        return parse_dump(lines, Some((signal, description)), 1);
+    }
     let (fatal, first_message) = if let Some(message) = first.strip_prefix("panic: ") {
         (false, message)
     } else {
@@ -65,13 +72,15 @@ pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
 
     let (newest_first, frames_omitted, stack_end) = read_stack(lines.get(goroutine_start + 1..).unwrap_or(&[]));
     used = used.max(goroutine_start + 1 + stack_end);
-    used += skip_other_goroutines(lines.get(used..).unwrap_or(&[]));
+    let (threads, others_used) = read_other_goroutines(lines.get(used..).unwrap_or(&[]));
+    used += others_used;
 
     let exceptions = exceptions_for(fatal, &messages, newest_first, frames_omitted);
     let mut event = CrashEvent {
         language: Some(Language::Go),
         exceptions,
         thread: Some(format!("goroutine {goroutine_id}")),
+        threads,
         ..CrashEvent::default()
     };
     if let Some(signal) = signal {
@@ -192,8 +201,10 @@ fn strip_arguments(text: &str) -> &str {
     text
 }
 
-/// Skips the stacks of the other goroutines in a dump; returns how many lines they took.
-fn skip_other_goroutines(lines: &[&str]) -> usize {
+/// Reads the stacks of the other goroutines in a dump; returns them (frames oldest first) and
+/// how many lines they took.
+fn read_other_goroutines(lines: &[&str]) -> (Vec<ThreadStack>, usize) {
+    let mut threads = Vec::new();
     let mut used = 0;
     let mut index = 0;
     loop {
@@ -202,16 +213,86 @@ fn skip_other_goroutines(lines: &[&str]) -> usize {
         while lines.get(next).is_some_and(|l| l.trim().is_empty()) {
             next += 1;
         }
-        let Some(header) = lines.get(next) else {
-            return used;
+        let Some((id, status)) = lines.get(next).and_then(|header| parse_goroutine_header(header)) else {
+            return (threads, used);
         };
-        if parse_goroutine_header(header).is_none() {
-            return used;
-        }
-        let (_, _, stack_lines) = read_stack(lines.get(next + 1..).unwrap_or(&[]));
+        let (mut frames, _, stack_lines) = read_stack(lines.get(next + 1..).unwrap_or(&[]));
+        frames.reverse();
+        threads.push(ThreadStack { name: format!("goroutine {id}"), state: Some(status.to_owned()), frames });
         index = next + 1 + stack_lines;
         used = index;
     }
+}
+
+/// `SIGQUIT: quit`, `SIGSEGV: segmentation violation`: the signal the runtime reports, followed by
+/// `PC=... m=0 sigcode=0` and every goroutine.
+fn signal_header(line: &str) -> Option<(&str, &str)> {
+    let (signal, description) = line.split_once(": ")?;
+    let valid = signal.len() > 3
+        && signal.starts_with("SIG")
+        && signal.bytes().all(|b| b.is_ascii_uppercase())
+        && !description.trim().is_empty();
+    valid.then_some((signal, description.trim()))
+}
+
+/// A dump without a panic: `SIGQUIT: quit` (`kill -QUIT`, Ctrl-\\) or bare goroutine stacks
+/// (`runtime.Stack(buf, true)`, `/debug/pprof/goroutine?debug=2`). Every goroutine is read; the
+/// crash site is the running goroutine, else the first that is not the runtime's goroutine 0.
+fn parse_dump(lines: &[&str], signal: Option<(&str, &str)>, start: usize) -> Option<(CrashEvent, usize)> {
+    let mut index = start;
+    // `PC=0x45f1e0 m=0 sigcode=0` and other register-state lines before the first goroutine.
+    while let Some(line) = lines.get(index) {
+        if parse_goroutine_header(line).is_some() {
+            break;
+        }
+        let runtime_line = line.trim().is_empty() || line.starts_with("PC=") || line.starts_with("signal arrived");
+        if !runtime_line || index > start + 8 {
+            return None;
+        }
+        index += 1;
+    }
+    let (mut threads, used) = read_other_goroutines(lines.get(index..).unwrap_or(&[]));
+    if threads.iter().all(|t| t.frames.is_empty()) {
+        return None;
+    }
+    let mut used = index + used;
+    // The register dump after a signal's goroutines: `rax    0x4`, `rflags 0x246`.
+    if signal.is_some() {
+        while lines.get(used).is_some_and(|l| is_register_line(l)) {
+            used += 1;
+        }
+    }
+    let crashing = threads
+        .iter()
+        .position(|t| t.state.as_deref().is_some_and(|s| s.starts_with("running")) && !t.frames.is_empty())
+        .or_else(|| threads.iter().position(|t| t.name != "goroutine 0" && !t.frames.is_empty()))
+        .unwrap_or(0);
+    let crash = threads.remove(crashing);
+    let (ty, value) = match signal {
+        Some((signal, description)) => (signal.to_owned(), description.to_owned()),
+        None => ("goroutine dump".to_owned(), format!("{} goroutines", threads.len() + 1)),
+    };
+    let exception = Exception { ty, value, frames: crash.frames, ..Exception::default() };
+    let mut event = CrashEvent {
+        language: Some(Language::Go),
+        exceptions: vec![exception],
+        thread: Some(crash.name),
+        threads,
+        ..CrashEvent::default()
+    };
+    if let Some(state) = crash.state {
+        event.tags.push(("goroutine.state".to_owned(), state));
+    }
+    Some((event, used))
+}
+
+/// `rax    0xfffffffffffffffc`, `rflags 0x246`, `cs     0x33`.
+fn is_register_line(line: &str) -> bool {
+    let mut parts = line.split_whitespace();
+    let (Some(name), Some(value), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    name.len() <= 6 && name.bytes().all(|b| b.is_ascii_alphanumeric()) && value.starts_with("0x")
 }
 
 /// One exception per panic message, earliest first. The crashing goroutine's frames belong to the

@@ -2,8 +2,8 @@
 //! times it happened. The signature depends only on the event, so the collector's store, the files
 //! source and the language server all agree on it.
 
+use super::library::is_library_path;
 use super::{CrashEvent, Frame};
-use crate::workspace::mapping::is_library_path;
 
 /// How many in-app frames (newest first) take part in the signature.
 const SIGNATURE_FRAMES: usize = 3;
@@ -11,10 +11,16 @@ const SIGNATURE_FRAMES: usize = 3;
 /// Whether a frame is application code by what the event alone says: the source's explicit
 /// `in_app`, otherwise a path that does not run through a dependency or runtime folder.
 pub fn looks_in_app(frame: &Frame) -> bool {
+    looks_in_app_with(frame, &[])
+}
+
+/// [`looks_in_app`], also counting the configured dependency folders (`[mapping]
+/// dependency_folders`) as library code.
+pub fn looks_in_app_with(frame: &Frame, dependency_folders: &[String]) -> bool {
     if let Some(in_app) = frame.in_app {
         return in_app;
     }
-    frame.paths().next().is_some_and(|path| !is_library_path(path))
+    frame.paths().next().is_some_and(|path| !is_library_path(path, dependency_folders))
 }
 
 /// The stable signature of the crash group an event belongs to: the outermost exception's type

@@ -47,6 +47,10 @@ static LOCATION: LazyLock<Regex> = LazyLock::new(|| {
 static EVAL_ORIGIN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\((?P<loc>[^()]*?:\d+:\d+)\)").expect("valid eval origin regex"));
 
+/// The innermost parenthesized script of an eval location whose origin has no position.
+static EVAL_ORIGIN_FILE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\((?P<file>[^()\s]+)\)").expect("valid eval origin file regex"));
+
 /// Firefox eval locations: `http://x/y.js line 12 > eval:1:1`.
 static GECKO_EVAL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?P<file>\S+) line (?P<line>\d+)(?: > \S+ line \d+)* > \S+").expect("valid gecko eval regex")
@@ -62,15 +66,20 @@ static MATCHING_CAUSE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid matching-cause regex")
 });
 
-/// Safari prints frames without a function as a bare location: `http://x/file.js:47:22`.
-static BARE_LOCATION: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(?:[a-z][\w+.-]*://|/)\S*:\d+(?::\d+)?$").expect("valid bare location regex"));
+/// Safari prints frames without a function as a bare location: `http://x/file.js:47:22`; React
+/// Native's JavaScriptCore a bundle-relative one with its column: `102.js:1:2956`.
+static BARE_LOCATION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:(?:[a-z][\w+.-]*://|/)\S*:\d+(?::\d+)?|[\w.-]+\.\w+:\d+:\d+)$").expect("valid bare location regex")
+});
 
 /// Parses a JavaScript trace that starts at `lines[0]` (log prefixes already stripped): Node's
 /// `file:line` + source + caret preamble, an error line (`TypeError: ...`) followed by frames, or
 /// Firefox/Safari frames. Returns the event and how many lines it used, or `None`.
 pub fn parse(lines: &[&str]) -> Option<(CrashEvent, usize)> {
     let first = *lines.first()?;
+    if let Some(parsed) = parse_headless_v8(lines) {
+        return Some(parsed);
+    }
     if first.is_empty() || first.starts_with(char::is_whitespace) {
         return None;
     }
@@ -145,8 +154,21 @@ fn parse_error(
 
     let caps = HEADER.captures(text)?;
     let mut value = caps.name("msg").map_or("", |m| m.as_str()).to_owned();
-    let first_frame = (start + 1..lines.len().min(start + 2 + MAX_MESSAGE_LINES))
+    let mut first_frame = (start + 1..lines.len().min(start + 2 + MAX_MESSAGE_LINES))
         .find(|&i| lines.get(i).is_some_and(|l| indent_of(l) >= base_indent && parse_any_frame(l).is_some()))?;
+    // JavaScriptCore prints frames without a location as the bare function name (`baz`), above
+    // its `eval code` and `f@file:line` frames.
+    let gecko_style = lines.get(first_frame).is_some_and(|l| !l.trim_start().starts_with("at "));
+    if gecko_style {
+        while first_frame > start + 1 && lines.get(first_frame - 1).is_some_and(|l| is_jsc_bare_frame(l)) {
+            first_frame -= 1;
+        }
+        // A lone word above JavaScriptCore frames is a frame, not an error without a message.
+        let named_like_error = caps["name"].ends_with("Error") || caps["name"].ends_with("Exception");
+        if caps.name("msg").is_none() && caps.name("code").is_none() && !named_like_error {
+            return None;
+        }
+    }
     for continuation in lines.get(start + 1..first_frame).unwrap_or_default() {
         value.push('\n');
         value.push_str(continuation);
@@ -166,8 +188,14 @@ fn parse_error(
             pos += 1;
             continue;
         }
-        let Some(frame) = parse_any_frame(line) else {
-            break;
+        if gecko_style && line.trim() == "[native code]" {
+            pos += 1;
+            continue;
+        }
+        let frame = match parse_any_frame(line) {
+            Some(frame) => frame,
+            None if gecko_style && is_jsc_bare_frame(line) => jsc_bare_frame(line),
+            None => break,
         };
         tree.nodes[node].frames.push(frame);
         pos += 1;
@@ -227,20 +255,66 @@ fn parse_properties(lines: &[&str], start: usize, base_indent: usize, node: usiz
 
 /// Firefox/Safari frames with no error line above them (`error.stack` logged on its own).
 fn parse_headless_gecko(lines: &[&str], tree: &mut ExceptionTree) -> Option<(usize, usize)> {
-    let first = *lines.first()?;
+    // JavaScriptCore's bare function names may come first; a located frame must follow them.
+    let bare = lines.iter().take_while(|l| is_jsc_bare_frame(l)).count();
+    let first = *lines.get(bare)?;
     let starts_a_trace = (first.contains('@') && parse_gecko_frame(first).is_some())
         || (parse_gecko_frame(first).is_some()
-            && lines.get(1).is_some_and(|l| l.contains('@') && parse_gecko_frame(l).is_some()));
+            && lines.get(bare + 1).is_some_and(|l| l.contains('@') && parse_gecko_frame(l).is_some()));
     if !starts_a_trace {
         return None;
     }
     let node = tree.push(new_exception("Error", String::new()), None);
     let mut pos = 0;
-    while let Some(frame) = lines.get(pos).and_then(|l| parse_gecko_frame(l)) {
+    while let Some(line) = lines.get(pos) {
+        let frame = if pos < bare {
+            jsc_bare_frame(line)
+        } else if line.trim() == "[native code]" {
+            // A builtin frame without a name: read past it, the trace goes on.
+            pos += 1;
+            continue;
+        } else {
+            match parse_gecko_frame(line) {
+                Some(frame) => frame,
+                None => break,
+            }
+        };
         tree.nodes[node].frames.push(frame);
         pos += 1;
     }
+    // A trailing `[native code]` alone does not belong to the trace.
+    while pos > 0 && lines.get(pos - 1).is_some_and(|l| l.trim() == "[native code]") {
+        pos -= 1;
+    }
     Some((node, pos))
+}
+
+/// V8 frames printed without their `Error: message` line (a stack logged on its own, or the
+/// error line lost): at least two consecutive `at` frames with a location.
+fn parse_headless_v8(lines: &[&str]) -> Option<(CrashEvent, usize)> {
+    let frames: Vec<Frame> = lines.iter().map_while(|l| parse_v8_frame(l)).collect();
+    if frames.len() < 2 || !frames.iter().any(|f| f.filename.is_some()) {
+        return None;
+    }
+    let used = frames.len();
+    let mut tree = ExceptionTree::default();
+    let node = tree.push(new_exception("Error", String::new()), None);
+    tree.nodes[node].frames = frames;
+    Some((event_from(tree, node), used))
+}
+
+/// A JavaScriptCore frame printed as a bare name (`baz`, `eval code`, `global code`).
+fn is_jsc_bare_frame(line: &str) -> bool {
+    static BARE_NAME: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^[\p{L}_$][\p{L}\p{N}_$.]*$").expect("valid bare name regex"));
+    let text = line.trim();
+    matches!(text, "eval code" | "global code" | "module code") || (line == text && BARE_NAME.is_match(text))
+}
+
+fn jsc_bare_frame(line: &str) -> Frame {
+    let text = line.trim();
+    let builtin = matches!(text, "eval code" | "global code" | "module code");
+    Frame { function: Some(text.to_owned()), in_app: builtin.then_some(false), ..Frame::default() }
 }
 
 fn new_exception(name: &str, value: impl Into<String>) -> Exception {
@@ -257,12 +331,13 @@ fn parse_any_frame(line: &str) -> Option<Frame> {
 
 /// `    at fn (file:line:col)`, `at file:line:col`, `at async fn (...)`, `at new Foo (...)`,
 /// `at Object.<anonymous> (...)`, `at fn [as alias] (...)`, `at eval (eval at f (file:l:c), ...)`.
-fn parse_v8_frame(line: &str) -> Option<Frame> {
+pub(crate) fn parse_v8_frame(line: &str) -> Option<Frame> {
     let rest = line.trim_start().strip_prefix("at ")?.trim_end();
     let rest = rest.strip_suffix(" {").or_else(|| rest.strip_suffix(',')).unwrap_or(rest);
     let (function, location) = match split_trailing_parenthesized(rest) {
         Some((function, location)) if !function.is_empty() => (Some(function), location),
-        Some(_) => (None, rest),
+        // `at (webpack:///mnt/app/Main.js:170:58)`: a location in parentheses, no function.
+        Some((_, location)) => (None, location),
         // A line cut off inside the location: `at fn (/app/a`.
         None => match rest.split_once(" (") {
             Some((function, location)) if !location.contains([')', ' ']) => (Some(function), location),
@@ -299,12 +374,13 @@ fn split_trailing_parenthesized(text: &str) -> Option<(&str, &str)> {
                     // V8 separates function and location by a space; `Foo.run(Foo.java:3)` is a
                     // JVM frame.
                     let function = text.get(..index)?;
-                    if !function.is_empty() && !function.ends_with(' ') {
+                    let location = text.get(index + 1..text.len() - 1)?;
+                    // React Native on Android prints `at render(/path/App.js:78:24)`: a location
+                    // with a line and a column is V8's, never a JVM `File.java:12`.
+                    if !function.is_empty() && !function.ends_with(' ') && !has_line_and_column(location) {
                         return None;
                     }
-                    let function = function.trim_end();
-                    let location = text.get(index + 1..text.len() - 1)?;
-                    return Some((function, location));
+                    return Some((function.trim_end(), location));
                 }
             }
             _ => {}
@@ -323,7 +399,7 @@ fn parse_gecko_frame(line: &str) -> Option<Frame> {
     if text.starts_with("at ") {
         return None;
     }
-    let Some((function, location)) = text.split_once('@') else {
+    let Some((function, location)) = split_gecko_frame(text) else {
         return BARE_LOCATION.is_match(text).then(|| parse_location(text));
     };
     // A location is a URL, a path or a script name: junk like `x@x@x:1` is none of these.
@@ -344,17 +420,66 @@ fn parse_gecko_frame(line: &str) -> Option<Frame> {
     };
     // Firefox marks async and promise frames with `async*`, anonymous closures with `/<`.
     let function = function.rsplit('*').next().unwrap_or(function).trim_end_matches("/<");
-    frame.function = (!function.is_empty()).then(|| function.to_owned());
+    frame.function = gecko_function_name(function);
     Some(frame)
+}
+
+/// Splits `function@location` at the first `@` outside brackets and quotes:
+/// `obj["@fn"]@Scratchpad/1:10:29`, `who@http://host/misc/@stuff/foo.js:3:9`.
+fn split_gecko_frame(text: &str) -> Option<(&str, &str)> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    for (index, c) in text.char_indices() {
+        match (quote, c) {
+            (Some(open), c) if c == open => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[' | '(' | '<' | '{') => depth += 1,
+            (None, ']' | ')' | '>' | '}') => depth = depth.saturating_sub(1),
+            (None, '@') if depth == 0 => return Some((text.get(..index)?, text.get(index + 1..)?)),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Old Gecko and Opera print arguments and anonymous markers around the name:
+/// `bar(1)`, `()`, `<anonymous function: run>([arguments not available])`, `<anonymous function>`.
+fn gecko_function_name(function: &str) -> Option<String> {
+    let mut name = function.trim();
+    if name.ends_with(')')
+        && let Some(open) = name.find('(')
+    {
+        name = name.get(..open).unwrap_or(name).trim_end();
+    }
+    if let Some(inner) = name.strip_prefix("<anonymous function").and_then(|rest| rest.strip_suffix('>')) {
+        name = inner.strip_prefix(": ").unwrap_or("");
+    }
+    (!name.is_empty() && name != "(null)").then(|| name.to_owned())
+}
+
+/// `…:78:24` at the end of a location.
+fn has_line_and_column(location: &str) -> bool {
+    let mut parts = location.rsplitn(3, ':');
+    let numeric = |s: Option<&str>| s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    numeric(parts.next()) && numeric(parts.next()) && parts.next().is_some_and(|file| !file.is_empty())
 }
 
 /// A frame's location: `file:line:col`, a `file://` URL, `node:internal/...`, an eval location,
 /// or a builtin such as `<anonymous>`, `native`, `index 0`.
-fn parse_location(location: &str) -> Frame {
-    if location.starts_with("eval at ")
-        && let Some(origin) = EVAL_ORIGIN.captures(location)
-    {
-        return parse_location(&origin["loc"]);
+pub(crate) fn parse_location(location: &str) -> Frame {
+    if location.starts_with("eval at ") {
+        if let Some(origin) = EVAL_ORIGIN.captures(location) {
+            return parse_location(&origin["loc"]);
+        }
+        // `eval at proxyClass (webpack:///x.js?), <anonymous>:4:17`: the script that called eval,
+        // without a position in it (4:17 is a position in the evaluated code).
+        if let Some(origin) = EVAL_ORIGIN_FILE.captures(location) {
+            let mut frame = parse_location(&origin["file"]);
+            frame.line = None;
+            frame.column = None;
+            return frame;
+        }
     }
     let Some(caps) = LOCATION.captures(location) else {
         return Frame::default();
@@ -362,9 +487,14 @@ fn parse_location(location: &str) -> Frame {
     let line = caps.name("line").and_then(|m| m.as_str().parse::<u32>().ok()).filter(|&n| n > 0);
     let column = caps.name("col").and_then(|m| m.as_str().parse::<u32>().ok()).filter(|&n| n > 0);
     let file = caps.name("file").map_or("", |m| m.as_str());
-    let builtin = file.is_empty() || file == "<anonymous>" || file == "native" || file.starts_with("index ");
+    let builtin = file.is_empty()
+        || file == "<anonymous>"
+        || file == "native"
+        || file == "eval code"
+        || file.starts_with("index ");
     if builtin || line.is_none() && !file.contains(['/', '\\']) {
-        return Frame { in_app: Some(false), ..Frame::default() };
+        // `<anonymous>:8:9`, Edge's `eval code:1:18`: no file, but a position in the code.
+        return Frame { line, column: line.and(column), in_app: Some(false), ..Frame::default() };
     }
     let path = normalize_path(file);
     let library = path.starts_with("node:")
@@ -560,6 +690,55 @@ mod tests {
                 .expect("headless trace");
         assert_eq!(used, 3);
         assert_eq!(event.exceptions[0].frames.len(), 3);
+    }
+
+    // Formats from the runtimes' stack printers that cannot run here (webpack bundles in Chrome,
+    // React Native on Android, JavaScriptCore); the lines are those quoted in the bug reports.
+    #[test]
+    fn v8_locations_that_used_to_become_garbage() {
+        let frame = parse_v8_frame("    at (webpack:///mnt/app/Main.js:170:58)").expect("frame");
+        assert_eq!(
+            (frame.function, frame.filename.as_deref(), frame.line, frame.column),
+            (None, Some("mnt/app/Main.js"), Some(170), Some(58))
+        );
+        let frame = parse_v8_frame("    at render(/data/app/index.android.bundle:78:24)").expect("React Native frame");
+        assert_eq!((frame.function.as_deref(), frame.line, frame.column), (Some("render"), Some(78), Some(24)));
+        let frame = parse_v8_frame("    at foo (<anonymous>:8:9)").expect("anonymous frame");
+        assert_eq!((frame.filename, frame.line, frame.column, frame.in_app), (None, Some(8), Some(9), Some(false)));
+        // A JVM frame is still not V8's: its location has a line but no column.
+        assert!(parse_v8_frame("\tat com.acme.Foo.run(Foo.java:12)").is_none());
+        assert!(parse_v8_frame("\tat com.acme.Foo.run(Native Method)").is_none());
+    }
+
+    #[test]
+    fn javascriptcore_native_code_lines_do_not_split_a_trace() {
+        let (event, used) = parse_text(
+            "TypeError: undefined is not an object\n102.js:1:2956\nmap@[native code]\n[native code]\nrender@http://localhost:8081/index.bundle:78:24\nglobal code@http://localhost:8081/index.bundle:90:3",
+        )
+        .expect("trace");
+        assert_eq!(used, 6);
+        let functions: Vec<_> =
+            event.exceptions[0].frames.iter().map(|f| f.function.as_deref().unwrap_or("")).collect();
+        assert_eq!(functions, ["global code", "render", "map", ""]);
+        assert_eq!(event.exceptions[0].frames[3].filename.as_deref(), Some("102.js"));
+    }
+
+    #[test]
+    fn gecko_function_names_with_at_signs_and_arguments() {
+        let frame = parse_gecko_frame("obj[\"@fn\"]@Scratchpad/1:10:29").expect("frame");
+        assert_eq!(
+            (frame.function.as_deref(), frame.filename.as_deref(), frame.line),
+            (Some("obj[\"@fn\"]"), Some("Scratchpad/1"), Some(10))
+        );
+        let frame =
+            parse_gecko_frame("<anonymous function: run>([arguments not available])@http://x/f.js:27").expect("frame");
+        assert_eq!(frame.function.as_deref(), Some("run"));
+        let frame = parse_gecko_frame("who@http://localhost:5000/misc/@stuff/foo.js:3:9").expect("frame");
+        assert_eq!(
+            (frame.function.as_deref(), frame.abs_path.as_deref()),
+            (Some("who"), Some("http://localhost:5000/misc/@stuff/foo.js"))
+        );
+        assert!(parse_gecko_frame("ada@example.com").is_none());
     }
 
     #[test]

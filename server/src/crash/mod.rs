@@ -12,10 +12,14 @@ pub mod go;
 pub mod group;
 pub mod javascript;
 pub mod jvm;
+pub mod library;
+pub mod logline;
 pub mod model;
 pub mod python;
 pub mod ruby;
 pub mod rust;
+pub mod scan;
 pub mod sentry;
+pub mod testrun;
 
 pub use model::*;

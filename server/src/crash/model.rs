@@ -75,6 +75,26 @@ pub struct CrashEvent {
     /// Pre-aggregated group facts, when the source already grouped events (a Sentry issue, the
     /// collector's store). Events without it are grouped by Crashloom's own signature.
     pub issue: Option<IssueSummary>,
+    /// The failing test this crash was read from, when it came from a test runner's output
+    /// (`test_cart.py::test_total`, `tests::total_is_wrong`, `cart > total of an unknown item`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_name: Option<String>,
+    /// The other threads or goroutines printed with the crash (a Go `GOTRACEBACK=all` dump, a
+    /// `SIGQUIT` dump), in the order printed: context for the crash site, not part of the crash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub threads: Vec<ThreadStack>,
+}
+
+/// A thread or goroutine printed beside the crashing one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ThreadStack {
+    /// `goroutine 18`.
+    pub name: String,
+    /// What it was doing: Go's wait reason (`chan receive`, `semacquire`, `running`), with the
+    /// minutes it had waited when printed (`chan receive, 5 minutes`).
+    pub state: Option<String>,
+    /// Oldest call first, like [`Exception::frames`]; a Go `created by` frame is the oldest.
+    pub frames: Vec<Frame>,
 }
 
 /// Where a crash event was read from.

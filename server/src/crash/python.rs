@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::detect::looks_like_log_record_start;
+use super::logline::looks_like_log_record_start;
 use super::{CrashEvent, Exception, ExceptionLink, Frame, Language, LinkKind, SourceContext};
 
 const TRACEBACK_HEADER: &str = "Traceback (most recent call last):";

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::detect::looks_like_log_record_start;
+use super::logline::looks_like_log_record_start;
 use super::{CrashEvent, Exception, Frame, Language};
 
 /// `thread 'main' (123) panicked at src/main.rs:3:5:` (≥1.91) or without ` (123)` (1.73–1.90).

@@ -78,6 +78,7 @@ pub fn parse_event(value: &Value) -> Result<CrashEvent, SentryEventError> {
         tags,
         origin: None,
         issue: string_of(event, &["groupID", "group_id"]).map(|id| IssueSummary { id, ..IssueSummary::default() }),
+        ..CrashEvent::default()
     })
 }
 

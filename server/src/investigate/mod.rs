@@ -12,10 +12,12 @@
 //! Crash data is untrusted: agents quote it, never execute it, never pass it to a shell.
 
 pub mod analyzer;
+pub mod candidates;
 pub mod code_search;
 pub mod diff;
 pub mod fix;
 pub mod history;
+pub mod localize;
 pub mod pipeline;
 pub mod report;
 pub mod reproduce;

@@ -3,14 +3,20 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::analyzer::OfflineErrorAnalyzer;
+use super::candidates::OfflineCandidates;
 use super::code_search::OfflineCodeSearch;
 use super::fix::OfflineFixProposer;
+use super::localize::{Location, rank_locations};
 use super::root_cause::OfflineRootCause;
+use super::search::{
+    Candidate, CandidateProposer, Judged, ProposalContext, RankedCandidate, SearchLimits, SearchSummary, rank,
+};
 use super::validator::{ValidationInputs, ValidationReport, Validator};
 use super::{
     CodeContext, CodeSearch, CrashFacts, CrashInput, ErrorAnalyzer, FixOutcome, FixProposer, Hypothesis,
@@ -40,6 +46,15 @@ pub struct Investigation {
     /// Content of each changed file when the fix was validated, to tell later whether the fix
     /// still stands on the same code: (path, FNV-1a of the content).
     pub file_fingerprints: Vec<(String, String)>,
+    /// The in-app frames ranked by how likely the fix belongs there, with evidence.
+    #[serde(default)]
+    pub localization: Vec<Location>,
+    /// Every candidate change the search tried (or did not get to), best first; the first is `fix`.
+    #[serde(default)]
+    pub candidates: Vec<RankedCandidate>,
+    /// What the search did.
+    #[serde(default)]
+    pub search: Option<SearchSummary>,
 }
 
 impl Investigation {
@@ -87,19 +102,32 @@ pub enum InvestigateError {
     Internal(String),
 }
 
-/// Runs the agents on one crash group.
+/// Runs the agents on one crash group: the analysis, then the fix search, in which every
+/// candidate change is judged by the Sandbox Validator.
 pub async fn investigate(
     root: PathBuf,
     group: CrashGroup,
     config: Arc<Config>,
     progress: Arc<dyn Progress>,
 ) -> Result<Investigation, InvestigateError> {
+    let proposers: Vec<Arc<dyn CandidateProposer>> = vec![Arc::new(OfflineCandidates)];
+    investigate_with(root, group, config, progress, proposers).await
+}
+
+/// [`investigate`] with the given candidate proposers (the offline families, a model).
+pub async fn investigate_with(
+    root: PathBuf,
+    group: CrashGroup,
+    config: Arc<Config>,
+    progress: Arc<dyn Progress>,
+    proposers: Vec<Arc<dyn CandidateProposer>>,
+) -> Result<Investigation, InvestigateError> {
     let span = tracing::info_span!("investigate", crash = %group.short_id);
     let _entered = span.enter();
     let check =
         |progress: &dyn Progress| if progress.is_cancelled() { Err(InvestigateError::Cancelled) } else { Ok(()) };
 
-    // Agents 1-4 read files, parse and ask git: off the async threads.
+    // Agents 1-3 read files, parse and ask git: off the async threads.
     let analysis = {
         let (root, group, progress) = (root.clone(), group.clone(), progress.clone());
         tokio::task::spawn_blocking(move || -> Result<_, InvestigateError> {
@@ -110,34 +138,59 @@ pub async fn investigate(
             progress.step(1, "searching the code");
             let code = OfflineCodeSearch.search(&input, &facts);
             check(progress.as_ref())?;
-            progress.step(2, "ranking root causes");
+            progress.step(2, "ranking root causes and locations");
             let hypotheses = OfflineRootCause.hypotheses(&input, &facts, &code);
-            check(progress.as_ref())?;
-            progress.step(3, "proposing a fix");
-            let fix = OfflineFixProposer.propose(&input, &facts, &code, &hypotheses);
-            Ok((facts, code, hypotheses, fix))
+            let localization = rank_locations(&root, &facts, &code);
+            Ok((facts, code, hypotheses, localization))
         })
         .await
         .map_err(|e| InvestigateError::Internal(e.to_string()))??
     };
-    let (facts, code, hypotheses, fix) = analysis;
+    let (facts, code, hypotheses, localization) = analysis;
     check(progress.as_ref())?;
 
+    progress.step(3, "proposing candidate changes");
+    let inputs = SearchInputs {
+        root: &root,
+        group: &group,
+        config: &config,
+        facts: &facts,
+        code: &code,
+        hypotheses: &hypotheses,
+        localization: &localization,
+    };
+    let (candidates, summary) = tokio::select! {
+        searched = run_search(&inputs, &proposers, progress.as_ref()) => searched?,
+        () = cancelled(progress.as_ref()) => return Err(InvestigateError::Cancelled),
+    };
+
+    let best = candidates.first();
+    let mut hypotheses = hypotheses;
+    if let Some(chain) = best.and_then(|best| caller_chain(best, &localization, &facts)) {
+        hypotheses.insert(0, chain);
+    }
+    let fix = match best {
+        Some(best) => FixOutcome::Proposed { fix: best.candidate.fix.clone() },
+        None => {
+            // Nothing to try: the rules say why.
+            let (root, group, facts, code, hypotheses) =
+                (root.clone(), group.clone(), facts.clone(), code.clone(), hypotheses.clone());
+            tokio::task::spawn_blocking(move || {
+                OfflineFixProposer.propose(&CrashInput { root, group: &group }, &facts, &code, &hypotheses)
+            })
+            .await
+            .map_err(|e| InvestigateError::Internal(e.to_string()))?
+        }
+    };
+    let fix = match fix {
+        FixOutcome::Proposed { fix } if best.is_none() => {
+            FixOutcome::NoConfidentFix { reason: format!("no candidate change could be tried ({})", fix.summary) }
+        }
+        other => other,
+    };
     let (diff, file_fingerprints) = match &fix {
         FixOutcome::Proposed { fix } => describe_changes(&root, fix),
         FixOutcome::NoConfidentFix { .. } => (None, Vec::new()),
-    };
-    let validation = match &fix {
-        FixOutcome::Proposed { fix } => {
-            progress.step(4, "proving the fix in a sandbox");
-            let validator = Validator { root: &root, validate: &config.validate, sandbox: &config.sandbox };
-            // Dropping the validation on cancel kills its commands and removes its copy.
-            tokio::select! {
-                report = validator.validate_with(&group, fix, ValidationInputs { facts: Some(&facts), code: Some(&code), reproduction: None }) => Some(report?),
-                () = cancelled(progress.as_ref()) => return Err(InvestigateError::Cancelled),
-            }
-        }
-        FixOutcome::NoConfidentFix { .. } => None,
     };
     Ok(Investigation {
         group_id: group.id.clone(),
@@ -147,11 +200,206 @@ pub async fn investigate(
         facts,
         code,
         hypotheses,
+        validation: best.and_then(|b| b.report.clone()),
         fix,
-        validation,
         diff,
         file_fingerprints,
+        localization,
+        candidates,
+        search: Some(summary),
     })
+}
+
+/// When the validated change is in a caller, the hypothesis that explains why the fix belongs
+/// there rather than at the crash site.
+fn caller_chain(best: &RankedCandidate, localization: &[Location], facts: &CrashFacts) -> Option<Hypothesis> {
+    if !best.report.as_ref().is_some_and(|r| r.validated) {
+        return None;
+    }
+    let site = facts.crash_site.as_ref()?;
+    let crash_label = format!("{}:{}", site.path, site.function.as_deref().unwrap_or("?"));
+    if best.candidate.location == crash_label {
+        return None;
+    }
+    let place = localization.iter().find(|l| l.label() == best.candidate.location)?;
+    let crashed = localization.iter().find(|l| l.label() == crash_label);
+    let function = place.function.as_deref().unwrap_or("the caller");
+    let crashed_name = site.function.as_deref().unwrap_or("the crashing function");
+    let mut evidence: Vec<String> = place.evidence.iter().map(|e| format!("`{function}` {e}")).collect();
+    if let Some(crashed) = crashed {
+        evidence.extend(crashed.evidence.iter().filter(|e| e.contains("pins") || e.contains("parameter")).cloned());
+    }
+    evidence.push(format!("validated in the sandbox: {}", best.candidate.fix.summary));
+    Some(Hypothesis {
+        summary: format!(
+            "The change belongs in `{function}` ({}), not in `{crashed_name}` where it crashed: {} — {}",
+            place.path,
+            place.evidence.iter().filter(|e| !e.contains("call(s) up")).cloned().collect::<Vec<_>>().join("; "),
+            best.candidate.fix.rationale
+        ),
+        confidence: 0.9,
+        evidence,
+        by: "fix search".to_owned(),
+    })
+}
+
+struct SearchInputs<'a> {
+    root: &'a Path,
+    group: &'a CrashGroup,
+    config: &'a Config,
+    facts: &'a CrashFacts,
+    code: &'a CodeContext,
+    hypotheses: &'a [Hypothesis],
+    localization: &'a [Location],
+}
+
+/// Rounds of proposing and judging, within the limits; returns the candidates ranked.
+async fn run_search(
+    inputs: &SearchInputs<'_>,
+    proposers: &[Arc<dyn CandidateProposer>],
+    progress: &dyn Progress,
+) -> Result<(Vec<RankedCandidate>, SearchSummary), InvestigateError> {
+    let started = Instant::now();
+    let limits = SearchLimits {
+        max_candidates: inputs.config.search.max_candidates.max(1),
+        time_budget: Duration::from_secs(inputs.config.search.time_budget_secs.max(1)),
+        rounds: inputs.config.search.rounds.max(1),
+    };
+    let validator = Validator { root: inputs.root, validate: &inputs.config.validate, sandbox: &inputs.config.sandbox };
+    let mut summary =
+        SearchSummary { proposers: proposers.iter().map(|p| p.name()).collect(), ..SearchSummary::default() };
+    let mut judged: Vec<Judged> = Vec::new();
+    let mut not_judged: Vec<(Candidate, String)> = Vec::new();
+    let mut seen: Vec<Vec<crate::sandbox::FileChange>> = Vec::new();
+    let mut session = None;
+    for round in 1..=limits.rounds {
+        summary.rounds = round;
+        let proposals = propose_round(inputs, proposers, &judged, round).await?;
+        let fresh: Vec<Candidate> = proposals
+            .into_iter()
+            .filter(|c| {
+                let new = !c.fix.changes.is_empty() && !seen.contains(&c.fix.changes);
+                if new {
+                    seen.push(c.fix.changes.clone());
+                }
+                new
+            })
+            .collect();
+        if fresh.is_empty() {
+            break;
+        }
+        summary.proposed += fresh.len();
+        let count = fresh.len();
+        for (index, candidate) in fresh.into_iter().enumerate() {
+            if progress.is_cancelled() {
+                return Err(InvestigateError::Cancelled);
+            }
+            if judged.len() >= limits.max_candidates {
+                let why = format!(
+                    "the search judges at most {} candidates (`[search] max_candidates`)",
+                    limits.max_candidates
+                );
+                summary.stopped.get_or_insert_with(|| why.clone());
+                not_judged.push((candidate, why));
+                continue;
+            }
+            if started.elapsed() > limits.time_budget {
+                let why = format!(
+                    "the search's time budget of {} s ran out (`[search] time_budget_secs`)",
+                    limits.time_budget.as_secs()
+                );
+                summary.stopped.get_or_insert_with(|| why.clone());
+                not_judged.push((candidate, why));
+                continue;
+            }
+            if session.is_none() {
+                progress.step(4, "preparing the sandbox: the tests before any change, and a reproduction");
+                session = Some(
+                    validator
+                        .session(
+                            inputs.group,
+                            ValidationInputs { facts: Some(inputs.facts), code: Some(inputs.code), reproduction: None },
+                        )
+                        .await?,
+                );
+            }
+            let Some(active) = session.as_mut() else { break };
+            if !active.reproduced() && !judged.is_empty() {
+                not_judged.push((
+                    candidate,
+                    "no reproduction crashes the same way, so no change can be validated".to_owned(),
+                ));
+                continue;
+            }
+            progress.step(4, &format!("round {round}, candidate {} of {count}: {}", index + 1, candidate.fix.summary));
+            let report = active.judge(&candidate.fix).await?;
+            if report.validated && summary.first_validated_ms.is_none() {
+                summary.first_validated_ms = Some(started.elapsed().as_millis() as u64);
+            }
+            judged.push(Judged { candidate, report });
+        }
+        // The offline families say everything at once; later rounds are for proposers that learn
+        // from the verdicts, and there is no need for one once a change is validated.
+        if judged.iter().any(|j| j.report.validated) {
+            break;
+        }
+    }
+    if let Some(session) = session {
+        session.finish().await;
+    }
+    summary.judged = judged.len();
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    let mut ranked: Vec<RankedCandidate> = judged
+        .into_iter()
+        .map(|j| RankedCandidate {
+            diff: describe_changes(inputs.root, &j.candidate.fix).0.unwrap_or_default(),
+            candidate: j.candidate,
+            report: Some(j.report),
+            reasons: Vec::new(),
+            not_judged: None,
+        })
+        .collect();
+    ranked.extend(not_judged.into_iter().map(|(candidate, why)| RankedCandidate {
+        diff: describe_changes(inputs.root, &candidate.fix).0.unwrap_or_default(),
+        candidate,
+        report: None,
+        reasons: Vec::new(),
+        not_judged: Some(why),
+    }));
+    let locations: Vec<String> = inputs.localization.iter().map(Location::label).collect();
+    Ok((rank(ranked, &locations), summary))
+}
+
+/// One round of proposals from every proposer, off the async threads (a model waits on the network).
+async fn propose_round(
+    inputs: &SearchInputs<'_>,
+    proposers: &[Arc<dyn CandidateProposer>],
+    judged: &[Judged],
+    round: usize,
+) -> Result<Vec<Candidate>, InvestigateError> {
+    let (root, group, facts, code, hypotheses, judged) = (
+        inputs.root.to_path_buf(),
+        inputs.group.clone(),
+        inputs.facts.clone(),
+        inputs.code.clone(),
+        inputs.hypotheses.to_vec(),
+        judged.to_vec(),
+    );
+    let proposers = proposers.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let input = CrashInput { root, group: &group };
+        let context = ProposalContext {
+            input: &input,
+            facts: &facts,
+            code: &code,
+            hypotheses: &hypotheses,
+            judged: &judged,
+            round,
+        };
+        proposers.iter().flat_map(|proposer| proposer.propose(&context)).collect()
+    })
+    .await
+    .map_err(|e| InvestigateError::Internal(e.to_string()))
 }
 
 /// Completes once the investigation is cancelled.

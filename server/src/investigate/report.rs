@@ -136,6 +136,23 @@ pub fn render(inv: &Investigation) -> String {
     }
     out.push('\n');
 
+    if !inv.localization.is_empty() {
+        let _ = writeln!(out, "## Where the fix may belong\n");
+        for (i, location) in inv.localization.iter().take(5).enumerate() {
+            let _ = writeln!(
+                out,
+                "{}. {} `{}:{}` (score {:.2}): {}",
+                i + 1,
+                location.function.as_deref().map(code).unwrap_or_default(),
+                location.path,
+                location.line,
+                location.score,
+                location.evidence.iter().map(|e| e.replace('\n', " ")).collect::<Vec<_>>().join("; ")
+            );
+        }
+        out.push('\n');
+    }
+
     let _ = writeln!(out, "## Proposed change\n");
     match &inv.fix {
         FixOutcome::NoConfidentFix { reason } => {
@@ -161,6 +178,10 @@ pub fn render(inv: &Investigation) -> String {
                 let _ = writeln!(out, "{}", fenced("diff", diff));
             }
         }
+    }
+
+    if inv.candidates.len() > 1 || inv.search.is_some() {
+        render_candidates(&mut out, inv);
     }
 
     if let Some(validation) = &inv.validation {
@@ -230,6 +251,59 @@ pub fn render(inv: &Investigation) -> String {
         }
     }
     out
+}
+
+/// Every candidate the search tried, best first, with its outcome, why it ranks there, and its diff.
+fn render_candidates(out: &mut String, inv: &Investigation) {
+    let _ = writeln!(out, "## Candidates tried\n");
+    if let Some(search) = &inv.search {
+        let first = search.first_validated_ms.map(|ms| format!(", first validated after {ms} ms")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{} proposed by {}, {} judged in {} round(s), {} ms{first}.{}\n",
+            search.proposed,
+            search.proposers.join(", "),
+            search.judged,
+            search.rounds,
+            search.elapsed_ms,
+            search.stopped.as_deref().map(|why| format!(" Stopped early: {why}.")).unwrap_or_default()
+        );
+    }
+    if inv.candidates.is_empty() {
+        let _ = writeln!(out, "No candidate change applied to this crash.\n");
+        return;
+    }
+    let _ = writeln!(out, "| # | outcome | family | where | change |\n|---|---|---|---|---|");
+    for (i, candidate) in inv.candidates.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            i + 1,
+            candidate.outcome_words(),
+            candidate.candidate.family,
+            code(&candidate.candidate.location),
+            candidate.candidate.fix.summary.replace('|', "\\|").replace('\n', " ")
+        );
+    }
+    out.push('\n');
+    for (i, candidate) in inv.candidates.iter().enumerate() {
+        let _ = writeln!(out, "### {}. {}\n", i + 1, candidate.candidate.fix.summary.replace('\n', " "));
+        let _ = writeln!(out, "{}\n", candidate.reasons.join("; "));
+        if let Some(report) = &candidate.report {
+            let failed: Vec<String> = report
+                .rungs
+                .iter()
+                .filter(|r| r.outcome != RungOutcome::Passed)
+                .map(|r| format!("{}: {}", r.name, r.detail.replace('\n', " ")))
+                .collect();
+            if !failed.is_empty() {
+                let _ = writeln!(out, "{}\n", failed.join(" "));
+            }
+        }
+        if !candidate.diff.is_empty() {
+            let _ = writeln!(out, "{}", fenced("diff", &candidate.diff));
+        }
+    }
 }
 
 fn origin_words(origin: &ReproductionOrigin) -> String {

@@ -347,29 +347,78 @@ fn read_tap(output: &str) -> TestResults {
     results
 }
 
-/// The check-mark reporters (`node --test` spec, Jest verbose, Vitest, Mocha): `✔ name (1ms)` or
-/// `✓ name` passed, `✖ name` / `✕ name` / `×` failed.
+/// The check-mark reporters (`node --test` spec, Jest, Vitest, Mocha): `✔ name (1ms)` or
+/// `✓ name` passed, `✖ name` / `✕ name` / `× name 4ms` failed; Mocha numbers its failures
+/// (`1) name`) above its `N passing` line; Vitest names only failures and counts the rest
+/// (`(4 tests | 3 failed)`).
 fn read_check_marks(output: &str) -> TestResults {
     let mut results = TestResults::new("reporter check marks");
+    let mut counted: Option<(usize, usize)> = None;
+    let mut before_summary = true;
     for line in output.lines() {
         let trimmed = line.trim();
-        let (passed, rest) = match trimmed.chars().next() {
-            Some('✔' | '✓' | '√') => (true, &trimmed[trimmed.chars().next().map_or(0, char::len_utf8)..]),
-            Some('✖' | '✕' | '×') => (false, &trimmed[trimmed.chars().next().map_or(0, char::len_utf8)..]),
-            _ => continue,
+        if trimmed.ends_with(" passing") || trimmed.contains(" passing (") {
+            before_summary = false;
+        }
+        if let Some(counts) = vitest_counts(trimmed) {
+            let (tests, failed) = counted.unwrap_or((0, 0));
+            counted = Some((tests + counts.0, failed + counts.1));
+        }
+        let mut chars = trimmed.chars();
+        let (passed, rest) = match chars.next() {
+            Some('✔' | '✓' | '√') => (true, chars.as_str()),
+            Some('✖' | '✕' | '×') => (false, chars.as_str()),
+            _ => {
+                // Mocha: `  1) name` in the list of tests, before the summary.
+                match mocha_failure(trimmed) {
+                    Some(name) if before_summary => results.record(name.to_owned(), false),
+                    _ => {}
+                }
+                continue;
+            }
         };
         let name = strip_duration(rest.trim());
-        if !name.is_empty() {
+        if !name.is_empty() && !name.ends_with(':') {
             results.record(name.to_owned(), passed);
         }
     }
+    if let Some((tests, failed)) = counted
+        && results.passed.is_empty()
+        && tests > failed
+    {
+        results.passed_named = false;
+        results.passed_unnamed = tests - failed;
+    }
     results
+}
+
+/// Vitest's `❯ file (4 tests | 3 failed) 11ms` or `✓ file (4 tests) 3ms`: (tests, failed).
+fn vitest_counts(line: &str) -> Option<(usize, usize)> {
+    let inner = line.split_once('(')?.1.split_once(')')?.0;
+    let mut parts = inner.split(" | ");
+    let tests = parts.next()?.strip_suffix(" tests").or_else(|| inner.strip_suffix(" test"))?.trim().parse().ok()?;
+    let failed = parts.find_map(|p| p.strip_suffix(" failed")).and_then(|n| n.trim().parse().ok()).unwrap_or(0);
+    Some((tests, failed))
+}
+
+fn mocha_failure(line: &str) -> Option<&str> {
+    let (number, name) = line.split_once(") ")?;
+    (!number.is_empty() && number.chars().all(|c| c.is_ascii_digit()) && !name.trim().is_empty()).then_some(name.trim())
 }
 
 fn strip_duration(name: &str) -> &str {
     match name.rsplit_once(" (") {
         Some((head, tail)) if tail.ends_with(')') && tail.chars().next().is_some_and(|c| c.is_ascii_digit()) => head,
-        _ => name,
+        _ => match name.rsplit_once(' ') {
+            // Vitest: `name 4ms`.
+            Some((head, tail))
+                if tail.ends_with("ms")
+                    && tail.trim_end_matches("ms").chars().all(|c| c.is_ascii_digit() || c == '.') =>
+            {
+                head
+            }
+            _ => name,
+        },
     }
 }
 

@@ -115,7 +115,7 @@ pub struct TestComparison {
     pub passed_after: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Rung {
     pub name: String,
     pub outcome: RungOutcome,
@@ -124,12 +124,13 @@ pub struct Rung {
     pub commands: Vec<CommandRecord>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RungOutcome {
     Passed,
     Failed,
     /// Could not be climbed (nothing to run); a fix with a skipped rung is not validated.
+    #[default]
     Skipped,
     /// A tool the rung needs is not installed where the sandbox looks; the detail names it and
     /// the setting to change.
@@ -224,20 +225,31 @@ impl Validator<'_> {
         fix: &FixProposal,
         inputs: ValidationInputs<'_>,
     ) -> Result<ValidationReport, ValidationError> {
+        let mut session = self.session(group, inputs).await?;
+        let report = session.judge(fix).await;
+        session.finish().await;
+        report
+    }
+
+    /// Prepares a copy of the workspace for judging changes to `group`'s crash: runs the tests
+    /// before any change and finds the reproduction, once, so that every change judged in the
+    /// session shares them.
+    pub async fn session<'a>(
+        &'a self,
+        group: &'a CrashGroup,
+        inputs: ValidationInputs<'_>,
+    ) -> Result<ValidationSession<'a>, ValidationError> {
         let started = Instant::now();
         let test = match self.command("test", self.validate.test.as_ref())? {
             Some(test) => Some(test),
             None => detect_test_command(self.root),
         };
         let reproductions = self.reproductions(group, inputs, test.as_deref())?;
-        let build = match self.command("build", self.validate.build.as_ref())? {
-            Some(build) => Some(build),
-            None => detect_build_command(self.root, fix),
-        };
+        let build = self.command("build", self.validate.build.as_ref())?;
         let copy = WorkspaceCopy::create(self.root).await?;
-        let mut ladder = Ladder {
+        let mut session = ValidationSession {
             validator: self,
-            copy: &copy,
+            copy,
             group,
             limits: RunLimits {
                 timeout: Duration::from_secs(self.validate.timeout_secs.max(1)),
@@ -245,26 +257,15 @@ impl Validator<'_> {
             },
             isolation: self.isolation(),
             used_isolation: None,
+            test,
+            build,
+            baseline: Baseline::default(),
+            baseline_ms: 0,
         };
-        let result = ladder.climb(fix, &reproductions, test.as_deref(), build.as_deref()).await;
-        let used_isolation = ladder.used_isolation;
-        if let Err(e) = copy.remove().await {
-            tracing::warn!("could not remove the validation copy: {e}");
-        }
-        let (rungs, outcome, reproduction, tests) = result?;
-        let validated = outcome == Some(CrashOutcome::Fixed) && rungs.iter().all(|r| r.outcome == RungOutcome::Passed);
-        Ok(ValidationReport {
-            validated,
-            outcome,
-            reproduction,
-            tests,
-            isolation: match used_isolation {
-                Some(Isolation::Unisolated) => "unisolated".to_owned(),
-                _ => "bubblewrap".to_owned(),
-            },
-            rungs,
-            duration_ms: started.elapsed().as_millis() as u64,
-        })
+        // Dropping the session on an error removes the copy.
+        session.baseline = session.prepare(&reproductions).await?;
+        session.baseline_ms = started.elapsed().as_millis() as u64;
+        Ok(session)
     }
 
     /// The reproductions to try, in order: the configured one alone, else one found earlier, else
@@ -307,17 +308,81 @@ impl Validator<'_> {
 
 type Climbed = (Vec<Rung>, Option<CrashOutcome>, Option<ReproductionRecord>, Option<TestComparison>);
 
-/// One climb of the ladder in one copy.
-struct Ladder<'a> {
+/// What every change judged in a session shares: the tests before any change, and the
+/// reproduction that crashed the same way.
+#[derive(Default)]
+struct Baseline {
+    tests_rung: Rung,
+    tests_before: Option<(RunOutcome, Option<TestResults>)>,
+    reproduce_rung: Rung,
+    /// The reproduction found, and the changes that take its files out of the copy again.
+    reproduction: Option<(ReproductionRecord, Vec<FileChange>)>,
+}
+
+/// A copy of the workspace with its baseline, in which changes are judged one after another;
+/// each change is taken out again after its judgement.
+pub struct ValidationSession<'a> {
     validator: &'a Validator<'a>,
-    copy: &'a WorkspaceCopy,
+    copy: WorkspaceCopy,
     group: &'a CrashGroup,
     limits: RunLimits,
     isolation: IsolationSettings,
     used_isolation: Option<Isolation>,
+    test: Option<Vec<String>>,
+    build: Option<Vec<String>>,
+    baseline: Baseline,
+    baseline_ms: u64,
 }
 
-impl Ladder<'_> {
+impl ValidationSession<'_> {
+    /// Whether a reproduction crashed the same way before any change: without one, no change can
+    /// be validated.
+    pub fn reproduced(&self) -> bool {
+        self.baseline.reproduction.is_some()
+    }
+
+    /// The reproduction found, when one crashed the same way.
+    pub fn reproduction(&self) -> Option<&ReproductionRecord> {
+        self.baseline.reproduction.as_ref().map(|(record, _)| record)
+    }
+
+    /// Removes the copy.
+    pub async fn finish(self) {
+        if let Err(e) = self.copy.remove().await {
+            tracing::warn!("could not remove the validation copy: {e}");
+        }
+    }
+
+    /// Climbs the ladder for one change, then takes the change out of the copy again.
+    pub async fn judge(&mut self, fix: &FixProposal) -> Result<ValidationReport, ValidationError> {
+        let started = Instant::now();
+        let touched: Vec<String> = fix
+            .changes
+            .iter()
+            .map(|c| c.path.clone())
+            .chain(self.baseline.reproduction.iter().flat_map(|(_, undo)| undo.iter().map(|u| u.path.clone())))
+            .collect();
+        let snapshot = self.undo_for_paths(&touched);
+        let result = self.climb(fix).await;
+        // Back to the baseline for the next change, whatever happened.
+        let restored = self.copy.apply_changes(&snapshot, &ChangePolicy::everything()).await;
+        let (rungs, outcome, reproduction, tests) = result?;
+        restored?;
+        let validated = outcome == Some(CrashOutcome::Fixed) && rungs.iter().all(|r| r.outcome == RungOutcome::Passed);
+        Ok(ValidationReport {
+            validated,
+            outcome,
+            reproduction,
+            tests,
+            isolation: match self.used_isolation {
+                Some(Isolation::Unisolated) => "unisolated".to_owned(),
+                _ => "bubblewrap".to_owned(),
+            },
+            rungs,
+            duration_ms: self.baseline_ms + started.elapsed().as_millis() as u64,
+        })
+    }
+
     async fn run(&mut self, command: &[String]) -> Result<Ran, ValidationError> {
         match self.copy.run(command, &self.limits, &self.isolation).await {
             Ok(outcome) => {
@@ -339,21 +404,15 @@ impl Ladder<'_> {
         }
     }
 
-    async fn climb(
-        &mut self,
-        fix: &FixProposal,
-        reproductions: &[ReproductionCandidate],
-        test: Option<&[String]>,
-        build: Option<&[String]>,
-    ) -> Result<Climbed, ValidationError> {
+    /// The baseline: the tests on the copy as the user has it, then the first reproduction that
+    /// crashes the same way (its files stay in the copy).
+    async fn prepare(&mut self, reproductions: &[ReproductionCandidate]) -> Result<Baseline, ValidationError> {
         let policy = self.validator.policy();
         let group = self.group;
-
-        // Before the change: the tests give the baseline, on the copy as the user has it.
         let mut tests_rung = Rung::new(RUNG_TESTS);
-        let tests_before = match test {
+        let tests_before = match self.test.clone() {
             Some(command) => {
-                let prepared = prepare(command, "before");
+                let prepared = prepare(&command, "before");
                 match self.run(&prepared.command).await? {
                     Ran::Finished(outcome) => {
                         let results = read_results(&outcome.output, self.copy.workspace_dir(), &prepared.reports)
@@ -375,7 +434,6 @@ impl Ladder<'_> {
             }
         };
 
-        // The reproduction: the first candidate that crashes the same way before the change.
         let mut reproduce_rung = Rung::new(RUNG_REPRODUCE);
         let mut reproduction: Option<(ReproductionRecord, Vec<FileChange>)> = None;
         let mut rejected: Vec<String> = Vec::new();
@@ -385,8 +443,7 @@ impl Ladder<'_> {
                 rejected.push(format!("{} (could not be written: {error})", candidate.description));
                 continue;
             }
-            let ran = self.run(&candidate.command).await?;
-            let outcome = match ran {
+            let outcome = match self.run(&candidate.command).await? {
                 Ran::Finished(outcome) => outcome,
                 Ran::ToolMissing(problem) => {
                     reproduce_rung.commands.push(CommandRecord::not_run(&candidate.command, "before the change"));
@@ -396,7 +453,7 @@ impl Ladder<'_> {
                             "{problem}: install it, or change `[validate] reproduce` in crashloom.toml."
                         ));
                     }
-                    self.copy.apply_changes(&undo, &policy).await?;
+                    self.copy.apply_changes(&undo, &ChangePolicy::everything()).await?;
                     continue;
                 }
             };
@@ -420,7 +477,7 @@ impl Ladder<'_> {
                 crash_place(group),
                 status_words(&outcome.status)
             ));
-            self.copy.apply_changes(&undo, &policy).await?;
+            self.copy.apply_changes(&undo, &ChangePolicy::everything()).await?;
         }
         if reproduction.is_none() && reproduce_rung.outcome != RungOutcome::ToolMissing {
             let tried = if rejected.is_empty() {
@@ -434,6 +491,16 @@ impl Ladder<'_> {
                 crash_place(group)
             ));
         }
+        Ok(Baseline { tests_rung, tests_before, reproduce_rung, reproduction })
+    }
+
+    /// The ladder for one change on top of the baseline.
+    async fn climb(&mut self, fix: &FixProposal) -> Result<Climbed, ValidationError> {
+        let policy = self.validator.policy();
+        let group = self.group;
+        let mut tests_rung = self.baseline.tests_rung.clone();
+        let mut reproduce_rung = self.baseline.reproduce_rung.clone();
+        let mut reproduction = self.baseline.reproduction.clone();
 
         // The change, and the build.
         let mut build_rung = Rung::new(RUNG_BUILD);
@@ -447,8 +514,9 @@ impl Ladder<'_> {
                 None,
             ));
         }
+        let build = self.build.clone().or_else(|| detect_build_command(self.validator.root, fix));
         match build {
-            Some(command) => match self.run(command).await? {
+            Some(command) => match self.run(&command).await? {
                 Ran::Finished(outcome) => {
                     build_rung.commands.push(record(&outcome, "after the change"));
                     if outcome.succeeded() {
@@ -477,7 +545,7 @@ impl Ladder<'_> {
                 Ran::Finished(outcome) => {
                     reproduce_rung.commands.push(self::record(&outcome, "after the change"));
                     let changed: Vec<&str> = fix.changes.iter().map(|c| c.path.as_str()).collect();
-                    let (verdict, words, into) = judge_after(&outcome, self.copy, group, &changed);
+                    let (verdict, words, into) = judge_after(&outcome, &self.copy, group, &changed);
                     record.converted_into = into;
                     crash_outcome = Some(verdict);
                     match verdict {
@@ -493,19 +561,19 @@ impl Ladder<'_> {
 
         // The tests after the change, without the reproduction's files.
         let mut comparison = None;
-        if let Some((before, before_results)) = tests_before
-            && let Some(command) = test
+        if let Some((before, before_results)) = self.baseline.tests_before.clone()
+            && let Some(command) = self.test.clone()
         {
             if let Some((_, undo)) = &reproduction
                 && !undo.is_empty()
             {
-                self.copy.apply_changes(undo, &policy).await?;
+                self.copy.apply_changes(undo, &ChangePolicy::everything()).await?;
                 let touched: Vec<&str> = undo.iter().map(|u| u.path.as_str()).collect();
                 let again: Vec<FileChange> =
                     fix.changes.iter().filter(|c| touched.contains(&c.path.as_str())).cloned().collect();
                 self.copy.apply_changes(&again, &policy).await?;
             }
-            let prepared = prepare(command, "after");
+            let prepared = prepare(&command, "after");
             match self.run(&prepared.command).await? {
                 Ran::Finished(after) => {
                     let after_results = read_results(&after.output, self.copy.workspace_dir(), &prepared.reports)
@@ -525,15 +593,24 @@ impl Ladder<'_> {
         Ok((vec![build_rung, reproduce_rung, tests_rung], crash_outcome, reproduction, comparison))
     }
 
-    /// The changes that take the copy back to how it was before `changes`.
+    /// The changes that take the copy back to how it is now, for the files `changes` touch.
     fn undo_for(&self, changes: &[FileChange]) -> Vec<FileChange> {
-        changes
-            .iter()
-            .map(|change| match std::fs::read_to_string(self.copy.workspace_dir().join(&change.path)) {
-                Ok(original) => FileChange::write(change.path.clone(), original),
-                Err(_) => FileChange::delete(change.path.clone()),
-            })
-            .collect()
+        let paths: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
+        self.undo_for_paths(&paths)
+    }
+
+    fn undo_for_paths(&self, paths: &[String]) -> Vec<FileChange> {
+        let mut undo: Vec<FileChange> = Vec::new();
+        for path in paths {
+            if undo.iter().any(|u| &u.path == path) {
+                continue;
+            }
+            undo.push(match std::fs::read_to_string(self.copy.workspace_dir().join(path)) {
+                Ok(original) => FileChange::write(path.clone(), original),
+                Err(_) => FileChange::delete(path.clone()),
+            });
+        }
+        undo
     }
 }
 

@@ -29,6 +29,8 @@ pub fn file_diagnostics(
 fn diagnostic(placed: &PlacedSite<'_>, root: &Path, encoding: Encoding) -> Diagnostic {
     let PlacedSite { group, site, .. } = placed;
     let severity = match site.role {
+        // A cut-off trace says where, not what: a warning, not an error.
+        SiteRole::CrashSite | SiteRole::RootCause if group.is_cut_off() => DiagnosticSeverity::WARNING,
         SiteRole::CrashSite | SiteRole::RootCause => DiagnosticSeverity::ERROR,
         SiteRole::Frame => DiagnosticSeverity::INFORMATION,
     };

@@ -11,6 +11,60 @@ use super::sites::placed_sites;
 use crate::workspace::documents::Document;
 use crate::workspace::sites::{CrashGroup, CrashPicture, Placement, Site, SiteRole, truncate};
 
+/// How the hover is written: Markdown, or plain text for clients that do not render Markdown
+/// (`textDocument.hover.contentFormat` without `markdown`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoverFormat {
+    Markdown,
+    PlainText,
+}
+
+impl HoverFormat {
+    /// Crash text, shown as text whatever it holds.
+    fn text(self, text: &str) -> String {
+        match self {
+            Self::Markdown => escape(text),
+            Self::PlainText => text.to_owned(),
+        }
+    }
+
+    fn strong(self, text: &str) -> String {
+        match self {
+            Self::Markdown => format!("**{}**", escape(text)),
+            Self::PlainText => text.to_owned(),
+        }
+    }
+
+    fn emphasis(self, text: &str) -> String {
+        match self {
+            Self::Markdown => format!("_{}_", escape(text)),
+            Self::PlainText => text.to_owned(),
+        }
+    }
+
+    /// Code as it is: a code span needs no escapes, only a fence longer than its backticks.
+    fn code(self, text: &str) -> String {
+        match self {
+            Self::Markdown => code_span(text),
+            Self::PlainText => text.to_owned(),
+        }
+    }
+
+    fn link(self, text: &str, target: &str) -> String {
+        match self {
+            Self::Markdown if !target.is_empty() => format!("[{text}]({target})"),
+            Self::Markdown | Self::PlainText => text.to_owned(),
+        }
+    }
+
+    fn rule(self) -> &'static str {
+        match self {
+            Self::Markdown => "\n\n---\n\n",
+            Self::PlainText => "\n\n",
+        }
+    }
+}
+
 /// The hover for a 0-based line of a workspace file, when crashes touch that line.
 pub fn hover(
     picture: &CrashPicture,
@@ -19,31 +73,33 @@ pub fn hover(
     document: Option<&Document>,
     line: usize,
     encoding: Encoding,
+    format: HoverFormat,
 ) -> Option<Hover> {
     let here: Vec<_> = placed_sites(picture, path, document).into_iter().filter(|p| p.line == line).collect();
     let first = here.first()?;
     let range = code_range(first.line, first.text.as_deref(), encoding);
-    let sections: Vec<String> = here.iter().map(|p| crash_markdown(p.group, p.site, root, p.changed)).collect();
+    let sections: Vec<String> = here.iter().map(|p| crash_text(p.group, p.site, root, p.changed, format)).collect();
+    let kind = match format {
+        HoverFormat::Markdown => MarkupKind::Markdown,
+        HoverFormat::PlainText => MarkupKind::PlainText,
+    };
     Some(Hover {
-        contents: HoverContents::Markup(MarkupContent {
-            kind: MarkupKind::Markdown,
-            value: sections.join("\n\n---\n\n"),
-        }),
+        contents: HoverContents::Markup(MarkupContent { kind, value: sections.join(format.rule()) }),
         range: Some(range),
     })
 }
 
-fn crash_markdown(group: &CrashGroup, site: &Site, root: &Path, changed: bool) -> String {
+fn crash_text(group: &CrashGroup, site: &Site, root: &Path, changed: bool, f: HoverFormat) -> String {
     let mut out = String::new();
     let exception = group.event.exceptions.get(site.exception);
     let (ty, value) =
         exception.map_or((group.exception.as_str(), group.message.as_str()), |e| (e.ty.as_str(), e.value.as_str()));
-    let _ = writeln!(out, "**{}**: {}", escape(ty), escape(&truncate(value, 500)));
+    let _ = writeln!(out, "{}: {}", f.strong(ty), f.text(&truncate(value, 500)));
     if site.role == SiteRole::RootCause {
-        let _ = writeln!(out, "\nRoot cause of **{}**", escape(&group.title));
+        let _ = writeln!(out, "\nRoot cause of {}", f.strong(&group.title));
     }
     out.push('\n');
-    let mut facts = vec![format!("`{}`", group.short_id), format!("{} ", times(group.count)).trim_end().to_owned()];
+    let mut facts = vec![f.code(&group.short_id), times(group.count)];
     if let Some(users) = group.user_count {
         facts.push(format!("{users} users"));
     }
@@ -54,17 +110,24 @@ fn crash_markdown(group: &CrashGroup, site: &Site, root: &Path, changed: bool) -
         facts.push(format!("last seen {}", last.format("%Y-%m-%d %H:%M UTC")));
     }
     if !group.releases.is_empty() {
-        facts.push(format!("release {}", group.releases.iter().map(|r| escape(r)).collect::<Vec<_>>().join(", ")));
+        facts.push(format!("release {}", group.releases.iter().map(|r| f.text(r)).collect::<Vec<_>>().join(", ")));
     }
     if !group.environments.is_empty() {
         facts.push(format!(
             "environment {}",
-            group.environments.iter().map(|r| escape(r)).collect::<Vec<_>>().join(", ")
+            group.environments.iter().map(|r| f.text(r)).collect::<Vec<_>>().join(", ")
         ));
     }
     let _ = writeln!(out, "{}", facts.join(" · "));
     if let Some(link) = &group.permalink {
-        let _ = writeln!(out, "\n[Open in Sentry]({link})");
+        match f {
+            HoverFormat::Markdown => {
+                let _ = writeln!(out, "\n[Open in Sentry](<{}>)", link.replace(['<', '>', '\n'], ""));
+            }
+            HoverFormat::PlainText => {
+                let _ = writeln!(out, "\nIn Sentry: {link}");
+            }
+        }
     }
 
     let _ = writeln!(out, "\nIn-app stack, newest call first:\n");
@@ -74,7 +137,8 @@ fn crash_markdown(group: &CrashGroup, site: &Site, root: &Path, changed: bool) -
         let function = s.function.as_deref().unwrap_or("<unknown>");
         let target = file_uri(root, &s.path).map(|u| format!("{}#L{}", u.as_str(), s.line)).unwrap_or_default();
         let marker = if std::ptr::eq(s, site) { " ← here" } else { "" };
-        let _ = writeln!(out, "{}. [`{}`]({target}) {}:{}{marker}", s.depth, escape(function), escape(&s.path), s.line);
+        let _ =
+            writeln!(out, "{}. {} {}:{}{marker}", s.depth, f.link(&f.code(function), &target), f.text(&s.path), s.line);
     }
 
     if let Some(frame) = group.frame_of(site)
@@ -82,25 +146,39 @@ fn crash_markdown(group: &CrashGroup, site: &Site, root: &Path, changed: bool) -
     {
         let _ = writeln!(out, "\nLocal variables at this frame:\n");
         for (name, value) in frame.vars.iter().take(30) {
-            let _ = writeln!(out, "- `{}` = `{}`", name.replace('`', "'"), truncate(value, 120).replace('`', "'"));
+            let _ = writeln!(out, "- {} = {}", f.code(name), f.code(&truncate(value, 120)));
         }
     }
     if changed {
-        let _ = writeln!(out, "\n_This line has changed since the crash._");
+        let _ = writeln!(out, "\n{}", f.emphasis("This line has changed since the crash."));
     } else if let Placement::Moved { from, .. } = &site.placement {
-        let _ = writeln!(out, "\n_The crash reported line {from}; the code has moved here since._");
+        let _ = writeln!(
+            out,
+            "\n{}",
+            f.emphasis(&format!("The crash reported line {from}; the code has moved here since."))
+        );
     } else if let Placement::Unverified { reason } = &site.placement {
-        let _ = writeln!(out, "\n_Line not verified: {}._", escape(reason));
+        let _ = writeln!(out, "\n{}", f.emphasis(&format!("Line not verified: {reason}.")));
     }
     if !group.unmapped.is_empty() {
         let _ = writeln!(
             out,
             "\n{} frame(s) outside the workspace, e.g. {}",
             group.unmapped.len(),
-            escape(&group.unmapped[0].description)
+            f.text(&group.unmapped[0].description)
         );
     }
     out
+}
+
+/// A Markdown code span holding `text` as it is: fenced by one backtick more than its longest run
+/// of backticks, padded when it starts or ends with one. Line breaks become spaces.
+fn code_span(text: &str) -> String {
+    let text = text.replace(['\r', '\n'], " ");
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') || text.trim().is_empty() { " " } else { "" };
+    format!("{fence}{pad}{text}{pad}{fence}")
 }
 
 /// Crash text is written by whoever triggered the crash: shown as text, never as markup or links.
@@ -113,4 +191,17 @@ fn escape(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::code_span;
+
+    #[test]
+    fn code_spans_hold_their_text_as_it_is() {
+        assert_eq!(code_span("my_func<T>"), "`my_func<T>`");
+        assert_eq!(code_span("a`b"), "``a`b``");
+        assert_eq!(code_span("`tick"), "`` `tick ``");
+        assert_eq!(code_span("line\nbreak"), "`line break`");
+    }
 }

@@ -10,10 +10,11 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
+use tracing::Instrument;
 
 use super::convert::{Encoding, file_uri};
 use super::diagnostics::SOURCE;
-use super::state::{State, read};
+use super::state::{RunningInvestigation, State, client_reply, read};
 use crate::investigate::history::{InvestigationHistory, store_path};
 use crate::investigate::pipeline::{self, Progress, STEPS};
 use crate::investigate::report::{REPORTS_DIR, write_report};
@@ -99,21 +100,69 @@ impl Progress for ChannelProgress {
     }
 }
 
-/// Runs the investigation of one crash group with progress, writes and opens the report, keeps
-/// the result. Answers with `{validated, report}`.
+/// Starts the investigation of one crash group and answers at once with `{started, token}`: the
+/// work runs in its own task, reports through `$/progress` (token `token`) and opens the report
+/// with `window/showDocument`. A second request for a crash under investigation joins the running
+/// one (`started: false`, same token).
 pub async fn investigate(state: &Arc<State>, params: ExecuteCommandParams) -> Result<Option<Value>> {
     let group_id = group_argument(&params)?;
     let Some(root) = state.root() else { return Err(Error::invalid_request()) };
     let Some(group) = state.picture().group_by_id(&group_id).cloned() else {
         return Err(Error::invalid_params(format!("no crash group {group_id} (it may have been resolved)")));
     };
+    let running = match state.running.entry(group.id.clone()) {
+        dashmap::Entry::Occupied(running) => {
+            return Ok(Some(json!({"started": false, "token": running.get().token})));
+        }
+        dashmap::Entry::Vacant(vacant) => {
+            let token = format!("crashloom-investigate-{}-{}", group.short_id, state.next_progress_id());
+            vacant.insert(RunningInvestigation { token, cancelled: Arc::new(AtomicBool::new(false)) }).clone()
+        }
+    };
     let config = read(&state.config).clone();
-    let token =
-        NumberOrString::String(format!("crashloom-investigate-{}-{}", group.short_id, state.next_progress_id()));
-    let cancelled = Arc::new(AtomicBool::new(false));
-    state.cancellations.insert(token_key(&token), cancelled.clone());
-    let progress_supported = state.client.create_work_done_progress(token.clone()).await.is_ok();
-    let ongoing = if progress_supported {
+    let token = running.token.clone();
+    let task_state = state.clone();
+    tokio::spawn(async move {
+        let span = tracing::info_span!("investigation", crash = %group.short_id);
+        let finished = tokio::spawn(run_investigation(task_state.clone(), root, group, config, running.clone()))
+            .instrument(span)
+            .await;
+        if let Err(e) = finished {
+            tracing::error!("the investigation stopped unexpectedly: {e}");
+            task_state
+                .client
+                .show_message(MessageType::ERROR, format!("Crashloom: the investigation stopped unexpectedly: {e}"))
+                .await;
+        }
+        task_state.running.remove_if(&group_id, |_, entry| entry.token == running.token);
+    });
+    Ok(Some(json!({"started": true, "token": token})))
+}
+
+/// The user pressed cancel on an investigation's progress: it stops, and a new request for the
+/// same crash starts afresh.
+pub fn cancel(state: &State, token: &str) {
+    let group = state.running.iter().find(|entry| entry.token == token).map(|entry| entry.key().clone());
+    if let Some((_, running)) = group.and_then(|group| state.running.remove(&group)) {
+        running.cancelled.store(true, Ordering::Release);
+    }
+}
+
+/// The investigation itself: progress, the pipeline, the report, the history.
+async fn run_investigation(
+    state: Arc<State>,
+    root: std::path::PathBuf,
+    group: crate::workspace::sites::CrashGroup,
+    config: Arc<crate::config::Config>,
+    running: RunningInvestigation,
+) {
+    let token = NumberOrString::String(running.token.clone());
+    let support = state.client_support();
+    let progress_created = support.work_done_progress
+        && client_reply("window/workDoneProgress/create", state.client.create_work_done_progress(token.clone()))
+            .await
+            .is_some();
+    let ongoing = if progress_created {
         Some(
             state
                 .client
@@ -129,13 +178,14 @@ pub async fn investigate(state: &Arc<State>, params: ExecuteCommandParams) -> Re
     };
 
     let (steps, mut step_reports) = mpsc::unbounded_channel();
-    let reporter = Arc::new(ChannelProgress { steps, cancelled: cancelled.clone() });
+    let reporter = Arc::new(ChannelProgress { steps, cancelled: running.cancelled.clone() });
     let run = tokio::spawn(pipeline::investigate(root.clone(), group.clone(), config, reporter));
     tokio::pin!(run);
     let result = loop {
         tokio::select! {
             result = &mut run => break result,
             Some((index, message)) = step_reports.recv() => {
+                tracing::info!(step = STEPS[index], "{message}");
                 if let Some(ongoing) = &ongoing {
                     let percentage = (index * 100 / STEPS.len()) as u32;
                     ongoing.report_with_message(format!("{}: {message}", STEPS[index]), percentage, Some(true)).await;
@@ -143,7 +193,6 @@ pub async fn investigate(state: &Arc<State>, params: ExecuteCommandParams) -> Re
             }
         }
     };
-    state.cancellations.remove(&token_key(&token));
     let investigation = match result {
         Ok(Ok(investigation)) => investigation,
         Ok(Err(e)) => {
@@ -154,44 +203,43 @@ pub async fn investigate(state: &Arc<State>, params: ExecuteCommandParams) -> Re
             if !matches!(e, pipeline::InvestigateError::Cancelled) {
                 state.client.show_message(MessageType::ERROR, &message).await;
             }
-            return Ok(Some(
-                json!({"cancelled": matches!(e, pipeline::InvestigateError::Cancelled), "error": e.to_string()}),
-            ));
+            return;
         }
-        Err(e) => return Err(internal(format!("the investigation stopped unexpectedly: {e}"))),
+        Err(e) => {
+            let message = format!("Crash {}: the investigation stopped unexpectedly: {e}", group.short_id);
+            if let Some(ongoing) = ongoing {
+                ongoing.finish_with_message(message.clone()).await;
+            }
+            state.client.show_message(MessageType::ERROR, &message).await;
+            return;
+        }
     };
-
-    let report_path = write_report(&root, &investigation)
-        .map_err(|e| internal(format!("cannot write the report under {}: {e}", root.join(REPORTS_DIR).display())))?;
-    if let Err(e) = InvestigationHistory::open(&store_path(&root)).and_then(|h| h.save(&investigation)) {
-        tracing::warn!("{e}");
-    }
-    let validated = investigation.is_validated();
-    let verdict = match (investigation.fix(), validated) {
+    let investigation = Arc::new(investigation);
+    let kept = {
+        let (root, investigation) = (root.clone(), investigation.clone());
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = InvestigationHistory::open(&store_path(&root)).and_then(|h| h.save(&investigation)) {
+                tracing::warn!("{e}");
+            }
+            write_report(&root, &investigation)
+                .map_err(|e| format!("cannot write the report under {}: {e}", root.join(REPORTS_DIR).display()))
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()))
+    };
+    let verdict = match (investigation.fix(), investigation.is_validated()) {
         (Some(_), true) => "validated fix ready",
         (Some(_), false) => "fix NOT validated",
         (None, _) => "no confident fix",
     };
-    state.investigations.insert(group.id.clone(), Arc::new(investigation));
+    state.investigations.insert(group.id.clone(), investigation);
     if let Some(ongoing) = ongoing {
         ongoing.finish_with_message(format!("Crash {}: {verdict}", group.short_id)).await;
     }
-    let report_uri = Uri::from_file_path(&report_path);
-    if let Some(uri) = &report_uri {
-        let shown = state
-            .client
-            .show_document(ShowDocumentParams {
-                uri: uri.clone(),
-                external: Some(false),
-                take_focus: Some(true),
-                selection: None,
-            })
-            .await;
-        if let Err(e) = shown {
-            tracing::debug!("the client did not open the report: {e}");
-        }
+    match kept {
+        Ok(report_path) => open(&state, &report_path).await,
+        Err(problem) => state.client.show_message(MessageType::ERROR, format!("Crashloom: {problem}")).await,
     }
-    Ok(Some(json!({"validated": validated, "verdict": verdict, "report": report_uri.map(|u| u.as_str().to_owned())})))
 }
 
 /// Applies the kept fix of a group as an ordinary edit, after re-validating it if the files it
@@ -215,7 +263,11 @@ pub async fn apply_fix(state: &Arc<State>, params: ExecuteCommandParams) -> Resu
             .await;
         return Ok(Some(json!({"applied": false, "reason": "not validated"})));
     }
-    if !investigation.files_unchanged(&root) || state.documents_differ_from_disk(&fix.changes) {
+    let unchanged = {
+        let (root, investigation) = (root.clone(), investigation.clone());
+        tokio::task::spawn_blocking(move || investigation.files_unchanged(&root)).await.unwrap_or(false)
+    };
+    if !unchanged || state.documents_differ_from_disk(&fix.changes).await {
         let group = state.picture().group_by_id(&group_id).cloned();
         let config = read(&state.config).clone();
         let revalidated = match group {
@@ -234,14 +286,24 @@ pub async fn apply_fix(state: &Arc<State>, params: ExecuteCommandParams) -> Resu
             return Ok(Some(json!({"applied": false, "reason": "no longer validates"})));
         }
     }
-    let edit = match workspace_edit(state, &root, fix) {
+    let on_disk = {
+        let paths: Vec<std::path::PathBuf> = fix.changes.iter().map(|c| root.join(&c.path)).collect();
+        tokio::task::spawn_blocking(move || {
+            paths.iter().map(|p| std::fs::read_to_string(p).unwrap_or_default()).collect::<Vec<String>>()
+        })
+        .await
+        .unwrap_or_default()
+    };
+    let edit = match workspace_edit(state, &root, fix, &on_disk) {
         Ok(edit) => edit,
         Err(problem) => {
             state.client.show_message(MessageType::ERROR, format!("Cannot apply the fix: {problem}")).await;
             return Ok(Some(json!({"applied": false, "reason": problem})));
         }
     };
-    let response = state.client.apply_edit(edit).await.map_err(|e| internal(e.to_string()))?;
+    let Some(response) = client_reply("workspace/applyEdit", state.client.apply_edit(edit)).await else {
+        return Ok(Some(json!({"applied": false, "reason": "the editor did not apply the edit"})));
+    };
     Ok(Some(json!({"applied": response.applied, "reason": response.failure_reason})))
 }
 
@@ -257,11 +319,14 @@ pub async fn show_fix(state: &Arc<State>, params: ExecuteCommandParams) -> Resul
     } else {
         format!("# NOT VALIDATED: a suggested fix for crash {}; read it, do not trust it\n", investigation.short_id)
     };
-    let path = root.join(REPORTS_DIR).join(format!("{}.diff", investigation.short_id));
+    // The short id may come from Sentry: only its safe characters name the file.
+    let path = root.join(REPORTS_DIR).join(format!("{}.diff", file_stem(&investigation.short_id)));
     let body = format!("{header}{}", investigation.diff.as_deref().unwrap_or(""));
-    std::fs::create_dir_all(root.join(REPORTS_DIR))
-        .and_then(|_| std::fs::write(&path, body))
-        .map_err(|e| internal(e.to_string()))?;
+    let (folder, written) = (root.join(REPORTS_DIR), path.clone());
+    tokio::task::spawn_blocking(move || std::fs::create_dir_all(folder).and_then(|_| std::fs::write(written, body)))
+        .await
+        .map_err(|e| internal(e.to_string()))?
+        .map_err(|e| internal(format!("cannot write {}: {e}", path.display())))?;
     open(state, &path).await;
     Ok(None)
 }
@@ -272,18 +337,30 @@ pub async fn show_report(state: &Arc<State>, params: ExecuteCommandParams) -> Re
     let Some(investigation) = state.investigations.get(&group_id).map(|i| i.clone()) else {
         return Err(Error::invalid_params(format!("crash {group_id} has not been investigated yet")));
     };
-    let path = write_report(&root, &investigation).map_err(|e| internal(e.to_string()))?;
+    let path = tokio::task::spawn_blocking(move || write_report(&root, &investigation))
+        .await
+        .map_err(|e| internal(e.to_string()))?
+        .map_err(|e| internal(e.to_string()))?;
     open(state, &path).await;
     Ok(None)
 }
 
+/// Asks the client to show a file, when it can; its answer is not waited for long.
 async fn open(state: &State, path: &std::path::Path) {
-    if let Some(uri) = Uri::from_file_path(path) {
-        let _ = state
-            .client
-            .show_document(ShowDocumentParams { uri, external: Some(false), take_focus: Some(true), selection: None })
-            .await;
+    if !state.client_support().show_document {
+        return;
     }
+    if let Some(uri) = Uri::from_file_path(path) {
+        let params = ShowDocumentParams { uri, external: Some(false), take_focus: Some(true), selection: None };
+        client_reply("window/showDocument", state.client.show_document(params)).await;
+    }
+}
+
+/// A file name made of `id`'s letters, digits, `-` and `_` (others become `_`), at most 64 long.
+pub fn file_stem(id: &str) -> String {
+    let stem: String =
+        id.chars().take(64).map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    if stem.trim_matches('_').is_empty() { "crash".to_owned() } else { stem }
 }
 
 fn internal(message: String) -> Error {
@@ -297,22 +374,24 @@ pub fn token_key(token: &NumberOrString) -> String {
     }
 }
 
-/// The fix as text edits on today's text (the open document's when open).
+/// The fix as text edits on today's text (the open document's when open). Sent versioned
+/// (`documentChanges`, with the open document's version) to clients that accept it, so an editor
+/// refuses it rather than applying it to text that changed meanwhile.
 fn workspace_edit(
     state: &State,
     root: &std::path::Path,
     fix: &crate::investigate::FixProposal,
+    on_disk: &[String],
 ) -> std::result::Result<WorkspaceEdit, String> {
     let encoding = state.encoding();
-    let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
-    for change in &fix.changes {
+    let mut by_file: Vec<(Uri, Option<i32>, Vec<TextEdit>)> = Vec::new();
+    for (index, change) in fix.changes.iter().enumerate() {
         let uri = file_uri(root, &change.path).ok_or_else(|| format!("{} is not a file path", change.path))?;
-        let text = state
-            .documents
-            .get(uri.as_str())
-            .map(|d| d.text.to_string())
-            .or_else(|| std::fs::read_to_string(root.join(&change.path)).ok())
-            .unwrap_or_default();
+        let open = state.documents.get(uri.as_str()).map(|d| (d.text.to_string(), d.version));
+        let (text, version) = match open {
+            Some((text, version)) => (text, Some(version)),
+            None => (on_disk.get(index).cloned().unwrap_or_default(), None),
+        };
         let edit = match &change.edit {
             FileEdit::Replace { old, new } => {
                 let mut found = text.match_indices(old.as_str());
@@ -336,8 +415,22 @@ fn workspace_edit(
             },
             FileEdit::Delete => return Err(format!("the fix deletes {}; apply it by hand", change.path)),
         };
-        changes.entry(uri).or_default().push(edit);
+        match by_file.iter_mut().find(|(u, _, _)| *u == uri) {
+            Some((_, _, edits)) => edits.push(edit),
+            None => by_file.push((uri, version, vec![edit])),
+        }
     }
+    if state.client_support().document_changes {
+        let edits = by_file
+            .into_iter()
+            .map(|(uri, version, edits)| TextDocumentEdit {
+                text_document: OptionalVersionedTextDocumentIdentifier { uri, version },
+                edits: edits.into_iter().map(OneOf::Left).collect(),
+            })
+            .collect();
+        return Ok(WorkspaceEdit { document_changes: Some(DocumentChanges::Edits(edits)), ..WorkspaceEdit::default() });
+    }
+    let changes: HashMap<Uri, Vec<TextEdit>> = by_file.into_iter().map(|(uri, _, edits)| (uri, edits)).collect();
     Ok(WorkspaceEdit { changes: Some(changes), ..WorkspaceEdit::default() })
 }
 
@@ -348,4 +441,19 @@ fn position_at(text: &str, offset: usize, encoding: Encoding) -> Position {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = encoding.column_of(&before[line_start..], usize::MAX);
     Position::new(line as u32, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_stem;
+
+    #[test]
+    fn a_short_id_from_sentry_names_a_file_inside_the_reports_folder() {
+        assert_eq!(file_stem("SHOP-PY-1A"), "SHOP-PY-1A");
+        assert_eq!(file_stem("../../etc/passwd"), "______etc_passwd");
+        assert_eq!(file_stem("a/b\\c:d\0e"), "a_b_c_d_e");
+        assert_eq!(file_stem(".."), "crash");
+        assert_eq!(file_stem(""), "crash");
+        assert_eq!(file_stem(&"x".repeat(300)).len(), 64);
+    }
 }

@@ -4,18 +4,18 @@
 pub mod code_lens;
 pub mod convert;
 pub mod diagnostics;
+pub mod framing;
 pub mod hover;
 pub mod investigate;
 pub mod sentry;
 pub mod server;
 pub mod sites;
 pub mod state;
+pub mod transport;
 pub mod watch;
 
-/// Serves LSP over stdin/stdout until the client exits.
-pub async fn serve_stdio() {
-    let (service, socket) = tower_lsp_server::LspService::build(server::Backend::new)
-        .custom_method("window/workDoneProgress/cancel", server::Backend::cancel_progress)
-        .finish();
-    tower_lsp_server::Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(service).await;
+/// Serves LSP over stdin/stdout until the client exits or closes stdin. Returns whether the
+/// client asked for `shutdown` first.
+pub async fn serve_stdio() -> bool {
+    transport::serve(tokio::io::stdin(), tokio::io::stdout()).await
 }

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
-use super::state::{ReloadReason, State, lock, read};
+use super::state::{ReloadReason, State, client_reply, lock, read};
 use crate::config::SentrySourceConfig;
 use crate::crash::CrashEvent;
 use crate::investigate::history::store_path;
@@ -36,17 +36,47 @@ fn token(state: &State) -> Option<String> {
         .or_else(|| read(&state.sentry_token).clone())
 }
 
-/// Starts one task per Sentry source of the configuration.
+/// Starts one task per Sentry source of the configuration, stopping those of an earlier one (the
+/// settings changed), so a source added or changed in the editor starts without a restart.
 pub fn start(state: &Arc<State>, sources: Vec<SentrySourceConfig>) {
     let Some(root) = state.root() else { return };
+    for task in lock(&state.sentry_tasks).drain(..) {
+        task.abort();
+    }
+    lock(&state.sentry_events).clear();
     let mut senders = Vec::new();
+    let mut tasks = Vec::new();
     for (index, config) in sources.into_iter().enumerate() {
         let (sender, requests) = mpsc::unbounded_channel();
         senders.push(sender);
-        let cached = SentrySource::load_cached(&store_path(&root), &config);
-        tokio::spawn(run(state.clone(), index, config, cached, requests));
+        let (state, store) = (state.clone(), store_path(&root));
+        let task = tokio::spawn(async move {
+            // The cached refresh is in SQLite: read off the async threads.
+            let cached = {
+                let config = config.clone();
+                tokio::task::spawn_blocking(move || SentrySource::load_cached(&store, &config)).await
+            };
+            match cached {
+                Ok(cached) => run(state, index, config, cached, requests).await,
+                Err(e) => tracing::error!("reading the cached Sentry issues failed: {e}"),
+            }
+        });
+        tasks.push(task.abort_handle());
     }
     *lock(&state.sentry_requests) = senders;
+    *lock(&state.sentry_tasks) = tasks;
+}
+
+/// The Sentry sources of a configuration.
+pub fn sources_of(config: &crate::config::Config) -> Vec<SentrySourceConfig> {
+    config
+        .sources
+        .iter()
+        .filter_map(|s| match s {
+            crate::config::SourceConfig::Sentry(sentry) => Some(sentry.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 async fn run(
@@ -160,10 +190,8 @@ pub async fn open(state: &Arc<State>, params: ExecuteCommandParams) -> Result<Op
     if !(link.starts_with("https://") || link.starts_with("http://")) {
         return Err(Error::invalid_params("only web links are opened"));
     }
-    let shown = state
-        .client
-        .show_document(ShowDocumentParams { uri, external: Some(true), take_focus: Some(true), selection: None })
-        .await;
+    let params = ShowDocumentParams { uri, external: Some(true), take_focus: Some(true), selection: None };
+    let shown = client_reply("window/showDocument", state.client.show_document(params)).await;
     Ok(Some(json!({"opened": shown.unwrap_or(false)})))
 }
 

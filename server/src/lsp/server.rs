@@ -11,11 +11,11 @@ use tower_lsp_server::{Client, LanguageServer};
 
 use super::code_lens::{SHOW_CRASHES_COMMAND, code_lenses};
 use super::convert::{Encoding, char_position};
-use super::hover::hover;
+use super::hover::{HoverFormat, hover};
 use super::investigate;
 use super::sentry;
-use super::state::{ReloadReason, State, read, write};
-use crate::config::Config;
+use super::state::{ClientSupport, ReloadReason, State, client_reply, read, write};
+use crate::config::{Config, ConfigError};
 use crate::source::store::GroupStatus;
 use crate::workspace::documents::Document;
 use crate::workspace::syntax::{SourceLanguage, functions};
@@ -52,9 +52,7 @@ fn guard<T>(method: &str, handler: impl FnOnce() -> T) -> Result<T> {
 impl Backend {
     /// `window/workDoneProgress/cancel`: the user pressed cancel on an investigation.
     pub async fn cancel_progress(&self, params: WorkDoneProgressCancelParams) {
-        if let Some(flag) = self.state.cancellations.get(&investigate::token_key(&params.token)) {
-            flag.store(true, std::sync::atomic::Ordering::Release);
-        }
+        investigate::cancel(&self.state, &investigate::token_key(&params.token));
     }
 }
 
@@ -68,18 +66,14 @@ impl LanguageServer for Backend {
         if let Some(problem) = problem {
             self.state.client.show_message(MessageType::ERROR, problem).await;
         }
-        self.state.load_investigations();
-        let sentry_sources: Vec<_> = read(&self.state.config)
-            .sources
-            .iter()
-            .filter_map(|s| match s {
-                crate::config::SourceConfig::Sentry(sentry) => Some(sentry.clone()),
-                _ => None,
-            })
-            .collect();
-        sentry::start(&self.state, sentry_sources);
-        register_file_watching(&self.state).await;
+        self.state.load_investigations().await;
+        sentry::start(&self.state, sentry::sources_of(&read(&self.state.config)));
+        // The first load never waits on the client: asking it to watch files is sent on the side,
+        // and only to a client that offered to.
         self.state.request_reload(ReloadReason::Startup);
+        if self.state.client_support().watched_files_registration {
+            tokio::spawn(register_file_watching(self.state.clone()));
+        }
     }
 
     async fn shutdown(&self) -> Result<()> {
@@ -114,8 +108,13 @@ impl LanguageServer for Backend {
             params.settings.get("crashloom").cloned().or_else(|| Some(params.settings).filter(|s| s.is_object()))
         {
             *write(&self.state.editor_settings) = settings;
+            let sentry_before = sentry::sources_of(&read(&self.state.config));
             if let Some(problem) = guard("didChangeConfiguration", || load_settings(&self.state)).ok().flatten() {
                 self.state.client.show_message(MessageType::ERROR, problem).await;
+            }
+            let sentry_now = sentry::sources_of(&read(&self.state.config));
+            if sentry_now != sentry_before {
+                sentry::start(&self.state, sentry_now);
             }
             self.state.request_reload(ReloadReason::SettingsChanged);
         }
@@ -164,6 +163,7 @@ fn initialize(state: &State, params: InitializeParams) -> InitializeResult {
     let offered = params.capabilities.general.as_ref().and_then(|g| g.position_encodings.as_deref());
     let encoding = Encoding::negotiate(offered);
     *write(&state.encoding) = encoding;
+    *write(&state.client_support) = client_support(&params.capabilities);
     InitializeResult {
         capabilities: ServerCapabilities {
             position_encoding: Some(encoding.kind()),
@@ -204,6 +204,30 @@ fn initialize(state: &State, params: InitializeParams) -> InitializeResult {
     }
 }
 
+fn client_support(capabilities: &ClientCapabilities) -> ClientSupport {
+    let workspace = capabilities.workspace.as_ref();
+    let window = capabilities.window.as_ref();
+    ClientSupport {
+        watched_files_registration: workspace
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|w| w.dynamic_registration)
+            .unwrap_or(false),
+        work_done_progress: window.and_then(|w| w.work_done_progress).unwrap_or(false),
+        show_document: window.and_then(|w| w.show_document.as_ref()).is_some_and(|s| s.support),
+        markdown_hover: capabilities
+            .text_document
+            .as_ref()
+            .and_then(|t| t.hover.as_ref())
+            .and_then(|h| h.content_format.as_ref())
+            // A client that names no format keeps getting Markdown, as before.
+            .is_none_or(|formats| formats.contains(&MarkupKind::Markdown)),
+        document_changes: workspace
+            .and_then(|w| w.workspace_edit.as_ref())
+            .and_then(|e| e.document_changes)
+            .unwrap_or(false),
+    }
+}
+
 /// Reads `crashloom.toml` and the editor's settings; returns a message for the user when they are
 /// not valid (the last good settings stay in force).
 fn load_settings(state: &State) -> Option<String> {
@@ -213,7 +237,7 @@ fn load_settings(state: &State) -> Option<String> {
     if let Some(token) = settings.as_object_mut().and_then(|s| s.remove("sentryToken")) {
         *write(&state.sentry_token) = token.as_str().map(str::to_owned);
     }
-    match Config::load(&root).and_then(|c| c.with_editor_settings(&settings)) {
+    match Config::load(&root).and_then(|file| with_settings_merged(file, &settings)) {
         Ok(config) => {
             *write(&state.config) = Arc::new(config);
             None
@@ -225,7 +249,42 @@ fn load_settings(state: &State) -> Option<String> {
     }
 }
 
-async fn register_file_watching(state: &State) {
+/// The editor's settings over `crashloom.toml`'s, key by key: `{diagnostics: {frames: false}}`
+/// changes that one key and keeps the file's other diagnostics settings. A list (`sources`)
+/// replaces the file's list; `null` leaves the file's value.
+fn with_settings_merged(file: Config, settings: &serde_json::Value) -> std::result::Result<Config, ConfigError> {
+    if !settings.is_object() {
+        return Ok(file);
+    }
+    let mut merged = serde_json::to_value(&file).map_err(|e| ConfigError::InvalidEditorSettings(e.to_string()))?;
+    let mut settings = settings.clone();
+    // The file's `[[source]]` may be spelled `sources` in the editor: one key, not two.
+    if let Some(sources) = settings.as_object_mut().and_then(|s| s.remove("sources")) {
+        settings["source"] = sources;
+    }
+    merge_key_by_key(&mut merged, &settings);
+    file.with_editor_settings(&merged)
+}
+
+fn merge_key_by_key(base: &mut serde_json::Value, overrides: &serde_json::Value) {
+    match (base, overrides) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(overrides)) => {
+            for (key, value) in overrides {
+                match base.get_mut(key) {
+                    Some(existing) => merge_key_by_key(existing, value),
+                    None if !value.is_null() => {
+                        base.insert(key.clone(), value.clone());
+                    }
+                    None => {}
+                }
+            }
+        }
+        (_, serde_json::Value::Null) => {}
+        (base, overrides) => *base = overrides.clone(),
+    }
+}
+
+async fn register_file_watching(state: Arc<State>) {
     let registration = Registration {
         id: "crashloom-workspace-files".to_owned(),
         method: "workspace/didChangeWatchedFiles".to_owned(),
@@ -237,17 +296,15 @@ async fn register_file_watching(state: &State) {
         })
         .ok(),
     };
-    if let Err(e) = state.client.register_capability(vec![registration]).await {
-        tracing::debug!(
-            "the client does not watch files for us ({e}); new workspace files are seen on the next reload"
-        );
+    if client_reply("client/registerCapability", state.client.register_capability(vec![registration])).await.is_none() {
+        tracing::debug!("the client does not watch files for us; new workspace files are seen on the next reload");
     }
 }
 
 fn did_open(state: &State, params: &DidOpenTextDocumentParams) {
     let document = &params.text_document;
     let mut opened = Document::new(&document.text, document.version, state.relative(&document.uri));
-    state.track_sites(&mut opened, &state.picture());
+    opened.track(state.picture(), 0);
     state.documents.insert(document.uri.as_str().to_owned(), opened);
 }
 
@@ -284,25 +341,40 @@ fn on_hover(state: &State, params: &HoverParams) -> Option<Hover> {
     let root = state.root()?;
     let path = state.relative(&position.text_document.uri)?;
     let document = state.documents.get(position.text_document.uri.as_str());
-    hover(&state.picture(), &root, &path, document.as_deref(), position.position.line as usize, state.encoding())
+    let format = if state.client_support().markdown_hover { HoverFormat::Markdown } else { HoverFormat::PlainText };
+    let line = position.position.line as usize;
+    hover(&state.picture(), &root, &path, document.as_deref(), line, state.encoding(), format)
 }
 
 fn on_code_lens(state: &State, params: &CodeLensParams) -> Option<Vec<CodeLens>> {
     let uri = &params.text_document.uri;
     let path = state.relative(uri)?;
-    let picture = state.picture();
-    if picture.sites_in(&path).is_empty() {
-        return Some(Vec::new());
-    }
-    let mut document = state.documents.get_mut(uri.as_str())?;
-    let spans = match &document.outline {
-        Some(spans) => spans.clone(),
-        None => {
-            let text = document.text.to_string();
+    let (outline, text, revision) = {
+        let document = state.documents.get(uri.as_str())?;
+        if document.tracked.is_empty() {
+            return Some(Vec::new());
+        }
+        let text = document.outline.is_none().then(|| document.text.to_string());
+        (document.outline.clone(), text, document.revision)
+    };
+    // Parsing runs without holding the document map's lock.
+    let spans = match (outline, text) {
+        (Some(spans), _) => spans,
+        (None, text) => {
+            let text = text.unwrap_or_default();
             let spans = Arc::new(SourceLanguage::from_path(&path).map(|l| functions(l, &text)).unwrap_or_default());
-            document.outline = Some(spans.clone());
+            if let Some(mut document) = state.documents.get_mut(uri.as_str())
+                && document.revision == revision
+            {
+                document.outline = Some(spans.clone());
+            }
             spans
         }
     };
-    Some(code_lenses(&picture, &path, &document, &spans, uri.as_str()))
+    let document = state.documents.get(uri.as_str())?;
+    if document.revision != revision {
+        // Changed while parsing: the next request gets lenses for the new text.
+        return Some(Vec::new());
+    }
+    Some(code_lenses(&document.picture, &path, &document, &spans, uri.as_str()))
 }

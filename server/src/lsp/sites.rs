@@ -15,13 +15,15 @@ pub struct PlacedSite<'a> {
     pub changed: bool,
 }
 
-pub fn placed_sites<'a>(picture: &'a CrashPicture, path: &str, document: Option<&Document>) -> Vec<PlacedSite<'a>> {
+/// The sites of `path`: from the open document's own picture when it is open (one snapshot with
+/// its tracked lines), else from `picture`.
+pub fn placed_sites<'a>(picture: &'a CrashPicture, path: &str, document: Option<&'a Document>) -> Vec<PlacedSite<'a>> {
     match document {
         Some(document) => document
             .tracked
             .iter()
             .filter_map(|tracked| {
-                let (group, site) = picture.site(tracked.site)?;
+                let (group, site) = document.picture.site(tracked.site)?;
                 Some(PlacedSite {
                     at: tracked.site,
                     group,

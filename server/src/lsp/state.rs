@@ -2,7 +2,7 @@
 //! first `.await` and never hold a lock across one; readers take `Arc` snapshots.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -22,7 +22,7 @@ use crate::investigate::pipeline::Investigation;
 use crate::sandbox::FileChange;
 use crate::source::files::FilesSource;
 use crate::source::inbox::watch_inbox;
-use crate::workspace::documents::{Document, TrackedSite};
+use crate::workspace::documents::Document;
 use crate::workspace::index::WorkspaceIndex;
 use crate::workspace::sites::CrashPicture;
 
@@ -36,6 +36,50 @@ pub enum ReloadReason {
     SettingsChanged,
 }
 
+/// The client capabilities the server acts on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientSupport {
+    /// `workspace.didChangeWatchedFiles.dynamicRegistration`: only then is it asked to watch.
+    pub watched_files_registration: bool,
+    /// `window.workDoneProgress`: only then is progress created.
+    pub work_done_progress: bool,
+    /// `window.showDocument.support`.
+    pub show_document: bool,
+    /// `textDocument.hover.contentFormat` includes Markdown.
+    pub markdown_hover: bool,
+    /// `workspace.workspaceEdit.documentChanges`: edits are sent versioned.
+    pub document_changes: bool,
+}
+
+/// One investigation in flight.
+#[derive(Debug, Clone)]
+pub struct RunningInvestigation {
+    pub token: String,
+    pub cancelled: Arc<AtomicBool>,
+}
+
+/// How long a request to the client (progress, showDocument, applyEdit) is waited for. A client
+/// that never answers delays nothing else.
+pub const CLIENT_REPLY_WAIT: Duration = Duration::from_secs(10);
+
+/// The client's reply to a request, or `None` when it refused or did not answer in time.
+pub async fn client_reply<T>(
+    what: &str,
+    request: impl std::future::Future<Output = tower_lsp_server::jsonrpc::Result<T>>,
+) -> Option<T> {
+    match tokio::time::timeout(CLIENT_REPLY_WAIT, request).await {
+        Ok(Ok(reply)) => Some(reply),
+        Ok(Err(e)) => {
+            tracing::debug!("the client refused {what}: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("the client did not answer {what} within {CLIENT_REPLY_WAIT:?}");
+            None
+        }
+    }
+}
+
 pub struct State {
     pub client: Client,
     pub root: RwLock<Option<PathBuf>>,
@@ -47,8 +91,10 @@ pub struct State {
     pub documents: DashMap<String, Document>,
     /// The latest investigation of each crash group, by group id.
     pub investigations: DashMap<String, Arc<Investigation>>,
-    /// Cancel flags of running investigations, by progress token.
-    pub cancellations: DashMap<String, Arc<AtomicBool>>,
+    /// Investigations running now, by group id: a second request for the same crash joins it.
+    pub running: DashMap<String, RunningInvestigation>,
+    /// What the client said it supports in `initialize`.
+    pub client_support: RwLock<ClientSupport>,
     progress_ids: AtomicU64,
     /// The editor's `sentryToken` setting, when it gives one (kept out of the configuration).
     pub sentry_token: RwLock<Option<String>>,
@@ -56,12 +102,16 @@ pub struct State {
     pub sentry_events: Mutex<Vec<Vec<crate::crash::CrashEvent>>>,
     /// Where to send "Resolve/Ignore in Sentry", one channel per Sentry source.
     pub sentry_requests: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<super::sentry::StatusRequest>>>,
+    /// The running Sentry tasks, stopped when the settings change their sources.
+    pub sentry_tasks: Mutex<Vec<tokio::task::AbortHandle>>,
     index: RwLock<Option<Arc<WorkspaceIndex>>>,
     index_stale: AtomicBool,
     files: Arc<Mutex<FilesSource>>,
     published: Mutex<HashSet<String>>,
     reload: UnboundedSender<ReloadReason>,
     watcher: Mutex<Option<CrashWatcher>>,
+    /// Crash paths outside the workspace the user has been told about.
+    outside_said: Mutex<HashSet<PathBuf>>,
 }
 
 impl State {
@@ -76,17 +126,20 @@ impl State {
             picture: RwLock::new(Arc::new(CrashPicture::default())),
             documents: DashMap::new(),
             investigations: DashMap::new(),
-            cancellations: DashMap::new(),
+            running: DashMap::new(),
+            client_support: RwLock::new(ClientSupport::default()),
             progress_ids: AtomicU64::new(1),
             sentry_token: RwLock::new(None),
             sentry_events: Mutex::new(Vec::new()),
             sentry_requests: Mutex::new(Vec::new()),
+            sentry_tasks: Mutex::new(Vec::new()),
             index: RwLock::new(None),
             index_stale: AtomicBool::new(true),
             files: Arc::new(Mutex::new(FilesSource::default())),
             published: Mutex::new(HashSet::new()),
             reload,
             watcher: Mutex::new(None),
+            outside_said: Mutex::new(HashSet::new()),
         };
         (Arc::new(state), reloads)
     }
@@ -99,6 +152,10 @@ impl State {
         read(&self.picture).clone()
     }
 
+    pub fn client_support(&self) -> ClientSupport {
+        *read(&self.client_support)
+    }
+
     pub fn encoding(&self) -> Encoding {
         *read(&self.encoding)
     }
@@ -107,30 +164,44 @@ impl State {
         self.progress_ids.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Whether any file a change touches is open with unsaved edits.
-    pub fn documents_differ_from_disk(&self, changes: &[FileChange]) -> bool {
+    /// Whether any file a change touches is open with unsaved edits (the disk is read off the
+    /// async threads).
+    pub async fn documents_differ_from_disk(&self, changes: &[FileChange]) -> bool {
         let Some(root) = self.root() else { return false };
-        changes.iter().any(|change| {
-            let Some(uri) = file_uri(&root, &change.path) else { return false };
-            let Some(document) = self.documents.get(uri.as_str()) else { return false };
-            std::fs::read_to_string(root.join(&change.path)).map_or(true, |disk| document.text != disk.as_str())
+        let open: Vec<(PathBuf, String)> = changes
+            .iter()
+            .filter_map(|change| {
+                let uri = file_uri(&root, &change.path)?;
+                let document = self.documents.get(uri.as_str())?;
+                Some((root.join(&change.path), document.text.to_string()))
+            })
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            open.iter().any(|(path, text)| std::fs::read_to_string(path).map_or(true, |disk| *text != disk))
         })
+        .await
+        .unwrap_or(true)
     }
 
-    /// Loads the kept investigations of the workspace (once, at startup).
-    pub fn load_investigations(&self) {
+    /// Loads the kept investigations of the workspace (once, at startup), off the async threads.
+    pub async fn load_investigations(&self) {
         let Some(root) = self.root() else { return };
-        let path = store_path(&root);
-        if !path.exists() {
-            return;
-        }
-        match InvestigationHistory::open(&path).and_then(|h| h.all()) {
-            Ok(all) => {
+        let loaded = tokio::task::spawn_blocking(move || {
+            let path = store_path(&root);
+            if !path.exists() {
+                return Ok(Vec::new());
+            }
+            InvestigationHistory::open(&path).and_then(|h| h.all())
+        })
+        .await;
+        match loaded {
+            Ok(Ok(all)) => {
                 for investigation in all {
                     self.investigations.insert(investigation.group_id.clone(), Arc::new(investigation));
                 }
             }
-            Err(e) => tracing::warn!("{e}"),
+            Ok(Err(e)) => tracing::warn!("{e}"),
+            Err(e) => tracing::warn!("reading the kept investigations failed: {e}"),
         }
     }
 
@@ -144,22 +215,6 @@ impl State {
     /// The workspace-relative path of a document URI.
     pub fn relative(&self, uri: &Uri) -> Option<String> {
         relative_path(&self.root()?, uri)
-    }
-
-    /// Points the open document's sites at the current picture.
-    pub fn track_sites(&self, document: &mut Document, picture: &CrashPicture) {
-        document.tracked = match &document.path {
-            Some(path) => picture
-                .sites_in(path)
-                .iter()
-                .filter_map(|at| {
-                    let (_, site) = picture.site(*at)?;
-                    Some(TrackedSite { site: *at, line: site.line.saturating_sub(1) as usize, code: site.code.clone() })
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        document.refind_sites();
     }
 
     /// The diagnostics of one file now, from the open document when there is one.
@@ -208,10 +263,16 @@ impl State {
     async fn reload_now(self: &Arc<Self>) {
         let Some(root) = self.root() else { return };
         let config = read(&self.config).clone();
+        // The open documents' texts, and the revision each was at, so sites placed in them can
+        // be carried through the edits made while the picture was built.
+        let mut revisions: HashMap<String, u64> = HashMap::new();
         let open: HashMap<String, Arc<str>> = self
             .documents
             .iter()
-            .filter_map(|d| Some((d.path.clone()?, Arc::from(d.text.to_string().as_str()))))
+            .filter_map(|d| {
+                revisions.insert(d.key().clone(), d.revision);
+                Some((d.path.clone()?, Arc::from(d.text.to_string().as_str())))
+            })
             .collect();
         let index = read(&self.index).clone();
         let sentry_events: Vec<crate::crash::CrashEvent> =
@@ -219,6 +280,7 @@ impl State {
         let stale = self.index_stale.swap(false, Ordering::AcqRel);
         let files = self.files.clone();
         let crash_paths = config.crash_paths(&root);
+        self.say_paths_outside(&root, &crash_paths).await;
         let started = std::time::Instant::now();
         let job = tokio::task::spawn_blocking(move || {
             let mut files = files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -258,10 +320,16 @@ impl State {
             tracing::warn!("{problem}");
         }
         let picture = Arc::new(loaded.picture);
+        // Investigations of crashes that are gone are dropped (the history keeps them).
+        let groups: HashSet<&str> = picture.groups.iter().map(|g| g.id.as_str()).collect();
+        self.investigations.retain(|id, _| groups.contains(id.as_str()));
+        drop(groups);
         *write(&self.index) = Some(index);
         *write(&self.picture) = picture.clone();
         for mut document in self.documents.iter_mut() {
-            self.track_sites(&mut document, &picture);
+            // A document opened during the build was read from disk: placed in its text as opened.
+            let placed_in = revisions.get(document.key()).copied().unwrap_or(0);
+            document.track(picture.clone(), placed_in);
         }
         {
             let mut watcher = lock(&self.watcher);
@@ -278,6 +346,25 @@ impl State {
             self.client.log_message(MessageType::WARNING, problem).await;
         }
         self.publish_all().await;
+    }
+
+    /// Crash paths outside the workspace are read (a service's log folder), and the user is told
+    /// so once per path.
+    async fn say_paths_outside(&self, root: &Path, paths: &[PathBuf]) {
+        let outside: Vec<PathBuf> = paths
+            .iter()
+            .map(|path| path.canonicalize().unwrap_or_else(|_| normalize_lexically(path)))
+            .filter(|path| !path.starts_with(root))
+            .filter(|path| lock(&self.outside_said).insert(path.clone()))
+            .collect();
+        for path in outside {
+            let message = format!(
+                "Crashloom reads crash files from {}, outside the workspace (a [[source]] path in crashloom.toml)",
+                path.display()
+            );
+            tracing::info!("{message}");
+            self.client.log_message(MessageType::INFO, message).await;
+        }
     }
 
     /// Runs reloads one at a time, merging bursts of changes. The first reload starts watching the
@@ -301,6 +388,21 @@ impl State {
             self.reload_now().await;
         }
     }
+}
+
+/// `path` with `.` and `..` resolved without the file system (for paths that do not exist yet).
+fn normalize_lexically(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 /// Locks that survive a panicked holder: a handler that panicked must not take the server down.

@@ -3,6 +3,7 @@
 //! parent and re-armed once they appear.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc::UnboundedSender;
@@ -12,13 +13,18 @@ use super::state::ReloadReason;
 pub struct CrashWatcher {
     watcher: RecommendedWatcher,
     armed: Vec<(PathBuf, RecursiveMode)>,
+    /// The crash paths events are checked against; replaced on every rearm, so a path added by a
+    /// settings change counts at once.
+    watched: Arc<RwLock<Vec<PathBuf>>>,
 }
 
 impl CrashWatcher {
     pub fn new(paths: Vec<PathBuf>, reload: UnboundedSender<ReloadReason>) -> notify::Result<Self> {
-        let watched = paths.clone();
+        let watched = Arc::new(RwLock::new(paths.clone()));
+        let checked = watched.clone();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
             Ok(event) => {
+                let watched = checked.read().unwrap_or_else(|poisoned| poisoned.into_inner());
                 let relevant = event
                     .paths
                     .iter()
@@ -29,13 +35,14 @@ impl CrashWatcher {
             }
             Err(e) => tracing::warn!("watching crash files failed: {e}"),
         })?;
-        let mut this = Self { watcher, armed: Vec::new() };
+        let mut this = Self { watcher, armed: Vec::new(), watched };
         this.rearm(&paths);
         Ok(this)
     }
 
     /// Watches what exists now of each path; called again after every reload.
     pub fn rearm(&mut self, paths: &[PathBuf]) {
+        *self.watched.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = paths.to_vec();
         let wanted: Vec<(PathBuf, RecursiveMode)> = paths.iter().filter_map(|p| watch_target(p)).collect();
         for (path, _) in &self.armed {
             if !wanted.iter().any(|(w, _)| w == path) {

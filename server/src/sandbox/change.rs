@@ -44,6 +44,13 @@ impl FileChange {
     }
 }
 
+impl ChangePolicy {
+    /// Every kind allowed: for Crashloom's own restoring of files it changed in a copy.
+    pub fn everything() -> Self {
+        ChangePolicy { allow_ci_config: true, allow_lockfiles: true, allow_secrets_files: true }
+    }
+}
+
 /// Which sensitive kinds of file a change may touch. Everything is refused by default; each flag is
 /// the `[sandbox]` setting of the same name in crashloom.toml.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

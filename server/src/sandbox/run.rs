@@ -317,6 +317,9 @@ impl WorkspaceCopy {
             ("npm_config_fund", "false"),
             ("npm_config_audit", "false"),
             ("PIP_NO_INDEX", "1"),
+            // Changes judged one after another in one copy can share a size and a second; Python's
+            // cached bytecode, keyed by both, would then run the previous change.
+            ("PYTHONDONTWRITEBYTECODE", "1"),
         ];
         env.extend(fixed.into_iter().map(|(name, value)| (name.into(), value.into())));
         env.extend(self.cache_reuse().environment());

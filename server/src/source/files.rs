@@ -25,6 +25,8 @@ pub struct LoadReport {
 #[derive(Debug, Default)]
 pub struct FilesSource {
     cache: HashMap<PathBuf, CachedFile>,
+    /// Problems of listing (a dangling link, a loop) already reported: said once, not per load.
+    listing_problems_said: std::collections::HashSet<String>,
 }
 
 #[derive(Debug)]
@@ -40,9 +42,15 @@ impl FilesSource {
     pub fn load(&mut self, root: &Path, paths: &[PathBuf], max_bytes: u64) -> LoadReport {
         let mut report = LoadReport::default();
         let mut seen = Vec::new();
+        let mut listing_problems = Vec::new();
         for path in paths {
-            for file in crash_files_below(path, &mut report.problems) {
+            for file in crash_files_below(path, &mut listing_problems) {
                 seen.push(file);
+            }
+        }
+        for problem in listing_problems {
+            if self.listing_problems_said.insert(problem.clone()) {
+                report.problems.push(problem);
             }
         }
         seen.sort();
@@ -100,13 +108,26 @@ impl FilesSource {
     }
 }
 
+/// Folders below a crash path that are still searched (links can make a tree deep).
+const MAX_DEPTH: usize = 16;
+
 /// Every regular file below `path` (or `path` itself), hidden ones and editor swap files excepted.
+/// Symbolic links are followed (a log linked in from where the service writes it), to at most
+/// [`MAX_DEPTH`] folders down; a link that loops is reported, not followed round.
 fn crash_files_below(path: &Path, problems: &mut Vec<String>) -> Vec<PathBuf> {
     let mut files = Vec::new();
     if !path.exists() {
+        if path.is_symlink() {
+            problems.push(format!("{} is a link to something that does not exist", path.display()));
+        }
         return files;
     }
-    let walker = ignore::WalkBuilder::new(path).standard_filters(false).hidden(true).follow_links(false).build();
+    let walker = ignore::WalkBuilder::new(path)
+        .standard_filters(false)
+        .hidden(true)
+        .follow_links(true)
+        .max_depth(Some(MAX_DEPTH))
+        .build();
     for entry in walker {
         match entry {
             Ok(entry) if entry.file_type().is_some_and(|t| t.is_file()) => {
@@ -116,11 +137,23 @@ fn crash_files_below(path: &Path, problems: &mut Vec<String>) -> Vec<PathBuf> {
                 }
             }
             Ok(_) => {}
-            Err(e) if is_not_found(&e) => {}
+            Err(e) if is_not_found(&e) => {
+                if let Some(link) = error_path(&e).filter(|p| p.is_symlink()) {
+                    problems.push(format!("{} is a link to something that does not exist", link.display()));
+                }
+            }
             Err(e) => problems.push(format!("cannot list crash files in {}: {e}", path.display())),
         }
     }
     files
+}
+
+fn error_path(error: &ignore::Error) -> Option<&Path> {
+    match error {
+        ignore::Error::WithPath { path, .. } => Some(path),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => error_path(err),
+        _ => None,
+    }
 }
 
 fn is_not_found(error: &ignore::Error) -> bool {
@@ -158,6 +191,39 @@ mod tests {
         let (bytes, skipped) = read_tail(&path, len, 16).expect("read");
         assert_eq!(String::from_utf8_lossy(&bytes), "newest line\n");
         assert_eq!(skipped, len - 12);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn linked_crash_files_and_folders_are_read_and_a_loop_is_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let crashes = dir.path().join("crashes");
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir_all(&crashes).expect("mkdir");
+        std::fs::create_dir_all(elsewhere.join("logs")).expect("mkdir");
+        let trace =
+            "Traceback (most recent call last):\n  File \"/srv/app/a.py\", line 3, in f\n    x()\nValueError: bad\n";
+        std::fs::write(elsewhere.join("service.log"), trace).expect("write");
+        std::fs::write(elsewhere.join("logs/worker.log"), trace.replace("bad", "worse")).expect("write");
+        std::os::unix::fs::symlink(elsewhere.join("service.log"), crashes.join("service.log")).expect("link");
+        std::os::unix::fs::symlink(elsewhere.join("logs"), crashes.join("logs")).expect("link");
+        std::os::unix::fs::symlink(&crashes, crashes.join("loop")).expect("link");
+        std::os::unix::fs::symlink(elsewhere.join("gone.log"), crashes.join("gone.log")).expect("link");
+        let mut source = FilesSource::default();
+        let report = source.load(dir.path(), std::slice::from_ref(&crashes), 1 << 20);
+        let mut values: Vec<String> = report.events.iter().map(|e| e.exceptions[0].value.clone()).collect();
+        values.sort();
+        assert_eq!(values, vec!["bad", "worse"]);
+        assert!(report.problems.iter().any(|p| p.contains("loop")), "{:?}", report.problems);
+        assert!(
+            report.problems.iter().any(|p| p.contains("gone.log is a link to something that does not exist")),
+            "{:?}",
+            report.problems
+        );
+        // Said once, not at every reload.
+        let again = source.load(dir.path(), std::slice::from_ref(&crashes), 1 << 20);
+        assert_eq!(again.events.len(), 2);
+        assert!(again.problems.is_empty(), "{:?}", again.problems);
     }
 
     #[test]

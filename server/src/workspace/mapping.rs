@@ -464,7 +464,7 @@ fn join_relative<'a>(components: impl Iterator<Item = &'a str>) -> Option<Vec<&'
 /// toolchain folder. Crash grouping uses this rule too, so groups and diagnostics agree on what is
 /// application code.
 pub fn is_library_path(path: &str) -> bool {
-    is_runtime_path(path) || dependency_folder(&split(path), &MappingConfig::default()).is_some()
+    crate::crash::library::is_library_path(path, &MappingConfig::default().dependency_folders)
 }
 
 /// Code of the runtime itself, which has no file anywhere.

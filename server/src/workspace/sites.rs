@@ -88,7 +88,7 @@ pub struct Site {
     pub stack_len: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SiteRole {
     /// Where the outermost exception was raised: the crash site.
@@ -118,6 +118,22 @@ pub struct UnmappedFrame {
     pub frame: usize,
     pub description: String,
     pub reason: String,
+}
+
+/// What a trace cut off before its exception line is called: it still shows where it crashed.
+pub const CUT_OFF_TITLE: &str = "A crash whose trace was cut off before its exception";
+
+/// The event's title, or [`CUT_OFF_TITLE`] when the trace names no exception.
+fn group_title(event: &CrashEvent) -> String {
+    let title = event.title();
+    if title.trim().is_empty() { CUT_OFF_TITLE.to_owned() } else { title }
+}
+
+impl CrashGroup {
+    /// The trace ends before it says what was raised (a log line cut, a file truncated).
+    pub fn is_cut_off(&self) -> bool {
+        self.exception.trim().is_empty() && self.message.trim().is_empty()
+    }
 }
 
 impl CrashPicture {
@@ -261,7 +277,7 @@ fn summarize(key: String, mut events: Vec<CrashEvent>) -> CrashGroup {
     CrashGroup {
         short_id: short_id.unwrap_or_else(|| group::short_id(&id)),
         id,
-        title: event.title(),
+        title: group_title(&event),
         exception: outermost.ty,
         message: outermost.value,
         count,
