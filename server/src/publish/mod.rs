@@ -67,7 +67,7 @@ impl PullRequestOutcome {
             Self::Updated { url, .. } => format!("pull request commented: {url}"),
             Self::Unchanged { url, .. } => format!("pull request already carries this fix: {url}"),
             Self::Pushed { branch, remote, pushed, open_url } => {
-                let verb = if *pushed { "pushed" } else { "already on" };
+                let verb = if *pushed { "pushed to" } else { "already on" };
                 match open_url {
                     Some(open) => format!("branch {branch} {verb} {remote}; open a pull request: {open}"),
                     None => format!("branch {branch} {verb} {remote}"),
