@@ -290,3 +290,42 @@ async fn a_crash_from_sentry_gets_its_pull_request_linked_on_the_sentry_issue() 
     }
     assert_eq!(scenario.branches(), ["crashloom/LEDGER-1", "main"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_is_one_line_and_the_group_backs_off() {
+    let scenario = scenario("ledger-go");
+    let forge = FakeForge::github(REPOSITORY, scenario.bare.clone()).await;
+    configure(&scenario, &forge, "\n[watch]\npoll_secs = 600\n");
+    let id = short_ids(&scenario.work)[0].0.clone();
+    let without_token = |work: std::path::PathBuf| {
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_crashloom"))
+                .args(["watch", "--once", "--workspace"])
+                .arg(&work)
+                .env_remove("GITHUB_TOKEN")
+                .env_remove("SENTRY_AUTH_TOKEN")
+                .output()
+                .unwrap()
+        }
+    };
+    let output = tokio::task::spawn_blocking(without_token(scenario.work.clone())).await.unwrap();
+    assert_eq!(output.status.code(), Some(1), "a failed action fails the pass");
+    let said = lines(&output);
+    assert_eq!(
+        said[1..],
+        [
+            format!("{id}: investigating (new, 1 events)"),
+            format!(
+                "{id}: fix validated; no pull request: no GitHub token: set GITHUB_TOKEN to a token that may push to and open pull requests in acme/ledger"
+            ),
+            format!("{id}: trying again in 600 s at the earliest"),
+            "stopped: 0 investigated, 0 pull requests, 1 failures".to_owned(),
+        ]
+    );
+    // Right after: the group waits out its backoff, nothing is investigated or asked.
+    let output = tokio::task::spawn_blocking(without_token(scenario.work.clone())).await.unwrap();
+    assert!(output.status.success());
+    assert_eq!(lines(&output)[1..], ["stopped: 0 investigated, 0 pull requests, 0 failures"]);
+    assert!(forge.requests().is_empty());
+    assert_eq!(scenario.branches(), ["main"]);
+}
