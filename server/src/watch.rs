@@ -39,7 +39,10 @@ pub type Say = Arc<dyn Fn(&str) + Send + Sync>;
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WatchSummary {
     pub investigated: usize,
-    pub pull_requests: usize,
+    /// Pull requests opened (or, with `provider = "git"`, branches pushed).
+    pub opened: usize,
+    /// Open pull requests that got a new commit or a comment.
+    pub updated: usize,
     pub failures: usize,
 }
 
@@ -359,7 +362,7 @@ impl Progress for WatchProgress {
 
 /// What happened to one group.
 enum Done {
-    Investigated { pull_request: bool },
+    Investigated { opened: bool, updated: bool },
     Failed,
     Cancelled,
 }
@@ -407,11 +410,11 @@ async fn handle(
     let verdict = verdict(&investigation);
     let Some(settings) = &config.pull_request else {
         say(&format!("{id}: {verdict}; report {relative} (no [pull_request] section, so no pull request)"));
-        return (group, Done::Investigated { pull_request: false }, None);
+        return (group, Done::Investigated { opened: false, updated: false }, None);
     };
     if let Err(refusal) = publish::check_publishable(&investigation, settings) {
         say(&format!("{id}: {verdict}; no pull request: {refusal}; report {relative}"));
-        return (group, Done::Investigated { pull_request: false }, None);
+        return (group, Done::Investigated { opened: false, updated: false }, None);
     }
     match publish::open_pull_request(&root, &config, &group, &investigation).await {
         Ok(outcome) => {
@@ -422,11 +425,14 @@ async fn handle(
                 | PullRequestOutcome::Unchanged { url, .. } => Some(url.clone()),
                 PullRequestOutcome::Pushed { .. } => None,
             };
-            (group, Done::Investigated { pull_request: true }, url)
+            let opened =
+                matches!(outcome, PullRequestOutcome::Opened { .. } | PullRequestOutcome::Pushed { pushed: true, .. });
+            let updated = matches!(outcome, PullRequestOutcome::Updated { .. });
+            (group, Done::Investigated { opened, updated }, url)
         }
         Err(e @ PublishError::ClosedUnmerged { .. }) => {
             say(&format!("{id}: {verdict}; {e}"));
-            (group, Done::Investigated { pull_request: false }, None)
+            (group, Done::Investigated { opened: false, updated: false }, None)
         }
         Err(e) => {
             say(&format!("{id}: {verdict}; no pull request: {e}"));
@@ -516,8 +522,8 @@ pub async fn run(
         }
     }
     say(&format!(
-        "stopped: {} investigated, {} pull requests, {} failures",
-        summary.investigated, summary.pull_requests, summary.failures
+        "stopped: {} investigated, {} pull requests opened, {} updated, {} failures",
+        summary.investigated, summary.opened, summary.updated, summary.failures
     ));
     Ok(summary)
 }
@@ -562,9 +568,10 @@ async fn pass(
             continue;
         };
         match done {
-            Done::Investigated { pull_request } => {
+            Done::Investigated { opened, updated } => {
                 summary.investigated += 1;
-                summary.pull_requests += usize::from(pull_request);
+                summary.opened += usize::from(opened);
+                summary.updated += usize::from(updated);
                 memory.remember(&group, 0, None, "investigated");
                 if let Some(url) = url {
                     note_in_sentry(root, sources, &group, &url, say).await;

@@ -79,7 +79,7 @@ async fn watch_once_opens_one_pull_request_and_the_next_pass_none() {
     assert!(said[0].starts_with("watching ") && said[0].ends_with(" (one pass)"), "{}", said[0]);
     assert_eq!(said[1], format!("{id}: investigating (new, 1 events)"));
     assert_eq!(said[2], format!("{id}: fix validated; pull request opened: https://github.com/acme/ledger/pull/1"));
-    assert_eq!(said[3], "stopped: 1 investigated, 1 pull requests, 0 failures");
+    assert_eq!(said[3], "stopped: 1 investigated, 1 pull requests opened, 0 updated, 0 failures");
     assert_eq!(scenario.commits_on(&format!("crashloom/{id}")).len(), 1);
     let pulls = forge.pulls();
     assert_eq!(pulls.len(), 1);
@@ -95,7 +95,7 @@ async fn watch_once_opens_one_pull_request_and_the_next_pass_none() {
     .await
     .unwrap();
     assert!(second.status.success());
-    assert_eq!(lines(&second)[1..], ["stopped: 0 investigated, 0 pull requests, 0 failures"]);
+    assert_eq!(lines(&second)[1..], ["stopped: 0 investigated, 0 pull requests opened, 0 updated, 0 failures"]);
     assert_eq!(forge.requests().len(), requests);
 
     // The crash again: investigated again, the same pull request gets a comment.
@@ -139,7 +139,10 @@ async fn a_converted_fix_gets_no_pull_request_unless_allowed() {
         )),
         "{verdict}"
     );
-    assert_eq!(said.last().unwrap(), &format!("stopped: {} investigated, 0 pull requests, 0 failures", groups.len()));
+    assert_eq!(
+        said.last().unwrap(),
+        &format!("stopped: {} investigated, 0 pull requests opened, 0 updated, 0 failures", groups.len())
+    );
     assert!(forge.requests().is_empty(), "not one request to GitHub");
     assert_eq!(scenario.branches(), ["main"], "nothing pushed");
 
@@ -229,7 +232,7 @@ async fn as_a_service_it_notices_new_crashes_and_stops_cleanly_on_sigterm() {
     wait_for(&lines, &mut seen, |l| l.starts_with("stopped: "));
     let exit = child.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
-    assert_eq!(seen.last().unwrap(), "stopped: 2 investigated, 2 pull requests, 0 failures");
+    assert_eq!(seen.last().unwrap(), "stopped: 2 investigated, 1 pull requests opened, 1 updated, 0 failures");
     assert_eq!(forge.pulls().len(), 1);
     assert_eq!(git(&scenario.work, &["worktree", "list"]).lines().count(), 1, "no worktree left behind");
 }
@@ -319,13 +322,13 @@ async fn a_failure_is_one_line_and_the_group_backs_off() {
                 "{id}: fix validated; no pull request: no GitHub token: set GITHUB_TOKEN to a token that may push to and open pull requests in acme/ledger"
             ),
             format!("{id}: trying again in 600 s at the earliest"),
-            "stopped: 0 investigated, 0 pull requests, 1 failures".to_owned(),
+            "stopped: 0 investigated, 0 pull requests opened, 0 updated, 1 failures".to_owned(),
         ]
     );
     // Right after: the group waits out its backoff, nothing is investigated or asked.
     let output = tokio::task::spawn_blocking(without_token(scenario.work.clone())).await.unwrap();
     assert!(output.status.success());
-    assert_eq!(lines(&output)[1..], ["stopped: 0 investigated, 0 pull requests, 0 failures"]);
+    assert_eq!(lines(&output)[1..], ["stopped: 0 investigated, 0 pull requests opened, 0 updated, 0 failures"]);
     assert!(forge.requests().is_empty());
     assert_eq!(scenario.branches(), ["main"]);
 }
