@@ -26,6 +26,12 @@ pub struct Config {
     pub validate: ValidateConfig,
     pub sandbox: SandboxConfig,
     pub search: SearchConfig,
+    /// Where validated fixes go as pull requests (`crashloom watch`, "Open pull request with this
+    /// fix"). No section: no pull requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequestConfig>,
+    /// Which crash groups `crashloom watch` investigates, in which order, how many at once.
+    pub watch: WatchConfig,
 }
 
 /// How many candidate changes "Investigate crash" judges, and for how long.
@@ -96,6 +102,94 @@ impl Default for SandboxConfig {
             allow_secrets_files: false,
             pass_env: Vec::new(),
             read_only_paths: Vec::new(),
+        }
+    }
+}
+
+/// Who receives a validated fix as a pull request. The token comes from `GITHUB_TOKEN` or
+/// `GITLAB_TOKEN`, never from this file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PullRequestConfig {
+    pub provider: PullRequestProvider,
+    /// The git remote the branch is pushed to.
+    pub remote: String,
+    /// The branch the pull request targets; the remote's default branch when not set.
+    pub base: Option<String>,
+    /// `https://api.github.com` (or a GitHub Enterprise `https://HOST/api/v3`), or GitLab's
+    /// `https://gitlab.com/api/v4`; the provider's public API when not set.
+    pub api_url: Option<String>,
+    /// GitHub `owner/name`, or the GitLab project path (`group/subgroup/project`); read from the
+    /// remote's URL when not set.
+    pub repository: Option<String>,
+    pub draft: bool,
+    pub labels: Vec<String>,
+    /// Also push fixes whose reproduction now ends in another error raised by the changed code
+    /// (`converted`). Off: only fixes that validated are pushed. Unvalidated fixes never are.
+    pub allow_converted: bool,
+    /// The commit's author, `Name <email>`.
+    pub author: String,
+}
+
+impl Default for PullRequestConfig {
+    fn default() -> Self {
+        Self {
+            provider: PullRequestProvider::Github,
+            remote: "origin".into(),
+            base: None,
+            api_url: None,
+            repository: None,
+            draft: false,
+            labels: vec!["crashloom".into()],
+            allow_converted: false,
+            author: "Crashloom <crashloom@users.noreply.github.com>".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PullRequestProvider {
+    Github,
+    Gitlab,
+    /// Push the branch only; no API.
+    Git,
+}
+
+/// What `crashloom watch` investigates: groups with at least `min_count` events, whose exception
+/// type and crash paths pass the allow and deny lists (`*` matches any text), most events first,
+/// then most users.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatchConfig {
+    pub min_count: u64,
+    /// Exception types to investigate (all when empty), e.g. `["KeyError", "*Exception"]`.
+    pub allow_exceptions: Vec<String>,
+    pub deny_exceptions: Vec<String>,
+    /// Workspace paths of the crash site to investigate (all when empty), e.g. `["src/*"]`.
+    pub allow_paths: Vec<String>,
+    pub deny_paths: Vec<String>,
+    /// Investigations run at once.
+    pub concurrency: usize,
+    /// Seconds between reads of the crash files and the collector's store (Sentry sources keep
+    /// their own `refresh_secs`).
+    pub poll_secs: u64,
+    /// Longest wait before a group whose investigation failed is tried again, in seconds; the
+    /// wait doubles from `poll_secs` with each failure.
+    pub max_backoff_secs: u64,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        Self {
+            min_count: 1,
+            allow_exceptions: Vec::new(),
+            deny_exceptions: Vec::new(),
+            allow_paths: Vec::new(),
+            deny_paths: Vec::new(),
+            concurrency: 1,
+            poll_secs: 30,
+            max_backoff_secs: 3600,
         }
     }
 }
@@ -268,6 +362,23 @@ mod tests {
     fn a_typo_is_reported_with_its_place() {
         let error = Config::from_toml("[diagnostic]\nframes = true\n").expect_err("unknown key");
         assert!(error.contains("diagnostic"), "{error}");
+    }
+
+    #[test]
+    fn a_pull_request_section_reads_with_defaults() {
+        let config = Config::from_toml(
+            "[pull_request]\nprovider = \"gitlab\"\nrepository = \"acme/shop\"\nlabels = []\n\n[watch]\nmin_count = 3\n",
+        )
+        .expect("valid");
+        let pull_request = config.pull_request.expect("section");
+        assert_eq!(pull_request.provider, PullRequestProvider::Gitlab);
+        assert_eq!((pull_request.remote.as_str(), pull_request.base.as_deref()), ("origin", None));
+        assert!(pull_request.labels.is_empty() && !pull_request.allow_converted && !pull_request.draft);
+        assert_eq!((config.watch.min_count, config.watch.concurrency), (3, 1));
+        assert!(Config::default().pull_request.is_none(), "no section, no pull requests");
+        let error = Config::from_toml("[pull_request]\nprovider = \"bitbucket\"\n").expect_err("unknown provider");
+        assert!(error.contains("bitbucket") || error.contains("provider"), "{error}");
+        assert!(Config::from_toml("[pull_request]\ntoken = \"x\"\n").is_err(), "no token in the file");
     }
 
     #[test]

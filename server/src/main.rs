@@ -74,6 +74,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Investigate new, growing and regressed crash groups of every source and open a pull request
+    /// for each validated fix (`[pull_request]` in crashloom.toml); runs until SIGTERM.
+    Watch {
+        /// The workspace folder (a git repository with the remote pull requests go to).
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// One pass over every source, then exit (non-zero when an action failed).
+        #[arg(long)]
+        once: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -93,6 +103,7 @@ fn main() -> ExitCode {
         }
         Command::Crashes { workspace, json } => crashes(workspace, json),
         Command::Investigate { workspace, crash, json } => investigate(workspace, &crash, json),
+        Command::Watch { workspace, once } => watch(workspace, once),
         Command::Collect { listen, workspace, store, keys, project, rate_limit } => {
             collect(listen, workspace, store, keys, project, rate_limit)
         }
@@ -196,6 +207,29 @@ fn open_workspace(workspace: &Path) -> Result<(PathBuf, Config), ExitCode> {
     match Config::load(&root) {
         Ok(config) => Ok((root, config)),
         Err(e) => Err(fail(&e.to_string())),
+    }
+}
+
+fn watch(workspace: PathBuf, once: bool) -> ExitCode {
+    let (root, config) = match open_workspace(&workspace) {
+        Ok(opened) => opened,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    // One line per action on stdout (for the service's journal), and in the log.
+    let say: crashloom::watch::Say = Arc::new(|line: &str| {
+        tracing::info!("{line}");
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{line}");
+        let _ = stdout.flush();
+    });
+    match runtime.block_on(crashloom::watch::run(root, config, once, say, shutdown_signal())) {
+        Ok(summary) if once && summary.failures > 0 => ExitCode::from(1),
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
     }
 }
 

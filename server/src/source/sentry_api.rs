@@ -9,6 +9,8 @@
 //! - `GET /api/0/organizations/{org}/issues/?project={id}&query=…&environment=…&statsPeriod=…&limit=100`
 //! - `GET /api/0/organizations/{org}/issues/{id}/events/latest/` (`recommended` when `latest` is gone)
 //! - `PUT /api/0/organizations/{org}/issues/{id}/` with `{"status": …}` ("Update an Issue")
+//! - `POST /api/0/organizations/{org}/issues/{id}/comments/` with `{"text": …}`: a comment (note)
+//!   on the issue's activity, e.g. the link to a pull request with its fix (`event:write`)
 //!
 //! Pagination follows the `Link` header's `rel="next"` while it says `results="true"`. The next page
 //! is requested by its `cursor` on the configured host, so the token never goes to a host named in
@@ -148,6 +150,7 @@ enum Endpoint {
     Issues,
     LatestEvent,
     UpdateIssue,
+    Comment,
 }
 
 /// A client of one organization's Web API. Cheap to clone; clones share the rate-limit state.
@@ -281,6 +284,15 @@ impl SentryClient {
         let path = self.org_path(&["issues", issue_id, ""]);
         let body = serde_json::json!({ "status": status.as_str() });
         self.send(Endpoint::UpdateIssue, Method::PUT, &path, &[], Some(&body)).await?;
+        Ok(())
+    }
+
+    /// Adds a comment to an issue (its activity shows it), e.g. the pull request with its fix.
+    /// Needs the `event:write` scope.
+    pub async fn add_comment(&self, issue_id: &str, text: &str) -> Result<(), SentryError> {
+        let path = self.org_path(&["issues", issue_id, "comments", ""]);
+        let body = serde_json::json!({ "text": text });
+        self.send(Endpoint::Comment, Method::POST, &path, &[], Some(&body)).await?;
         Ok(())
     }
 
