@@ -16,6 +16,7 @@ pub mod code_search;
 pub mod diff;
 pub mod fix;
 pub mod history;
+pub mod model_agents;
 pub mod pipeline;
 pub mod report;
 pub mod reproduce;
