@@ -25,7 +25,9 @@ use super::code_search::OfflineCodeSearch;
 use super::root_cause::OfflineRootCause;
 use super::search::{Candidate, CandidateProposer, Judged, ProposalContext};
 use super::validator::{CrashOutcome, RungOutcome, ValidationInputs, ValidationReport, Validator};
-use super::{CodeContext, CodeRef, CodeSearch, CrashFacts, CrashInput, ErrorAnalyzer, FixProposal, Hypothesis, RootCauseAnalyst};
+use super::{
+    CodeContext, CodeRef, CodeSearch, CrashFacts, CrashInput, ErrorAnalyzer, FixProposal, Hypothesis, RootCauseAnalyst,
+};
 use crate::config::{Config, SandboxConfig};
 use crate::model::context::{self, command_output, system_prompt};
 use crate::model::edits::{apply_strictly, parse_answer};
@@ -42,12 +44,17 @@ const FEEDBACK_OUTPUT_LINES: usize = 40;
 
 /// Tokens of the first request's context: a share of the budget, so later rounds fit too.
 fn context_tokens(session: &ModelSession) -> u64 {
-    (session.budget().limits().tokens / 4).clamp(1_000, 32_000)
+    (session.budget().limits().tokens / 4).clamp(400, 32_000)
 }
 
 /// A conversation turn with tools: sends, runs the tools the model asks for, and returns its
 /// final text. Older tool results are shortened when the conversation outgrows the budget.
-fn converse(session: &ModelSession, system: &str, turns: &mut Vec<Turn>, tools: &WorkspaceTools) -> Result<String, ModelError> {
+fn converse(
+    session: &ModelSession,
+    system: &str,
+    turns: &mut Vec<Turn>,
+    tools: &WorkspaceTools,
+) -> Result<String, ModelError> {
     let specs = WorkspaceTools::specs();
     for round in 0..=MAX_TOOL_ROUNDS {
         compact(session, system, turns);
@@ -74,7 +81,9 @@ fn compact(session: &ModelSession, system: &str, turns: &mut [Turn]) {
             .iter()
             .map(|t| match t {
                 Turn::User(text) => text.len(),
-                Turn::Assistant { text, tool_calls } => text.len() + tool_calls.iter().map(|c| c.raw_arguments.len()).sum::<usize>(),
+                Turn::Assistant { text, tool_calls } => {
+                    text.len() + tool_calls.iter().map(|c| c.raw_arguments.len()).sum::<usize>()
+                }
                 Turn::ToolResults(results) => results.iter().map(|r| r.content.len()).sum(),
             })
             .sum();
@@ -137,7 +146,8 @@ Do not propose a change yet. Answer with the explanation only.",
 impl ErrorAnalyzer for ModelErrorAnalyzer {
     fn analyze(&self, input: &CrashInput<'_>) -> CrashFacts {
         let facts = OfflineErrorAnalyzer.analyze(input);
-        let explanation = self.explain(input, &facts).map_err(|e| self.session.budget().note_error(&e.to_string())).ok();
+        let explanation =
+            self.explain(input, &facts).map_err(|e| self.session.budget().note_error(&e.to_string())).ok();
         *self.explanation.lock().unwrap_or_else(PoisonError::into_inner) = explanation;
         facts
     }
@@ -164,7 +174,12 @@ impl ModelCodeSearch {
     }
 
     /// The places the model names, each checked to exist, as code references.
-    pub fn explore(&self, input: &CrashInput<'_>, facts: &CrashFacts, code: &CodeContext) -> Result<Vec<CodeRef>, ModelError> {
+    pub fn explore(
+        &self,
+        input: &CrashInput<'_>,
+        facts: &CrashFacts,
+        code: &CodeContext,
+    ) -> Result<Vec<CodeRef>, ModelError> {
         let system = system_prompt(
             "Task: find the code that matters for this crash: where the bad value comes from, the callers, the tests. \
 Use the tools. Then answer with JSON only: {\"locations\": [{\"path\": \"relative/path\", \"line\": 12, \"note\": \"why it matters\"}]}.",
@@ -181,7 +196,12 @@ Use the tools. Then answer with JSON only: {\"locations\": [{\"path\": \"relativ
             .filter_map(|l| {
                 let text = std::fs::read_to_string(tools.resolve(&l.path).ok()?).ok()?;
                 let line = text.lines().nth((l.line as usize).checked_sub(1)?)?;
-                Some(CodeRef { path: l.path, line: l.line, code: line.trim().to_owned(), note: format!("model: {}", l.note) })
+                Some(CodeRef {
+                    path: l.path,
+                    line: l.line,
+                    code: line.trim().to_owned(),
+                    note: format!("model: {}", l.note),
+                })
             })
             .collect())
     }
@@ -251,7 +271,13 @@ impl ModelRootCause {
     /// The model's hypotheses, citations checked: a checked one reads
     /// `shop/orders.py:26 `name = customer["name"]` (checked)`, an unverifiable one
     /// `shop/orders.py:99 (unverified: shop/orders.py has no line 99)` and lowers its confidence.
-    pub fn model_hypotheses(&self, input: &CrashInput<'_>, facts: &CrashFacts, code: &CodeContext, offline: &[Hypothesis]) -> Result<Vec<Hypothesis>, ModelError> {
+    pub fn model_hypotheses(
+        &self,
+        input: &CrashInput<'_>,
+        facts: &CrashFacts,
+        code: &CodeContext,
+        offline: &[Hypothesis],
+    ) -> Result<Vec<Hypothesis>, ModelError> {
         let system = system_prompt(
             "Task: rank the likely root causes of this crash. Cite evidence as file:line with the exact text of that line. \
 Answer with JSON only: {\"hypotheses\": [{\"summary\": \"...\", \"confidence\": 0.0-1.0, \
@@ -340,7 +366,13 @@ impl ModelProposer {
     }
 
     fn first_message(context: &ProposalContext<'_>, session: &ModelSession) -> String {
-        let built = context::build(context.input.group, context.facts, context.code, context.hypotheses, context_tokens(session));
+        let built = context::build(
+            context.input.group,
+            context.facts,
+            context.code,
+            context.hypotheses,
+            context_tokens(session),
+        );
         if !built.trimmed.is_empty() {
             tracing::info!("the model's context was trimmed to fit the budget: {}", built.trimmed.join(", "));
         }
@@ -440,12 +472,22 @@ pub fn feedback(judged: &Judged) -> String {
         judged.candidate.fix.summary,
         report.outcome_words()
     );
-    if let Some(rung) = report.rungs.iter().find(|r| matches!(r.outcome, RungOutcome::Failed | RungOutcome::ToolMissing | RungOutcome::Skipped)) {
+    if let Some(rung) = report
+        .rungs
+        .iter()
+        .find(|r| matches!(r.outcome, RungOutcome::Failed | RungOutcome::ToolMissing | RungOutcome::Skipped))
+    {
         text.push_str(&format!("\nThe step that did not pass: {} — {}", rung.name, rung.detail));
         if let Some(command) = rung.commands.iter().rev().find(|c| !c.output.trim().is_empty()) {
             let lines: Vec<&str> = command.output.lines().collect();
             let tail = lines[lines.len().saturating_sub(FEEDBACK_OUTPUT_LINES)..].join("\n");
-            text.push_str(&format!("\n`{}` ({}, {}):\n{}", command.command, command.when, command.status, command_output(&tail)));
+            text.push_str(&format!(
+                "\n`{}` ({}, {}):\n{}",
+                command.command,
+                command.when,
+                command.status,
+                command_output(&tail)
+            ));
         }
     }
     if let Some(tests) = &report.tests
@@ -538,11 +580,25 @@ pub async fn run_model_search(
     for round in 1..=proposer.session().config().max_rounds {
         progress(&round_progress(round, &proposer.name(), &judged));
         let candidates = {
-            let (proposer, root, group, facts, code, hypotheses, so_far) =
-                (proposer.clone(), root.to_path_buf(), group.clone(), facts.clone(), code.clone(), hypotheses.clone(), judged.clone());
+            let (proposer, root, group, facts, code, hypotheses, so_far) = (
+                proposer.clone(),
+                root.to_path_buf(),
+                group.clone(),
+                facts.clone(),
+                code.clone(),
+                hypotheses.clone(),
+                judged.clone(),
+            );
             tokio::task::spawn_blocking(move || {
                 let input = CrashInput { root, group: &group };
-                let context = ProposalContext { input: &input, facts: &facts, code: &code, hypotheses: &hypotheses, judged: &so_far, round };
+                let context = ProposalContext {
+                    input: &input,
+                    facts: &facts,
+                    code: &code,
+                    hypotheses: &hypotheses,
+                    judged: &so_far,
+                    round,
+                };
                 proposer.propose(&context)
             })
             .await
@@ -553,7 +609,11 @@ pub async fn run_model_search(
         }
         for candidate in candidates {
             let report: ValidationReport = validator
-                .validate_with(group, &candidate.fix, ValidationInputs { facts: Some(&facts), code: Some(&code), reproduction: None })
+                .validate_with(
+                    group,
+                    &candidate.fix,
+                    ValidationInputs { facts: Some(&facts), code: Some(&code), reproduction: None },
+                )
                 .await?;
             judged.push(Judged { candidate, report });
         }
@@ -573,7 +633,10 @@ mod tests {
     fn citations_are_checked_against_the_file() {
         let root = tempfile::tempdir().expect("tempdir");
         std::fs::write(root.path().join("a.py"), "x = 1\nname = customer[\"name\"]\n").expect("write");
-        assert_eq!(check_citation(root.path(), "a.py", 2, "customer[\"name\"]"), Ok("name = customer[\"name\"]".into()));
+        assert_eq!(
+            check_citation(root.path(), "a.py", 2, "customer[\"name\"]"),
+            Ok("name = customer[\"name\"]".into())
+        );
         assert!(check_citation(root.path(), "a.py", 3, "x").expect_err("no line").contains("no line 3"));
         assert!(check_citation(root.path(), "a.py", 1, "customer").expect_err("wrong text").contains("does not say"));
         assert!(check_citation(root.path(), "../a.py", 1, "x").is_err());

@@ -95,7 +95,9 @@ impl Budget {
 
     /// Seconds of model time left.
     pub fn seconds_left(&self) -> Duration {
-        self.with(|spent| Duration::from_secs(self.limits.seconds).saturating_sub(Duration::from_millis(spent.model_ms)))
+        self.with(|spent| {
+            Duration::from_secs(self.limits.seconds).saturating_sub(Duration::from_millis(spent.model_ms))
+        })
     }
 
     pub fn spend_time(&self, elapsed: Duration) {

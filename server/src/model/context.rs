@@ -103,7 +103,13 @@ pub struct Context {
 }
 
 /// Builds the context within `max_tokens`, cutting the least important sections first.
-pub fn build(group: &CrashGroup, facts: &CrashFacts, code: &CodeContext, hypotheses: &[Hypothesis], max_tokens: u64) -> Context {
+pub fn build(
+    group: &CrashGroup,
+    facts: &CrashFacts,
+    code: &CodeContext,
+    hypotheses: &[Hypothesis],
+    max_tokens: u64,
+) -> Context {
     let numbered = |start: u32, text: &str| -> String {
         text.lines().enumerate().map(|(i, l)| format!("{:>5}| {l}\n", start as usize + i)).collect()
     };
@@ -120,9 +126,26 @@ pub fn build(group: &CrashGroup, facts: &CrashFacts, code: &CodeContext, hypothe
             "in-app code",
             code.functions
                 .iter()
-                .map(|f| format!("{} lines {}-{} ({}):\n{}\n", f.path, f.start_line, f.end_line, f.name, numbered(f.start_line, &f.text)))
+                .map(|f| {
+                    format!(
+                        "{} lines {}-{} ({}):\n{}\n",
+                        f.path,
+                        f.start_line,
+                        f.end_line,
+                        f.name,
+                        numbered(f.start_line, &f.text)
+                    )
+                })
                 .collect::<String>()
-                + &if offline.is_empty() { String::new() } else { format!("What the offline analysis found:\n{offline}\n") },
+                + &if offline.is_empty() {
+                    String::new()
+                } else {
+                    // Offline findings quote the crash message: data too.
+                    format!(
+                        "What the offline analysis found (it quotes the crash):\n<crash-data>\n{}</crash-data>\n",
+                        quote_data(&scrub(&offline), "crash-data")
+                    )
+                },
         ),
         ("callers", format!("{}{}", refs(&code.definitions), refs(&code.callers))),
         ("tests", refs(&code.tests)),
@@ -130,7 +153,16 @@ pub fn build(group: &CrashGroup, facts: &CrashFacts, code: &CodeContext, hypothe
             "history",
             code.history
                 .iter()
-                .map(|c| format!("{} {} {}: {} (last changed {})\n", &c.commit[..c.commit.len().min(10)], c.date, c.author, c.summary, c.lines.join(", ")))
+                .map(|c| {
+                    format!(
+                        "{} {} {}: {} (last changed {})\n",
+                        &c.commit[..c.commit.len().min(10)],
+                        c.date,
+                        c.author,
+                        c.summary,
+                        c.lines.join(", ")
+                    )
+                })
                 .collect(),
         ),
     ];
@@ -219,9 +251,16 @@ mod tests {
     #[test]
     fn the_least_important_sections_are_cut_first() {
         let facts = CrashFacts { exception: "KeyError".into(), message: "'GIFT-CARD'".into(), ..CrashFacts::default() };
-        let line = |n: u32| CodeRef { path: "a.py".into(), line: n, code: "x = f()".repeat(10), note: "calls f".into() };
+        let line =
+            |n: u32| CodeRef { path: "a.py".into(), line: n, code: "x = f()".repeat(10), note: "calls f".into() };
         let code = CodeContext {
-            functions: vec![FunctionCode { path: "a.py".into(), name: "f".into(), start_line: 1, end_line: 40, text: "    pass\n".repeat(40) }],
+            functions: vec![FunctionCode {
+                path: "a.py".into(),
+                name: "f".into(),
+                start_line: 1,
+                end_line: 40,
+                text: "    pass\n".repeat(40),
+            }],
             callers: (1..200).map(line).collect(),
             tests: (1..50).map(line).collect(),
             ..CodeContext::default()

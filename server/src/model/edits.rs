@@ -60,10 +60,15 @@ pub fn parse_answer(text: &str) -> ParsedAnswer {
                     });
                     last_path = Some(path);
                 }
-                None => answer.problems.push("a SEARCH block does not say which file it edits (write the path on the line above it)".into()),
+                None => answer.problems.push(
+                    "a SEARCH block does not say which file it edits (write the path on the line above it)".into(),
+                ),
             }
             // Drop the path line (and an opening fence) from the prose.
-            while prose.last().is_some_and(|l: &String| l.trim().is_empty() || l.trim().starts_with("```") || looks_like_path(l)) {
+            while prose
+                .last()
+                .is_some_and(|l: &String| l.trim().is_empty() || l.trim().starts_with("```") || looks_like_path(l))
+            {
                 prose.pop();
             }
             i = end_replace + 1;
@@ -83,7 +88,11 @@ pub fn parse_answer(text: &str) -> ParsedAnswer {
                 let mut old = Vec::new();
                 let mut new = Vec::new();
                 j += 1;
-                while j < lines.len() && !lines[j].starts_with("@@") && !lines[j].starts_with("--- ") && !lines[j].starts_with("```") {
+                while j < lines.len()
+                    && !lines[j].starts_with("@@")
+                    && !lines[j].starts_with("--- ")
+                    && !lines[j].starts_with("```")
+                {
                     let l = lines[j];
                     if let Some(rest) = l.strip_prefix('-') {
                         old.push(rest);
@@ -109,7 +118,8 @@ pub fn parse_answer(text: &str) -> ParsedAnswer {
                 }
                 hunks.push((old, new));
             }
-            let path = if new_path.as_deref() == Some("/dev/null") { old_path.clone() } else { new_path.or(old_path.clone()) };
+            let path =
+                if new_path.as_deref() == Some("/dev/null") { old_path.clone() } else { new_path.or(old_path.clone()) };
             match path {
                 Some(path) if hunks.is_empty() => answer.problems.push(format!("the diff of {path} has no @@ hunk")),
                 Some(path) if old_path.as_deref() == Some("/dev/null") => answer.edits.push(Edit {
@@ -213,7 +223,10 @@ pub fn apply_strictly(root: &Path, edits: &[Edit], policy: &ChangePolicy) -> Res
         let Some((original, text, count)) = files.get_mut(&path) else { continue };
         if edit.old.is_empty() {
             if original.is_some() || *count > 0 {
-                problems.push(format!("edit {} of {path} has an empty SEARCH part but the file exists; copy the lines to replace exactly", n + 1));
+                problems.push(format!(
+                    "edit {} of {path} has an empty SEARCH part but the file exists; copy the lines to replace exactly",
+                    n + 1
+                ));
             } else {
                 *text = edit.new.clone();
                 *count += 1;
@@ -293,7 +306,8 @@ mod tests {
     #[test]
     fn a_block_that_does_not_match_exactly_once_is_an_error() {
         let root = workspace();
-        let missing = Edit { path: "shop/orders.py".into(), old: "    name = customer['name']\n".into(), new: "x\n".into() };
+        let missing =
+            Edit { path: "shop/orders.py".into(), old: "    name = customer['name']\n".into(), new: "x\n".into() };
         let problems = apply_strictly(root.path(), &[missing], &ChangePolicy::default()).expect_err("no match");
         assert!(problems[0].contains("does not occur"), "{problems:?}");
         let twice = Edit { path: "shop/orders.py".into(), old: "customer".into(), new: "client".into() };

@@ -36,7 +36,9 @@ const ERROR_BODY_CHARS: usize = 300;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ModelError {
-    #[error("{variable} is not set; set it to your {provider} API key (keys are read from the environment or the editor's settings, never from crashloom.toml)")]
+    #[error(
+        "{variable} is not set; set it to your {provider} API key (keys are read from the environment or the editor's settings, never from crashloom.toml)"
+    )]
     MissingKey { variable: &'static str, provider: &'static str },
     #[error("{provider} refused the API key (HTTP {status}); check {variable}")]
     Unauthorized { status: u16, variable: &'static str, provider: &'static str },
@@ -130,9 +132,9 @@ impl ModelSession {
     pub fn from_config_with_key(config: &Config, key: Option<String>) -> Result<Option<Self>, ModelError> {
         let Some(model) = &config.model else { return Ok(None) };
         let provider = model.provider;
-        let key = key.filter(|k| !k.trim().is_empty()).or_else(|| {
-            key_variable(provider).and_then(|v| std::env::var(v).ok()).filter(|k| !k.trim().is_empty())
-        });
+        let key = key
+            .filter(|k| !k.trim().is_empty())
+            .or_else(|| key_variable(provider).and_then(|v| std::env::var(v).ok()).filter(|k| !k.trim().is_empty()));
         let base_url = model.base_url.clone().unwrap_or_else(|| default_base_url(provider).to_owned());
         let base_url = base_url.trim_end_matches('/').to_owned();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
@@ -259,7 +261,8 @@ impl ModelSession {
                     return Ok(answer);
                 }
                 Err((error, retry_after)) if error.is_transient() && attempt < MAX_RETRIES => {
-                    let wait = retry_after.unwrap_or(Duration::from_millis(500 * 2u64.pow(attempt))).min(MAX_RETRY_WAIT);
+                    let wait =
+                        retry_after.unwrap_or(Duration::from_millis(500 * 2u64.pow(attempt))).min(MAX_RETRY_WAIT);
                     if wait >= self.inner.budget.seconds_left() {
                         return Err(error);
                     }
@@ -304,11 +307,8 @@ impl ModelSession {
         })?;
         let status = response.status();
         if !status.is_success() {
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after);
+            let retry_after =
+                response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
             let text = response.text().await.unwrap_or_default();
             let error = match status.as_u16() {
                 401 | 403 if provider != ModelProvider::Ollama => ModelError::Unauthorized {
@@ -329,7 +329,10 @@ impl ModelSession {
                     Ok(None) => break,
                     Err(e) if e.is_timeout() => return Err((timeout(), None)),
                     Err(e) => {
-                        return Err((ModelError::Malformed(format!("the stream broke off: {}", error_chain(&e))), None));
+                        return Err((
+                            ModelError::Malformed(format!("the stream broke off: {}", error_chain(&e))),
+                            None,
+                        ));
                     }
                 }
             }

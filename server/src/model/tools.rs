@@ -127,7 +127,9 @@ impl WorkspaceTools {
                 self.git_blame(&path, start, end.unwrap_or(start))
             }
             "git_log" => self.git_log(&required("path")?, number("start_line"), number("end_line")),
-            other => Err(format!("there is no tool `{other}`; the tools are read_file, search, list_dir, find_definition, find_callers, git_blame, git_log")),
+            other => Err(format!(
+                "there is no tool `{other}`; the tools are read_file, search, list_dir, find_definition, find_callers, git_blame, git_log"
+            )),
         }
     }
 
@@ -136,7 +138,8 @@ impl WorkspaceTools {
     pub fn resolve(&self, relative: &str) -> Result<PathBuf, String> {
         let relative = relative.trim();
         let path = Path::new(relative);
-        if relative.contains('\0') || path.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+        if relative.contains('\0') || path.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        {
             return Err(format!("{relative} is not a path inside the workspace (relative, without `..`)"));
         }
         if !relative.is_empty() && relative != "." {
@@ -262,7 +265,11 @@ impl WorkspaceTools {
     }
 
     /// Source files mentioning `name`, parsed.
-    fn parsed_mentioning(&self, name: &str, mut each: impl FnMut(&str, &str, &ParsedSource<'_>) -> bool) -> Result<(), String> {
+    fn parsed_mentioning(
+        &self,
+        name: &str,
+        mut each: impl FnMut(&str, &str, &ParsedSource<'_>) -> bool,
+    ) -> Result<(), String> {
         if !crate::workspace::syntax::is_identifier(name) {
             return Err(format!("{name} is not a name"));
         }
@@ -384,17 +391,19 @@ mod tests {
         std::fs::write(root.path().join(".env"), "TOKEN=x").expect("write");
         std::os::unix::fs::symlink(outside.path(), root.path().join("link")).expect("symlink");
         let tools = WorkspaceTools::new(root.path());
-        assert_eq!(call(&tools, "read_file", json!({"path": "a.py", "start_line": 2})).content, "    2|     return g()\n");
+        assert_eq!(
+            call(&tools, "read_file", json!({"path": "a.py", "start_line": 2})).content,
+            "    2|     return g()\n"
+        );
         for path in ["../a.py", "/etc/passwd", "link/secret.txt", ".env", ".git/config"] {
             let result = call(&tools, "read_file", json!({"path": path}));
             assert!(result.is_error, "{path}: {}", result.content);
         }
         assert!(!call(&tools, "search", json!({"pattern": "outside"})).content.contains("outside\n"));
         assert!(call(&tools, "search", json!({"pattern": "TOKEN"})).content.starts_with("no line"));
-        assert!(call(&tools, "read_file", json!({"path": "a.py"}))
-            .content
-            .contains("def f"));
-        let broken = tools.call(&ToolCall { id: "2".into(), name: "read_file".into(), raw_arguments: "{\"path\":".into() });
+        assert!(call(&tools, "read_file", json!({"path": "a.py"})).content.contains("def f"));
+        let broken =
+            tools.call(&ToolCall { id: "2".into(), name: "read_file".into(), raw_arguments: "{\"path\":".into() });
         assert!(broken.is_error && broken.content.contains("not valid JSON"), "{}", broken.content);
         assert!(call(&tools, "find_callers", json!({"name": "g"})).content.contains("a.py:2 (in f)"));
         assert!(call(&tools, "find_definition", json!({"name": "f"})).content.contains("a.py:1-2"));

@@ -142,7 +142,8 @@ fn openai_body(request: &ChatRequest<'_>) -> Value {
             }
             Turn::ToolResults(results) => {
                 for result in results {
-                    messages.push(json!({"role": "tool", "tool_call_id": result.id, "content": clean(&result.content)}));
+                    messages
+                        .push(json!({"role": "tool", "tool_call_id": result.id, "content": clean(&result.content)}));
                 }
             }
         }
@@ -378,8 +379,8 @@ impl StreamAssembler {
         if self.provider == ModelProvider::Ollama && !self.buffer.is_empty() {
             let rest = String::from_utf8_lossy(&self.buffer).trim().to_owned();
             self.buffer.clear();
-            if !rest.is_empty() {
-                self.ollama_line(&rest)?;
+            if !rest.is_empty() && self.ollama_line(&rest).is_err() {
+                return Err("the stream ended before the answer was complete (its last line is cut off)".to_owned());
             }
         }
         if !self.done {
