@@ -625,6 +625,68 @@ pub async fn run_model_search(
     Ok(ModelSearch { best, judged })
 }
 
+/// The model's part of an investigation the offline pipeline already ran: its hypotheses join
+/// the offline ones, and when the offline fix is not validated, rounds of model candidates are
+/// judged by the validator. A validated model candidate replaces the offline fix; a fix that is
+/// not validated never replaces one that is, and a model candidate is only shown unvalidated when
+/// the offline engine had no fix at all. Returns what the model cost.
+pub async fn investigate_with_model(
+    root: &Path,
+    group: &crate::workspace::sites::CrashGroup,
+    config: &Config,
+    session: ModelSession,
+    investigation: &mut super::pipeline::Investigation,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<crate::model::budget::ModelRecord, super::validator::ValidationError> {
+    progress(&format!("asking {} for root causes", session.name()));
+    let hypotheses = {
+        let (session, root, group, facts, code) = (
+            session.clone(),
+            root.to_path_buf(),
+            group.clone(),
+            investigation.facts.clone(),
+            investigation.code.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let input = CrashInput { root, group: &group };
+            ModelRootCause::new(session).hypotheses(&input, &facts, &code)
+        })
+        .await
+        .unwrap_or_default()
+    };
+    if !hypotheses.is_empty() {
+        investigation.hypotheses = hypotheses;
+    }
+    if investigation.is_validated() {
+        return Ok(session.record());
+    }
+    let proposer = std::sync::Arc::new(ModelProposer::new(session.clone(), &config.sandbox));
+    let analysis = (investigation.facts.clone(), investigation.code.clone(), investigation.hypotheses.clone());
+    let search = run_model_search(root, group, config, proposer, analysis, progress).await?;
+    let chosen = search.best.or_else(|| {
+        matches!(investigation.fix, super::FixOutcome::NoConfidentFix { .. })
+            .then(|| search.judged.last().cloned())
+            .flatten()
+    });
+    if let Some(judged) = chosen {
+        let mut diff = String::new();
+        let mut prints = Vec::new();
+        for change in &judged.candidate.fix.changes {
+            let original = std::fs::read_to_string(root.join(&change.path)).ok();
+            match super::diff::unified_diff(change, original.as_deref()) {
+                Ok(text) => diff.push_str(&text),
+                Err(problem) => diff.push_str(&format!("# {}: {problem}\n", change.path)),
+            }
+            prints.push((change.path.clone(), super::pipeline::fingerprint_file(&root.join(&change.path))));
+        }
+        investigation.fix = super::FixOutcome::Proposed { fix: judged.candidate.fix };
+        investigation.validation = Some(judged.report);
+        investigation.diff = Some(diff);
+        investigation.file_fingerprints = prints;
+    }
+    Ok(session.record())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
