@@ -238,7 +238,8 @@ fn investigate(workspace: PathBuf, crash: &str, json: bool, offline: bool) -> Ex
     // With `[model]` set, the model's agents run after the offline ones; a model that cannot be
     // used leaves the offline result.
     let session = match ModelSession::from_config(&config) {
-        Ok(session) => session.filter(|_| !offline),
+        _ if offline => None,
+        Ok(session) => session,
         Err(e) => {
             tracing::warn!("the model is not used: {e}");
             None

@@ -239,10 +239,9 @@ impl ModelSession {
         };
         let body = wire::request_body(config.provider, &request);
         let estimate = estimate_tokens(&body.to_string());
-        let mut waited = Duration::ZERO;
         let mut attempt = 0;
         loop {
-            let room = self.inner.budget.admit(estimate, waited).map_err(ModelError::Budget)?;
+            let room = self.inner.budget.admit(estimate, Duration::ZERO).map_err(ModelError::Budget)?;
             if room < 256 {
                 return Err(ModelError::Budget(format!(
                     "the budget of {} tokens leaves no room for an answer",
@@ -269,7 +268,6 @@ impl ModelSession {
                     tracing::info!("{}; asking again in {:.1} s", error, wait.as_secs_f64());
                     tokio::time::sleep(wait).await;
                     self.inner.budget.spend_time(wait);
-                    waited += Duration::ZERO;
                     attempt += 1;
                 }
                 Err((error, _)) => return Err(error),
