@@ -251,7 +251,7 @@ fn investigate(workspace: PathBuf, crash: &str, json: bool, offline: bool) -> Ex
             pipeline::investigate(root.clone(), group.clone(), config.clone(), Arc::new(StderrProgress)).await?;
         let Some(session) = session else { return Ok((investigation, None)) };
         let progress = |message: &str| tracing::info!("[model] {message}");
-        let record = investigate_with_model(&root, &group, &config, session, &mut investigation, &progress).await?;
+        let record = investigate_with_model(&root, &group, &config, session, &mut investigation, &progress).await;
         Ok::<_, pipeline::InvestigateError>((investigation, Some(record)))
     });
     let (investigation, model) = match result {

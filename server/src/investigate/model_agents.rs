@@ -24,7 +24,7 @@ use super::analyzer::OfflineErrorAnalyzer;
 use super::code_search::OfflineCodeSearch;
 use super::root_cause::OfflineRootCause;
 use super::search::{Candidate, CandidateProposer, Judged, ProposalContext};
-use super::validator::{CrashOutcome, RungOutcome, ValidationInputs, ValidationReport, Validator};
+use super::validator::{CrashOutcome, RungOutcome, ValidationInputs, Validator};
 use super::{
     CodeContext, CodeRef, CodeSearch, CrashFacts, CrashInput, ErrorAnalyzer, FixProposal, Hypothesis, RootCauseAnalyst,
 };
@@ -573,7 +573,7 @@ pub async fn run_model_search(
     proposer: std::sync::Arc<ModelProposer>,
     analysis: (CrashFacts, CodeContext, Vec<Hypothesis>),
     progress: &(dyn Fn(&str) + Send + Sync),
-) -> Result<ModelSearch, super::validator::ValidationError> {
+) -> ModelSearch {
     let (facts, code, hypotheses) = analysis;
     let mut judged: Vec<Judged> = Vec::new();
     let validator = Validator { root, validate: &config.validate, sandbox: &config.sandbox };
@@ -608,21 +608,22 @@ pub async fn run_model_search(
             break;
         }
         for candidate in candidates {
-            let report: ValidationReport = validator
-                .validate_with(
-                    group,
-                    &candidate.fix,
-                    ValidationInputs { facts: Some(&facts), code: Some(&code), reproduction: None },
-                )
-                .await?;
-            judged.push(Judged { candidate, report });
+            let inputs = ValidationInputs { facts: Some(&facts), code: Some(&code), reproduction: None };
+            match validator.validate_with(group, &candidate.fix, inputs).await {
+                Ok(report) => judged.push(Judged { candidate, report }),
+                // A candidate the validator cannot judge costs the investigation nothing.
+                Err(error) => {
+                    tracing::warn!("a model candidate could not be validated: {error}");
+                    proposer.session().budget().note_error(&format!("a candidate could not be validated: {error}"));
+                }
+            }
         }
         if judged.iter().any(|j| j.report.validated) {
             break;
         }
     }
     let best = judged.iter().find(|j| j.report.validated).cloned();
-    Ok(ModelSearch { best, judged })
+    ModelSearch { best, judged }
 }
 
 /// The model's part of an investigation the offline pipeline already ran: its hypotheses join
@@ -637,7 +638,7 @@ pub async fn investigate_with_model(
     session: ModelSession,
     investigation: &mut super::pipeline::Investigation,
     progress: &(dyn Fn(&str) + Send + Sync),
-) -> Result<crate::model::budget::ModelRecord, super::validator::ValidationError> {
+) -> crate::model::budget::ModelRecord {
     progress(&format!("asking {} for root causes", session.name()));
     let hypotheses = {
         let (session, root, group, facts, code) = (
@@ -658,11 +659,11 @@ pub async fn investigate_with_model(
         investigation.hypotheses = hypotheses;
     }
     if investigation.is_validated() {
-        return Ok(session.record());
+        return session.record();
     }
     let proposer = std::sync::Arc::new(ModelProposer::new(session.clone(), &config.sandbox));
     let analysis = (investigation.facts.clone(), investigation.code.clone(), investigation.hypotheses.clone());
-    let search = run_model_search(root, group, config, proposer, analysis, progress).await?;
+    let search = run_model_search(root, group, config, proposer, analysis, progress).await;
     let chosen = search.best.or_else(|| {
         matches!(investigation.fix, super::FixOutcome::NoConfidentFix { .. })
             .then(|| search.judged.last().cloned())
@@ -684,7 +685,7 @@ pub async fn investigate_with_model(
         investigation.diff = Some(diff);
         investigation.file_fingerprints = prints;
     }
-    Ok(session.record())
+    session.record()
 }
 
 #[cfg(test)]
