@@ -32,6 +32,9 @@ pub struct Config {
     pub pull_request: Option<PullRequestConfig>,
     /// Which crash groups `crashloom watch` investigates, in which order, how many at once.
     pub watch: WatchConfig,
+    /// The model behind the agents; `None` keeps the offline engine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelConfig>,
 }
 
 /// How many candidate changes "Investigate crash" judges, and for how long.
@@ -50,6 +53,87 @@ impl Default for SearchConfig {
     fn default() -> Self {
         Self { max_candidates: 24, time_budget_secs: 300, rounds: 3 }
     }
+}
+
+/// Which model the agents ask, and how much one investigation may spend. The key is never here: it
+/// comes from `OPENAI_API_KEY` / `ANTHROPIC_API_KEY` or the editor's secret storage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// `openai` (any OpenAI-compatible Chat Completions server), `anthropic` or `ollama`.
+    pub provider: ModelProvider,
+    pub model: String,
+    /// The provider's default when not set (`https://api.openai.com/v1`, `https://api.anthropic.com`,
+    /// `http://localhost:11434`).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub temperature: Option<f32>,
+    /// Time limit of one request, in seconds.
+    #[serde(default = "default_model_timeout")]
+    pub timeout_secs: u64,
+    /// Time limit of connecting to the server, in seconds.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    /// Rounds of propose-validate-feedback per investigation.
+    #[serde(default = "default_max_rounds")]
+    pub max_rounds: usize,
+    /// Ask for streamed answers (SSE for OpenAI and Anthropic, NDJSON for Ollama).
+    #[serde(default)]
+    pub stream: bool,
+    #[serde(default)]
+    pub budget: ModelBudget,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelProvider {
+    #[serde(alias = "openai-compatible")]
+    OpenAi,
+    Anthropic,
+    Ollama,
+}
+
+/// What one investigation may spend on the model; the first limit reached ends the model's part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelBudget {
+    /// Input plus output tokens.
+    pub tokens: u64,
+    pub requests: u32,
+    /// Wall time spent waiting on the model.
+    pub seconds: u64,
+    /// A cap in the currency of `prices`; needs a price for the model.
+    pub cost: Option<f64>,
+    /// Per-model prices, per million tokens.
+    pub prices: std::collections::BTreeMap<String, ModelPrice>,
+}
+
+impl Default for ModelBudget {
+    fn default() -> Self {
+        Self { tokens: 200_000, requests: 40, seconds: 600, cost: None, prices: Default::default() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrice {
+    /// Price of a million input tokens.
+    pub input: f64,
+    /// Price of a million output tokens.
+    pub output: f64,
+}
+
+fn default_model_timeout() -> u64 {
+    120
+}
+
+fn default_connect_timeout() -> u64 {
+    10
+}
+
+fn default_max_rounds() -> usize {
+    3
 }
 
 /// How a proposed fix is proven. Commands are the user's own (trusted) and split into arguments
@@ -379,6 +463,23 @@ mod tests {
         let error = Config::from_toml("[pull_request]\nprovider = \"bitbucket\"\n").expect_err("unknown provider");
         assert!(error.contains("bitbucket") || error.contains("provider"), "{error}");
         assert!(Config::from_toml("[pull_request]\ntoken = \"x\"\n").is_err(), "no token in the file");
+    }
+
+    #[test]
+    fn a_model_section_reads_and_a_key_in_the_file_is_refused() {
+        let config = Config::from_toml(
+            "[model]\nprovider = \"anthropic\"\nmodel = \"claude-sonnet-4-5\"\n\n[model.budget]\ntokens = 5000\ncost = 0.5\n\n[model.budget.prices.claude-sonnet-4-5]\ninput = 3.0\noutput = 15.0\n",
+        )
+        .expect("valid");
+        let model = config.model.expect("a model");
+        assert_eq!(model.provider, ModelProvider::Anthropic);
+        assert_eq!((model.budget.tokens, model.budget.requests, model.max_rounds), (5000, 40, 3));
+        assert_eq!(model.budget.prices["claude-sonnet-4-5"], ModelPrice { input: 3.0, output: 15.0 });
+        assert!(Config::from_toml("").expect("valid").model.is_none());
+        let error = Config::from_toml("[model]\nprovider = \"openai\"\nmodel = \"m\"\napi_key = \"sk-x\"\n")
+            .expect_err("no key in the file");
+        assert!(error.contains("api_key"), "{error}");
+        assert!(Config::from_toml("[model]\nprovider = \"gemini\"\nmodel = \"m\"\n").is_err());
     }
 
     #[test]

@@ -9,9 +9,11 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use crashloom::config::Config;
 use crashloom::investigate::history::store_path;
+use crashloom::investigate::model_agents::investigate_with_model;
 use crashloom::investigate::pipeline::{self, Investigation, Progress, STEPS};
 use crashloom::investigate::validator::RungOutcome;
 use crashloom::investigate::{FixOutcome, report};
+use crashloom::model::ModelSession;
 use crashloom::source::collector::{Collector, CollectorConfig, random_hex_id};
 use crashloom::{engine, report as crashes_report};
 
@@ -73,6 +75,9 @@ enum Command {
         /// Print the investigation as JSON instead of a summary.
         #[arg(long)]
         json: bool,
+        /// Use the offline engine only, even when crashloom.toml sets `[model]`.
+        #[arg(long)]
+        offline: bool,
     },
     /// Investigate new, growing and regressed crash groups of every source and open a pull request
     /// for each validated fix (`[pull_request]` in crashloom.toml); runs until SIGTERM.
@@ -102,7 +107,7 @@ fn main() -> ExitCode {
             if shutdown_requested { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         Command::Crashes { workspace, json } => crashes(workspace, json),
-        Command::Investigate { workspace, crash, json } => investigate(workspace, &crash, json),
+        Command::Investigate { workspace, crash, json, offline } => investigate(workspace, &crash, json, offline),
         Command::Watch { workspace, once } => watch(workspace, once),
         Command::Collect { listen, workspace, store, keys, project, rate_limit } => {
             collect(listen, workspace, store, keys, project, rate_limit)
@@ -246,7 +251,7 @@ impl Progress for StderrProgress {
     }
 }
 
-fn investigate(workspace: PathBuf, crash: &str, json: bool) -> ExitCode {
+fn investigate(workspace: PathBuf, crash: &str, json: bool, offline: bool) -> ExitCode {
     let (root, config) = match open_workspace(&workspace) {
         Ok(opened) => opened,
         Err(code) => return code,
@@ -267,13 +272,27 @@ fn investigate(workspace: PathBuf, crash: &str, json: bool) -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
-    let investigation = match runtime.block_on(pipeline::investigate(
-        root.clone(),
-        group,
-        Arc::new(config),
-        Arc::new(StderrProgress),
-    )) {
-        Ok(investigation) => investigation,
+    // With `[model]` set, the model's agents run after the offline ones; a model that cannot be
+    // used leaves the offline result.
+    let session = match ModelSession::from_config(&config) {
+        _ if offline => None,
+        Ok(session) => session,
+        Err(e) => {
+            tracing::warn!("the model is not used: {e}");
+            None
+        }
+    };
+    let config = Arc::new(config);
+    let result = runtime.block_on(async {
+        let mut investigation =
+            pipeline::investigate(root.clone(), group.clone(), config.clone(), Arc::new(StderrProgress)).await?;
+        let Some(session) = session else { return Ok((investigation, None)) };
+        let progress = |message: &str| tracing::info!("[model] {message}");
+        let record = investigate_with_model(&root, &group, &config, session, &mut investigation, &progress).await;
+        Ok::<_, pipeline::InvestigateError>((investigation, Some(record)))
+    });
+    let (investigation, model) = match result {
+        Ok(done) => done,
         Err(e) => return fail(&e.to_string()),
     };
     let report_path = match report::write_report(&root, &investigation) {
@@ -283,9 +302,24 @@ fn investigate(workspace: PathBuf, crash: &str, json: bool) -> ExitCode {
         }
     };
     let output = if json {
-        serde_json::to_string_pretty(&investigation).unwrap_or_default()
+        let mut value = serde_json::to_value(&investigation).unwrap_or_default();
+        if let (Some(record), Some(object)) = (&model, value.as_object_mut()) {
+            object.insert("model".into(), serde_json::to_value(record).unwrap_or_default());
+        }
+        serde_json::to_string_pretty(&value).unwrap_or_default()
     } else {
-        summary(&investigation, &report_path)
+        let mut text = summary(&investigation, &report_path);
+        if let Some(record) = &model {
+            let cost = record.cost.map(|c| format!(", cost {c:.4}")).unwrap_or_default();
+            text.push_str(&format!(
+                "Model: {}, {} rounds, {} requests, {} tokens{cost}\n",
+                record.model,
+                record.rounds,
+                record.requests,
+                record.tokens()
+            ));
+        }
+        text
     };
     let mut stdout = std::io::stdout().lock();
     if writeln!(stdout, "{}", output.trim_end()).is_err() {

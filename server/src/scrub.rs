@@ -2,7 +2,8 @@
 //! and anything sent to a model.
 //!
 //! What counts as a secret: API keys and tokens with well-known prefixes (`sk-`, `ghp_` and the
-//! other GitHub prefixes, `glpat-`, Slack's `xox?-`, AWS access key ids `AKIA…`), JSON Web Tokens,
+//! other GitHub prefixes, `glpat-`, Slack's `xox?-`, AWS access key ids `AKIA…`, Stripe's
+//! `sk_live_`, Google's `AIza…`, Hugging Face's `hf_`), JSON Web Tokens,
 //! `Bearer …` and `Basic …` credentials, the value of `password=`, `secret=`, `token=`, `api_key=`
 //! (and `:` / JSON forms), PEM private keys, and the password of a connection string
 //! (`postgres://user:password@host`). Each is replaced with [`MARKER`]; the text around it stays,
@@ -43,6 +44,10 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
         pattern(r"\b(glpat-[A-Za-z0-9_-]{16,})", 1),
         pattern(r"\b(xox[abposr]-[A-Za-z0-9-]{10,})", 1),
         pattern(r"\b((?:AKIA|ASIA)[A-Z0-9]{16})\b", 1),
+        // Stripe (`sk_live_`, `rk_test_`...), Google API keys, Hugging Face tokens.
+        pattern(r"\b((?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,})", 1),
+        pattern(r"\b(AIza[A-Za-z0-9_-]{35})", 1),
+        pattern(r"\b(hf_[A-Za-z0-9]{30,})", 1),
         // key=value, key: value and "key": "value" where the key names a secret.
         pattern(
             r#"(?i)(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|client[_-]?secret|auth)["']?\s*[:=]\s*["']?([^\s"',;&}]+)"#,
@@ -100,6 +105,11 @@ mod tests {
         assert_eq!(scrubbed("GITLAB glpat-abcdefghij1234567890"), "GITLAB [scrubbed]");
         assert_eq!(scrubbed("slack xoxb-1234567890-abcdefghij"), "slack [scrubbed]");
         assert_eq!(scrubbed("aws AKIAIOSFODNN7EXAMPLE here"), "aws [scrubbed] here");
+        assert_eq!(scrubbed("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc"), "stripe [scrubbed]");
+        assert_eq!(scrubbed("key=AIzaSyA-abcdefghijklmnopqrstuvwxyz01234"), "key=[scrubbed]");
+        assert_eq!(scrubbed("google AIzaSyA-abcdefghijklmnopqrstuvwxyz01234 used"), "google [scrubbed] used");
+        assert_eq!(scrubbed("hf_abcdefghijklmnopqrstuvwxyz0123456789"), "[scrubbed]");
+        assert_eq!(scrubbed("sk_live_ is a prefix"), "sk_live_ is a prefix");
     }
 
     #[test]

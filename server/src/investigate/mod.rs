@@ -18,6 +18,7 @@ pub mod diff;
 pub mod fix;
 pub mod history;
 pub mod localize;
+pub mod model_agents;
 pub mod pipeline;
 pub mod report;
 pub mod reproduce;
