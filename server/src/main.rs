@@ -1,5 +1,7 @@
 //! The `crashloom` command: the language server and its command-line jobs.
 
+mod progress;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,17 +11,19 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use crashloom::config::Config;
 use crashloom::investigate::history::store_path;
-use crashloom::investigate::model_agents::investigate_with_model;
-use crashloom::investigate::pipeline::{self, Investigation, Progress, STEPS};
+use crashloom::investigate::pipeline::{self, Investigation};
 use crashloom::investigate::validator::RungOutcome;
 use crashloom::investigate::{FixOutcome, report};
-use crashloom::model::ModelSession;
 use crashloom::source::collector::{Collector, CollectorConfig, random_hex_id};
 use crashloom::{engine, report as crashes_report};
+use progress::TerminalProgress;
 
 #[derive(Parser)]
 #[command(name = "crashloom", version, about = "Production crashes in the editor, and fixes proven in a sandbox")]
 struct Cli {
+    /// Show the log (`-v` for info, `-vv` for debug); `CRASHLOOM_LOG` or `RUST_LOG` set the filter.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -92,8 +96,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    init_logging();
     let cli = Cli::parse();
+    // Services log what they do; one-shot commands print their result and stay quiet otherwise.
+    let quiet = matches!(cli.command, Command::Crashes { .. } | Command::Investigate { .. });
+    init_logging(cli.verbose, if quiet { "warn" } else { "info" });
     match cli.command {
         Command::Lsp { .. } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -238,19 +244,6 @@ fn watch(workspace: PathBuf, once: bool) -> ExitCode {
     }
 }
 
-/// Progress of an investigation on stderr, one line per agent.
-struct StderrProgress;
-
-impl Progress for StderrProgress {
-    fn step(&self, index: usize, message: &str) {
-        tracing::info!("[{}/{}] {}: {message}", index + 1, STEPS.len(), STEPS[index]);
-    }
-
-    fn is_cancelled(&self) -> bool {
-        false
-    }
-}
-
 fn investigate(workspace: PathBuf, crash: &str, json: bool, offline: bool) -> ExitCode {
     let (root, config) = match open_workspace(&workspace) {
         Ok(opened) => opened,
@@ -272,29 +265,21 @@ fn investigate(workspace: PathBuf, crash: &str, json: bool, offline: bool) -> Ex
         Ok(runtime) => runtime,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
-    // With `[model]` set, the model's agents run after the offline ones; a model that cannot be
-    // used leaves the offline result.
-    let session = match ModelSession::from_config(&config) {
-        _ if offline => None,
-        Ok(session) => session,
+    let mut config = config;
+    if offline {
+        config.model = None;
+    }
+    let progress = Arc::new(TerminalProgress::new(&format!("Investigating {}", group.short_id)));
+    let result =
+        runtime.block_on(pipeline::investigate(root.clone(), group.clone(), Arc::new(config), progress.clone()));
+    let investigation = match result {
+        Ok(done) => done,
         Err(e) => {
-            tracing::warn!("the model is not used: {e}");
-            None
+            progress.finish("Stopped");
+            return fail(&e.to_string());
         }
     };
-    let config = Arc::new(config);
-    let result = runtime.block_on(async {
-        let mut investigation =
-            pipeline::investigate(root.clone(), group.clone(), config.clone(), Arc::new(StderrProgress)).await?;
-        let Some(session) = session else { return Ok((investigation, None)) };
-        let progress = |message: &str| tracing::info!("[model] {message}");
-        let record = investigate_with_model(&root, &group, &config, session, &mut investigation, &progress).await;
-        Ok::<_, pipeline::InvestigateError>((investigation, Some(record)))
-    });
-    let (investigation, model) = match result {
-        Ok(done) => done,
-        Err(e) => return fail(&e.to_string()),
-    };
+    progress.finish(&format!("Investigated {}", investigation.short_id));
     let report_path = match report::write_report(&root, &investigation) {
         Ok(path) => path,
         Err(e) => {
@@ -302,14 +287,10 @@ fn investigate(workspace: PathBuf, crash: &str, json: bool, offline: bool) -> Ex
         }
     };
     let output = if json {
-        let mut value = serde_json::to_value(&investigation).unwrap_or_default();
-        if let (Some(record), Some(object)) = (&model, value.as_object_mut()) {
-            object.insert("model".into(), serde_json::to_value(record).unwrap_or_default());
-        }
-        serde_json::to_string_pretty(&value).unwrap_or_default()
+        serde_json::to_string_pretty(&investigation).unwrap_or_default()
     } else {
         let mut text = summary(&investigation, &report_path);
-        if let Some(record) = &model {
+        if let Some(record) = &investigation.model {
             let cost = record.cost.map(|c| format!(", cost {c:.4}")).unwrap_or_default();
             text.push_str(&format!(
                 "Model: {}, {} rounds, {} requests, {} tokens{cost}\n",
@@ -329,7 +310,15 @@ fn investigate(workspace: PathBuf, crash: &str, json: bool, offline: bool) -> Ex
 }
 
 fn summary(investigation: &Investigation, report_path: &Path) -> String {
-    let mut out = format!("Crash {}: {}\n", investigation.short_id, investigation.title);
+    // The result first, then the story.
+    let result = match (investigation.fix(), &investigation.validation) {
+        (Some(_), Some(validation)) if validation.validated => "a validated fix".to_owned(),
+        (Some(_), Some(validation)) => format!("no validated fix (the best change {})", validation.outcome_words()),
+        (Some(_), None) => "no validated fix".to_owned(),
+        (None, _) => "no fix".to_owned(),
+    };
+    let mut out = format!("{}: {result}\n\n", investigation.short_id);
+    out.push_str(&format!("Crash {}: {}\n", investigation.short_id, investigation.title));
     if let Some(hypothesis) = investigation.hypotheses.first() {
         out.push_str(&format!("\nRoot cause: {}\n", hypothesis.summary));
     }
@@ -411,13 +400,20 @@ fn crashes(workspace: PathBuf, json: bool) -> ExitCode {
 }
 
 /// Logs go to stderr (stdout is the protocol's wire). `CRASHLOOM_LOG` sets the filter.
-fn init_logging() {
+fn init_logging(verbose: u8, default: &str) {
+    let level = match verbose {
+        0 => default,
+        1 => "info",
+        _ => "debug",
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CRASHLOOM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
 }
 
 fn fail(message: &str) -> ExitCode {
-    tracing::error!("{message}");
+    tracing::debug!("failing: {message}");
+    let _ = writeln!(std::io::stderr().lock(), "crashloom: {message}");
     ExitCode::from(2)
 }

@@ -36,9 +36,8 @@ impl TerminalProgress {
     /// Clears the spinner, leaving one line that says how long the job took.
     pub fn finish(&self, outcome: &str) {
         let line = format!("{outcome} in {:.1} s", self.started.elapsed().as_secs_f64());
-        match &self.spinner {
-            Some(spinner) => spinner.finish_and_clear(),
-            None => {}
+        if let Some(spinner) = &self.spinner {
+            spinner.finish_and_clear();
         }
         eprintln_plain(&line);
     }

@@ -13,6 +13,7 @@ use super::candidates::OfflineCandidates;
 use super::code_search::OfflineCodeSearch;
 use super::fix::OfflineFixProposer;
 use super::localize::{Location, rank_locations};
+use super::model_agents::{ModelProposer, ModelRootCause};
 use super::root_cause::OfflineRootCause;
 use super::search::{
     Candidate, CandidateProposer, Judged, ProposalContext, RankedCandidate, SearchLimits, SearchSummary, rank,
@@ -23,6 +24,8 @@ use super::{
     RootCauseAnalyst,
 };
 use crate::config::Config;
+use crate::model::ModelSession;
+use crate::model::budget::ModelRecord;
 use crate::workspace::sites::CrashGroup;
 
 /// The agents, in order, as progress reports name them.
@@ -55,6 +58,9 @@ pub struct Investigation {
     /// What the search did.
     #[serde(default)]
     pub search: Option<SearchSummary>,
+    /// The model's part, when `[model]` is set: the model, rounds, requests, tokens, cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelRecord>,
 }
 
 impl Investigation {
@@ -110,17 +116,33 @@ pub async fn investigate(
     config: Arc<Config>,
     progress: Arc<dyn Progress>,
 ) -> Result<Investigation, InvestigateError> {
-    let proposers: Vec<Arc<dyn CandidateProposer>> = vec![Arc::new(OfflineCandidates)];
-    investigate_with(root, group, config, progress, proposers).await
+    // With `[model]` set, the model proposes candidates next to the offline families and adds its
+    // hypotheses; a model that cannot be used (no key, a bad setting) leaves the offline engine.
+    let model = match ModelSession::from_config(&config) {
+        Ok(session) => session,
+        Err(error) => {
+            tracing::warn!("the model is not used: {error}");
+            None
+        }
+    };
+    let mut proposers: Vec<Arc<dyn CandidateProposer>> = vec![Arc::new(OfflineCandidates)];
+    if let Some(session) = &model {
+        proposers.push(Arc::new(ModelProposer::new(session.clone(), &config.sandbox)));
+    }
+    let mut investigation = investigate_with(root, group, config, progress, proposers, model.clone()).await?;
+    investigation.model = model.map(|session| session.record());
+    Ok(investigation)
 }
 
-/// [`investigate`] with the given candidate proposers (the offline families, a model).
+/// [`investigate`] with the given candidate proposers (the offline families, a model) and the
+/// model whose hypotheses join the offline ones.
 pub async fn investigate_with(
     root: PathBuf,
     group: CrashGroup,
     config: Arc<Config>,
     progress: Arc<dyn Progress>,
     proposers: Vec<Arc<dyn CandidateProposer>>,
+    model: Option<ModelSession>,
 ) -> Result<Investigation, InvestigateError> {
     let span = tracing::info_span!("investigate", crash = %group.short_id);
     let _entered = span.enter();
@@ -139,7 +161,13 @@ pub async fn investigate_with(
             let code = OfflineCodeSearch.search(&input, &facts);
             check(progress.as_ref())?;
             progress.step(2, "ranking root causes and locations");
-            let hypotheses = OfflineRootCause.hypotheses(&input, &facts, &code);
+            let mut hypotheses = OfflineRootCause.hypotheses(&input, &facts, &code);
+            if let Some(session) = model {
+                progress.step(2, &format!("asking {} for root causes", session.name()));
+                let mut from_model = ModelRootCause::new(session).hypotheses(&input, &facts, &code);
+                from_model.append(&mut hypotheses);
+                hypotheses = from_model;
+            }
             let localization = rank_locations(&root, &facts, &code);
             Ok((facts, code, hypotheses, localization))
         })
@@ -207,6 +235,7 @@ pub async fn investigate_with(
         localization,
         candidates,
         search: Some(summary),
+        model: None,
     })
 }
 
