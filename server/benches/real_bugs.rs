@@ -8,6 +8,7 @@
 //!
 //! `CRASHLOOM_REAL_BUGS=tabulate,sqlparse` runs the bugs whose folder name contains one of the
 //! words; `CRASHLOOM_REAL_BUGS_BUDGET` is each search's time budget in seconds (default 60).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,7 +45,10 @@ struct Bug {
 #[derive(Default)]
 struct Outcome {
     name: String,
+    /// Frames of the package mapped to the workspace from the trace as captured (site-packages).
     mapped: bool,
+    /// They mapped only once the trace named a deployed copy (`/srv/<package>/`).
+    relocated: bool,
     on_stack: bool,
     top1: bool,
     top3: bool,
@@ -114,15 +118,18 @@ fn run(fixtures: &Path, cache: &Path, budget: u64, only: &[String]) -> Setup<()>
     Ok(())
 }
 
-/// A virtual environment with pytest for the packages' own tests (built once, in the cache).
+/// A virtual environment with pytest for the packages' own tests (built once, in the cache; it
+/// sees the interpreter's own site-packages, where the packages' dependencies are).
 fn pytest_venv(cache: &Path) -> Setup<PathBuf> {
     let venv = cache.join("venv");
     let python = venv.join("bin/python");
     if !python.exists() {
         command("python3", &["-m", "venv", "--system-site-packages", &venv.to_string_lossy()], cache)?;
     }
-    if !run_ok(&python, &["-c", "import pytest"], cache) {
-        command(&python.to_string_lossy(), &["-m", "pip", "install", "-q", "pytest"], cache)?;
+    // pytest, and what the packages' own tests import besides the package.
+    if !run_ok(&python, &["-c", "import pytest, hypothesis, freezegun, pytest_lazy_fixtures"], cache) {
+        let install = ["-m", "pip", "install", "-q", "pytest", "hypothesis", "freezegun", "pytest-lazy-fixtures"];
+        command(&python.to_string_lossy(), &install, cache)?;
     }
     Ok(python)
 }
@@ -136,38 +143,66 @@ fn investigate_bug(name: &str, dir: &Path, bug: &Bug, cache: &Path, venv: &Path,
     copy(&dir.join("reproduce.py"), &root.join("reproduce.py"))?;
     let crash = std::fs::read_to_string(dir.join("crash.txt")).map_err(|e| format!("{name}/crash.txt: {e}"))?;
     std::fs::create_dir_all(root.join(".crashloom/crashes")).map_err(|e| e.to_string())?;
-    std::fs::write(root.join(".crashloom/crashes/crash.txt"), crash).map_err(|e| e.to_string())?;
+    std::fs::write(root.join(".crashloom/crashes/crash.txt"), &crash).map_err(|e| e.to_string())?;
     let source_root = if bug.source_root.is_empty() { String::new() } else { format!("{}/", bug.source_root) };
     let test = if !bug.tests.is_empty() && root.join(&bug.tests).exists() {
-        format!("test = \"{} -m pytest -x -q {}\"\n", venv.display(), bug.tests)
+        // A package under src/ is imported from there, as its own test setup does.
+        let path =
+            if bug.source_root.is_empty() { String::new() } else { format!(" -o pythonpath={}", bug.source_root) };
+        format!("test = \"{} -m pytest -x -q -p no:cacheprovider{path} {}\"\n", venv.display(), bug.tests)
     } else {
         String::new()
     };
-    let settings = format!(
-        "[validate]\nreproduce = \"python3 reproduce.py\"\n{test}timeout_secs = 120\n\n\
-         [search]\ntime_budget_secs = {budget}\n\n\
-         [mapping]\nroots = [{{ from = \"{}\", to = \"{source_root}\" }}, {{ from = \"{}\", to = \"\" }}]\n\n\
-         [sandbox]\nread_only_paths = [\"{}\"]\n",
-        bug.installed_at,
-        bug.script_dir,
-        cache.display()
-    );
-    std::fs::write(root.join("crashloom.toml"), settings).map_err(|e| e.to_string())?;
+    let settings = |installed_at: &str| {
+        format!(
+            "[validate]\nreproduce = \"python3 reproduce.py\"\n{test}timeout_secs = 120\n\n\
+             [search]\ntime_budget_secs = {budget}\n\n\
+             [mapping]\nroots = [{{ from = \"{installed_at}\", to = \"{source_root}\" }}, {{ from = \"{}\", to = \"\" }}]\n\n\
+             [sandbox]\nread_only_paths = [\"{}\"]\n",
+            bug.script_dir,
+            cache.display()
+        )
+    };
+    let write = |path: &str, text: &str| std::fs::write(root.join(path), text).map_err(|e| format!("{path}: {e}"));
+    write("crashloom.toml", &settings(&bug.installed_at))?;
     git(root, &["init", "-q"])?;
-    git(root, &["add", "-A"])?;
+    // Everything the sdist ships is the package, including what the project's .gitignore names
+    // (`*.egg-info` that packages reading their own version need, a generated `_version.py`):
+    // the validation copy is made from git.
+    git(root, &["add", "-A", "-f"])?;
     git(root, &["commit", "-q", "-m", &format!("{} {}", bug.package, bug.buggy_version)])?;
 
-    let config = Config::load(root).map_err(|e| format!("{name}: crashloom.toml: {e}"))?;
-    let loaded = load_workspace(root, &config).map_err(|e| format!("{name}: {e}"))?;
-    let Some(group) = loaded.picture.groups.first().cloned() else {
+    // The crash as captured: its package frames run through site-packages.
+    let in_package =
+        |group: &crashloom::workspace::sites::CrashGroup| group.sites.iter().any(|s| s.path != "reproduce.py");
+    let load = || -> Setup<Option<crashloom::workspace::sites::CrashGroup>> {
+        let config = Config::load(root).map_err(|e| format!("{name}: crashloom.toml: {e}"))?;
+        let loaded = load_workspace(root, &config).map_err(|e| format!("{name}: {e}"))?;
+        Ok(loaded.picture.groups.first().cloned())
+    };
+    let Some(mut group) = load()? else {
         outcome.cause = "the crash file was not read as a crash".to_owned();
         return Ok(outcome);
     };
-    outcome.mapped = !group.sites.is_empty();
+    outcome.mapped = in_package(&group);
     if !outcome.mapped {
-        outcome.cause = "no frame mapped to the workspace".to_owned();
-        return Ok(outcome);
+        // The same trace as a deployed copy of the package would print it (`/srv/<package>/`),
+        // mapped by the same kind of root, so that the search has the package's frames to work on.
+        let deployed = format!("/srv/{}/", bug.package);
+        write(".crashloom/crashes/crash.txt", &crash.replace(&bug.installed_at, &deployed))?;
+        write("crashloom.toml", &settings(&deployed))?;
+        match load()? {
+            Some(relocated) if in_package(&relocated) => {
+                outcome.relocated = true;
+                group = relocated;
+            }
+            _ => {
+                outcome.cause = "no frame of the package mapped to the workspace".to_owned();
+                return Ok(outcome);
+            }
+        }
     }
+    let config = Config::load(root).map_err(|e| format!("{name}: crashloom.toml: {e}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -181,6 +216,12 @@ fn investigate_bug(name: &str, dir: &Path, bug: &Bug, cache: &Path, venv: &Path,
                 return Ok(outcome);
             }
         };
+
+    // The whole story, for reading why a bug ended as it did.
+    let reports = cache.join("reports");
+    std::fs::create_dir_all(&reports).map_err(|e| e.to_string())?;
+    std::fs::write(reports.join(format!("{name}.txt")), crashloom::investigate::report::render(&investigation))
+        .map_err(|e| e.to_string())?;
 
     let developer: Vec<(String, String)> = std::iter::once(&bug.fixed_function)
         .chain(&bug.also_changed)
@@ -383,7 +424,13 @@ fn print_table(outcomes: &[Outcome]) {
         println!(
             "{:<36} {:>6} {:>5} {:>5} {:>5} {:>8} {:>6} {:>9} {:>7} {:>9} {:>7} {:>9}",
             o.name,
-            yes(o.mapped),
+            if o.mapped {
+                "yes"
+            } else if o.relocated {
+                "/srv"
+            } else {
+                "no"
+            },
             yes(o.on_stack),
             if o.on_stack { yes(o.top1) } else { "-" },
             if o.on_stack { yes(o.top3) } else { "-" },
@@ -402,7 +449,12 @@ fn print_table(outcomes: &[Outcome]) {
     let pct = |count: usize, of: f64| format!("{:.0}%", 100.0 * count as f64 / of);
     let count = |f: &dyn Fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
     println!();
-    println!("bugs: {}, mapped: {}", outcomes.len(), count(&|o| o.mapped));
+    println!(
+        "bugs: {}; package frames mapped from the trace as captured (site-packages): {}; only once relocated to /srv/<package>/: {}",
+        outcomes.len(),
+        count(&|o| o.mapped),
+        count(&|o| o.relocated)
+    );
     println!(
         "localization (developer's function on the stack, {} bugs): top-1 {}, top-3 {}",
         stack.len(),
