@@ -327,3 +327,24 @@ fn mapping_settings_read_from_toml() {
     assert_eq!(config.roots, vec![StackRoot { from: "/app/".into(), to: String::new() }]);
     assert_eq!(config.dependency_folders, ["third_party"]);
 }
+
+#[test]
+fn a_librarys_own_crash_reported_from_site_packages_is_in_app_through_its_stack_root() {
+    // The workspace is the library itself; its users' crashes come from their site-packages.
+    let (_dir, index) = shop();
+    let root = "/venv/lib/python3.11/site-packages/";
+    let config =
+        MappingConfig { roots: vec![StackRoot { from: root.into(), to: String::new() }], ..MappingConfig::default() };
+    let (path, in_app, matched_by) =
+        mapped(map_frame_to_workspace(&at("/venv/lib/python3.11/site-packages/shop/orders.py"), &index, &config));
+    assert_eq!(path, "shop/orders.py");
+    assert!(in_app, "a configured root says it is the application");
+    assert_eq!(matched_by, MatchKind::StackRoot { from: root.into() });
+    // Without the root, the same path is a dependency's.
+    let mapping = map_frame_to_workspace(
+        &at("/venv/lib/python3.11/site-packages/shop/orders.py"),
+        &index,
+        &MappingConfig::default(),
+    );
+    assert!(!mapping.is_in_app(), "{mapping:?}");
+}

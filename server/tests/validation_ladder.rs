@@ -340,3 +340,34 @@ fn a_pytest_run_with_its_default_output_reproduces_the_crash() {
         reproduce.detail
     );
 }
+
+#[test]
+fn a_test_command_that_finds_no_test_says_so_and_does_not_block_the_fix() {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    let workspace = project(&format!("{REPRODUCE}\ntest = \"{} -m pytest -q -k no_such_test\"", python.display()));
+    let report = validate(workspace.path(), &change("app/pages.py", "    return items[start]\n", RIGHT_FIX));
+
+    let tests = rung(&report, "No test");
+    assert_eq!(tests.outcome, RungOutcome::Passed, "{tests:#?}");
+    assert!(tests.detail.contains("No test ran before the change"), "{}", tests.detail);
+    assert!(report.validated);
+}
+
+#[test]
+fn a_change_that_does_not_build_stops_the_ladder() {
+    let workspace = project(&format!("{REPRODUCE}\n{UNITTEST}"));
+    let report =
+        validate(workspace.path(), &change("app/pages.py", "    return items[start]\n", "    return items[start\n"));
+
+    assert!(!report.validated);
+    assert_eq!(report.rungs[0].outcome, RungOutcome::Failed);
+    assert_eq!(report.outcome, None);
+    for rung in &report.rungs[1..] {
+        assert_eq!(rung.outcome, RungOutcome::Skipped);
+        assert_eq!(rung.detail, "Not reached: the change does not build.");
+        assert!(
+            rung.commands.iter().all(|c| c.when == "before the change"),
+            "nothing ran after a change that does not build"
+        );
+    }
+}

@@ -414,19 +414,43 @@ impl Source {
 
 /// One level of indentation as the file writes it: a tab when lines start with tabs, else the
 /// smallest step between indented lines (4 spaces when nothing tells).
-fn indent_unit(text: &str, language: SourceLanguage) -> String {
+/// One level of indentation as the file writes it: tabs when most indented lines start with one,
+/// else the most common step by which a line is indented deeper than the line before it (so a
+/// docstring's one-space continuation does not pass for the file's indentation).
+pub(super) fn indent_unit(text: &str, language: SourceLanguage) -> String {
     let indents: Vec<&str> = text
         .lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| &line[..line.len() - line.trim_start().len()])
-        .filter(|indent| !indent.is_empty())
         .collect();
-    let tabs = indents.iter().filter(|indent| indent.starts_with('\t')).count();
-    if (language == SourceLanguage::Go && indents.is_empty()) || tabs * 2 > indents.len() && tabs > 0 {
+    let indented: Vec<&&str> = indents.iter().filter(|indent| !indent.is_empty()).collect();
+    let tabs = indented.iter().filter(|indent| indent.starts_with('\t')).count();
+    if (language == SourceLanguage::Go && indented.is_empty()) || tabs * 2 > indented.len() && tabs > 0 {
         return "\t".to_owned();
     }
-    let step = indents.iter().filter(|indent| indent.chars().all(|c| c == ' ')).map(|indent| indent.len()).min();
+    let mut steps: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
+    for pair in indents.windows(2) {
+        let (before, after) = (pair[0], pair[1]);
+        if after.len() > before.len() && after.chars().all(|c| c == ' ') && before.chars().all(|c| c == ' ') {
+            *steps.entry(after.len() - before.len()).or_default() += 1;
+        }
+    }
+    let step = steps.iter().max_by_key(|(step, count)| (**count, std::cmp::Reverse(**step))).map(|(step, _)| *step);
     " ".repeat(step.unwrap_or(4))
+}
+
+#[cfg(test)]
+mod indent_tests {
+    use super::*;
+
+    #[test]
+    fn the_indent_unit_is_the_files_usual_step_not_a_docstrings_odd_line() {
+        let text =
+            "def f(x):\n    \"\"\"Totals.\n\n     continued\n    \"\"\"\n    if x:\n        return 1\n    return 0\n";
+        assert_eq!(indent_unit(text, SourceLanguage::Python), "    ");
+        assert_eq!(indent_unit("func f() {\n\tx := 1\n}\n", SourceLanguage::Go), "\t");
+        assert_eq!(indent_unit("function f() {\n  if (x) {\n    y();\n  }\n}\n", SourceLanguage::JavaScript), "  ");
+    }
 }
 
 /// Whether `text` is a plain name (identifier).

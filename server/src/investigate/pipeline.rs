@@ -369,7 +369,7 @@ async fn run_search(
         }
         // The offline families say everything at once; later rounds are for proposers that learn
         // from the verdicts, and there is no need for one once a change is validated.
-        if judged.iter().any(|j| j.report.validated) {
+        if judged.iter().any(|j| j.report.validated && !j.candidate.fix.hides_symptom) {
             break;
         }
     }

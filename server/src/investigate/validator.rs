@@ -531,6 +531,16 @@ impl ValidationSession<'_> {
             },
             None => build_rung.pass("The change applies; no build step is needed for the changed files.".to_owned()),
         }
+        if build_rung.outcome != RungOutcome::Passed {
+            // A change that does not build proves nothing about the crash or the tests.
+            let reproduction = reproduction.map(|(record, _)| record);
+            let not_built = |mut rung: Rung| {
+                rung.outcome = RungOutcome::Skipped;
+                rung.detail = "Not reached: the change does not build.".to_owned();
+                rung
+            };
+            return Ok((vec![build_rung, not_built(reproduce_rung), not_built(tests_rung)], None, reproduction, None));
+        }
 
         // After the change: the reproduction must succeed.
         let mut crash_outcome = None;
@@ -743,6 +753,12 @@ fn compare_tests(
                 _ => "the test runner's results could not be read per test",
             };
             let comparison = TestComparison { per_test: None, ..TestComparison::default() };
+            if no_test_ran(before) && (no_test_ran(after) || after.succeeded()) {
+                return (
+                    Ok("No test ran before the change (the test command found none), so no test that passed can fail after it; the tests give no evidence for this change.".to_owned()),
+                    comparison,
+                );
+            }
             let verdict = match (before.succeeded(), after.succeeded()) {
                 (true, true) => {
                     Ok(format!("Judged by exit code ({unread}): the tests pass before and after the change."))
@@ -757,6 +773,16 @@ fn compare_tests(
             (verdict, comparison)
         }
     }
+}
+
+/// Whether a test run found no test to run: pytest's exit status 5, or a runner saying so.
+fn no_test_ran(outcome: &RunOutcome) -> bool {
+    let pytest = outcome.command.iter().any(|arg| arg == "pytest" || arg.ends_with("/pytest"));
+    (pytest && outcome.status == RunStatus::Exited { code: 5 })
+        || ["no tests ran", "NO TESTS RAN", "collected 0 items", "running 0 tests", "no test files"]
+            .iter()
+            .any(|words| outcome.output.contains(words))
+            && !outcome.output.contains("FAILED")
 }
 
 fn list(names: &[String]) -> String {

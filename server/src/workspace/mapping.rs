@@ -193,8 +193,12 @@ pub fn map_frame_to_workspace(frame: &Frame, index: &WorkspaceIndex, config: &Ma
     for path in &paths {
         match map_path_literally(path, index, config) {
             Literal::Mapped(mapped, matched_by) => {
+                // A configured root says where the application is deployed: its files are the
+                // application's even inside a dependency folder (a library's own crashes, reported
+                // from `site-packages`).
+                let by_root = matches!(matched_by, MatchKind::StackRoot { .. });
                 let in_app = frame.in_app != Some(false)
-                    && dependency_folder(&path.components, config).is_none()
+                    && (by_root || dependency_folder(&path.components, config).is_none())
                     && dependency_folder(&split(&mapped), config).is_none();
                 return FrameMapping::Mapped { path: mapped, in_app, matched_by };
             }

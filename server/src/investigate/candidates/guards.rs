@@ -72,7 +72,33 @@ struct Failure {
     missing_record: bool,
 }
 
-fn failure(dialect: Dialect, operation: &FailingOperation) -> Option<Failure> {
+/// What `container[...]` indexes with on `line`, as written.
+fn subscript_of(line: &str, container: &str) -> Option<String> {
+    let start = line.find(&format!("{container}["))? + container.len() + 1;
+    let mut depth = 1;
+    for (offset, c) in line[start..].char_indices() {
+        match c {
+            '[' | '(' | '{' => depth += 1,
+            ']' | ')' | '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    let key = line[start..start + offset].trim();
+                    return (!key.is_empty()).then(|| key.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A Python string literal of `text` (the key a `KeyError` printed, quotes already stripped).
+fn python_string(text: &str) -> String {
+    let text = text.trim_matches(|c| c == '\'' || c == '"');
+    format!("{:?}", text)
+}
+
+fn failure(dialect: Dialect, operation: &FailingOperation, line: &str) -> Option<Failure> {
     let missing = |subject: &str| match dialect {
         Dialect::Python => format!("{subject} is None"),
         Dialect::JavaScript => format!("{subject} == null"),
@@ -83,6 +109,8 @@ fn failure(dialect: Dialect, operation: &FailingOperation) -> Option<Failure> {
             Failure { condition: missing(expression), subject: expression.clone(), missing_record: true }
         }
         (Dialect::Python, FailingOperation::MissingKey { container, key }) => {
+            // The key as the code writes it (`row[field]`), not as the message printed its value.
+            let key = subscript_of(line, container).unwrap_or_else(|| python_string(key));
             Failure { condition: format!("{key} not in {container}"), subject: container.clone(), missing_record: true }
         }
         (Dialect::Python, FailingOperation::IndexOutOfRange { container, index, .. }) => {
@@ -118,7 +146,7 @@ pub fn candidates(
     let spans = functions(language, &file.text);
     let Some(function) = enclosing_function(&spans, row) else { return Vec::new() };
     let indent = indent_of(line).to_owned();
-    let unit = indent_unit(&lines);
+    let unit = super::super::fix::indent_unit(&file.text, language);
     let in_loop = enclosing_loop(dialect, &lines, function.start_line, row).is_some();
     let mut found = Vec::new();
 
@@ -151,7 +179,7 @@ pub fn candidates(
     }
 
     let Some(operation) = &facts.failing_operation else { return found };
-    let Some(failure) = failure(dialect, operation) else {
+    let Some(failure) = failure(dialect, operation, line) else {
         found.extend(none_iterable(file, location, facts, row));
         return found;
     };
@@ -239,11 +267,38 @@ fn starts_statement(lines: &[&str], row: usize) -> bool {
     let continues = previous.is_some_and(|p| p.ends_with(['(', '[', '{', ',', '\\', '+', '-', '*', '/', '.', '=']));
     let line = lines[row].trim();
     !continues
+        && brackets_balance(line)
         && !line.is_empty()
         && !line.starts_with(['.', ')', ']', '}'])
         && !line.starts_with("elif ")
         && !line.starts_with("else")
         && !line.starts_with("except")
+}
+
+/// Whether a line opens as many brackets as it closes (outside strings): a whole statement, not
+/// the first line of a call that goes on below.
+fn brackets_balance(line: &str) -> bool {
+    let mut depth: i32 = 0;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in line.chars() {
+        if let Some(q) = quote {
+            match c {
+                '\\' if !escaped => escaped = true,
+                c if c == q && !escaped => quote = None,
+                _ => escaped = false,
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' | '`' => quote = Some(c),
+            '#' => break,
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    depth == 0 && quote.is_none()
 }
 
 /// The row of the loop holding `row` inside the function starting at `function_start`.
@@ -346,17 +401,6 @@ fn fresh_name(text: &str, call: &str) -> String {
     name
 }
 
-/// One level of indentation as the file writes it (four spaces when it cannot tell).
-fn indent_unit(lines: &[&str]) -> String {
-    lines
-        .iter()
-        .map(|l| indent_of(l))
-        .filter(|i| !i.is_empty())
-        .min_by_key(|i| i.len())
-        .map(|i| if i.starts_with('\t') { "\t".to_owned() } else { i.to_owned() })
-        .unwrap_or_else(|| "    ".to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,6 +416,29 @@ mod tests {
         // Only a real value is returned: what "nothing" is cannot be told.
         let lines: Vec<&str> = "def f(x):\n    return x[0]\n".lines().collect();
         assert_eq!(nothing_value(Dialect::Python, &lines, 0, 1), None);
+    }
+
+    #[test]
+    fn a_missing_key_is_checked_with_the_key_as_the_code_writes_it() {
+        let operation = FailingOperation::MissingKey { container: "self.none_format".into(), key: "Status".into() };
+        let failure = failure(Dialect::Python, &operation, "        value = self.none_format[field]").unwrap();
+        assert_eq!(failure.condition, "field not in self.none_format");
+        let failure = failure_without_subscript();
+        assert_eq!(failure.condition, "\"Status\" not in prices");
+    }
+
+    fn failure_without_subscript() -> Failure {
+        let operation = FailingOperation::MissingKey { container: "prices".into(), key: "'Status'".into() };
+        failure(Dialect::Python, &operation, "    total = lookup(prices)").unwrap()
+    }
+
+    #[test]
+    fn a_line_that_opens_a_call_going_on_below_is_not_a_statement_of_its_own() {
+        let lines = vec!["def f(x):", "    emit(x.name,", "         x.value)", "    return x"];
+        assert!(!starts_statement(&lines, 1));
+        assert!(!starts_statement(&lines, 2));
+        assert!(starts_statement(&lines, 3));
+        assert!(brackets_balance("    print(\"(\", x)  # (unbalanced in a comment"));
     }
 
     #[test]
