@@ -313,3 +313,38 @@ fn a_local_read_before_any_assignment_gets_a_value_at_the_top_of_its_function() 
     assert!(output.status.success());
     assert_eq!(String::from_utf8_lossy(&output.stdout), "last positive: None\n");
 }
+
+const WIDTHS: &str =
+    "\"\"\"Column widths.\"\"\"\n\n\ndef widths(rows):\n    count = len(rows[0])\n    return [count] * len(rows)\n";
+const WIDTHS_CLI: &str =
+    "import json\nimport sys\n\nfrom cols.width import widths\n\nprint(widths(json.loads(sys.argv[1])))\n";
+const WIDTHS_TESTS: &str = "import unittest\n\nfrom cols.width import widths\n\n\nclass WidthsTest(unittest.TestCase):\n    def test_one_width_per_row(self):\n        self.assertEqual(widths([[1, 2], [3, 4]]), [2, 2])\n";
+
+#[test]
+fn an_assignment_from_an_empty_sequence_gets_a_neutral_value() {
+    let workspace = project(
+        &[(
+            "Widths",
+            &[
+                ("cols/__init__.py", ""),
+                ("cols/width.py", WIDTHS),
+                ("cols/cli.py", WIDTHS_CLI),
+                ("tests/__init__.py", ""),
+                ("tests/test_width.py", WIDTHS_TESTS),
+            ],
+        )],
+        "python3 -m cols.cli []",
+    );
+    let root = workspace.path();
+    let investigation = investigate_only_crash(root);
+
+    assert!(investigation.is_validated(), "{}", report::render(&investigation));
+    assert!(
+        investigation.diff.as_deref().unwrap().contains("+    count = len(rows[0]) if rows else 0\n"),
+        "{}",
+        investigation.diff.as_deref().unwrap()
+    );
+    let output = apply_and_run(root, &investigation, &["python3", "-m", "cols.cli", "[]"]);
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "[]\n");
+}

@@ -439,20 +439,6 @@ pub(super) fn indent_unit(text: &str, language: SourceLanguage) -> String {
     " ".repeat(step.unwrap_or(4))
 }
 
-#[cfg(test)]
-mod indent_tests {
-    use super::*;
-
-    #[test]
-    fn the_indent_unit_is_the_files_usual_step_not_a_docstrings_odd_line() {
-        let text =
-            "def f(x):\n    \"\"\"Totals.\n\n     continued\n    \"\"\"\n    if x:\n        return 1\n    return 0\n";
-        assert_eq!(indent_unit(text, SourceLanguage::Python), "    ");
-        assert_eq!(indent_unit("func f() {\n\tx := 1\n}\n", SourceLanguage::Go), "\t");
-        assert_eq!(indent_unit("function f() {\n  if (x) {\n    y();\n  }\n}\n", SourceLanguage::JavaScript), "  ");
-    }
-}
-
 /// Whether `text` is a plain name (identifier).
 pub(super) fn is_identifier(text: &str) -> bool {
     let mut chars = text.chars();
@@ -474,4 +460,18 @@ pub(super) fn same_code(a: &str, b: &str) -> bool {
 /// Escapes text for a double-quoted string literal in C-like languages (and Python).
 pub(super) fn escape_double_quoted(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+#[cfg(test)]
+mod indent_tests {
+    use super::*;
+
+    #[test]
+    fn the_indent_unit_is_the_files_usual_step_not_a_docstrings_odd_line() {
+        let text =
+            "def f(x):\n    \"\"\"Totals.\n\n     continued\n    \"\"\"\n    if x:\n        return 1\n    return 0\n";
+        assert_eq!(indent_unit(text, SourceLanguage::Python), "    ");
+        assert_eq!(indent_unit("func f() {\n\tx := 1\n}\n", SourceLanguage::Go), "\t");
+        assert_eq!(indent_unit("function f() {\n  if (x) {\n    y();\n  }\n}\n", SourceLanguage::JavaScript), "  ");
+    }
 }

@@ -204,6 +204,28 @@ pub fn candidates(
         let shown = if nothing.is_empty() { "nothing".to_owned() } else { format!("`{nothing}`") };
         fallbacks.push((dialect.returning(&nothing), format!("return {shown} when {condition}"), "guard"));
     }
+    // An assignment from an empty sequence: a neutral value instead (`n = len(rows[0]) if rows else 0`).
+    if dialect == Dialect::Python
+        && let FailingOperation::IndexOutOfRange { container, index, .. } = operation
+        && index.as_deref().is_none_or(|i| i == "0" || i.starts_with('-'))
+        && let Some((target, value)) = line.trim().split_once(" = ")
+        && is_identifier(target.trim())
+        && !value.contains(" if ")
+        && !container.contains('(')
+    {
+        let neutral = if value.trim_start().starts_with("len(") { "0" } else { "None" };
+        let new_line = format!("{indent}{} = {} if {container} else {neutral}", target.trim(), value.trim());
+        if let Some(change) = file.replace_rows(row, row, &[new_line]) {
+            found.push(candidate(
+                "guard",
+                location,
+                format!("In `{}`, `{}` is {neutral} when `{container}` is empty", function.name, target.trim()),
+                format!("`{container}` can be empty, and then it has no element to read; `{}` gets the neutral {neutral} instead.", target.trim()),
+                change,
+                false,
+            ));
+        }
+    }
     for (then, words, family) in fallbacks {
         let mut new_lines: Vec<String> = hoisted.iter().map(|h| format!("{indent}{h}")).collect();
         new_lines.extend(dialect.guard(&condition, &then, &indent, &unit));
@@ -421,7 +443,7 @@ mod tests {
     #[test]
     fn a_missing_key_is_checked_with_the_key_as_the_code_writes_it() {
         let operation = FailingOperation::MissingKey { container: "self.none_format".into(), key: "Status".into() };
-        let failure = failure(Dialect::Python, &operation, "        value = self.none_format[field]").unwrap();
+        let failure = failure(Dialect::Python, &operation, "        value = self.none_format[field]").expect("a guard");
         assert_eq!(failure.condition, "field not in self.none_format");
         let failure = failure_without_subscript();
         assert_eq!(failure.condition, "\"Status\" not in prices");
@@ -429,7 +451,7 @@ mod tests {
 
     fn failure_without_subscript() -> Failure {
         let operation = FailingOperation::MissingKey { container: "prices".into(), key: "'Status'".into() };
-        failure(Dialect::Python, &operation, "    total = lookup(prices)").unwrap()
+        failure(Dialect::Python, &operation, "    total = lookup(prices)").expect("a guard")
     }
 
     #[test]
