@@ -54,6 +54,17 @@ pub fn render(inv: &Investigation) -> String {
     };
     let _ = writeln!(out, "# Crash {}: {status}\n", inv.short_id);
     let _ = writeln!(out, "Investigated {}.\n", inv.created_at.format("%Y-%m-%d %H:%M UTC"));
+    if let Some(model) = &inv.model {
+        let cost = model.cost.map(|c| format!(", cost {c:.4}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "With the model {}: {} round(s), {} request(s), {} tokens{cost}. Its hypotheses and candidates are judged like the offline ones.\n",
+            code(&model.model),
+            model.rounds,
+            model.requests,
+            model.tokens()
+        );
+    }
 
     let facts = &inv.facts;
     let _ = writeln!(out, "## What failed and where\n");
