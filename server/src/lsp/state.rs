@@ -110,6 +110,8 @@ pub struct State {
     published: Mutex<HashSet<String>>,
     reload: UnboundedSender<ReloadReason>,
     watcher: Mutex<Option<CrashWatcher>>,
+    /// The revision of each open document (by path) the last picture was placed in.
+    placed_revisions: Mutex<HashMap<String, u64>>,
     /// Crash paths outside the workspace the user has been told about.
     outside_said: Mutex<HashSet<PathBuf>>,
 }
@@ -140,6 +142,7 @@ impl State {
             reload,
             watcher: Mutex::new(None),
             outside_said: Mutex::new(HashSet::new()),
+            placed_revisions: Mutex::new(HashMap::new()),
         };
         (Arc::new(state), reloads)
     }
@@ -273,14 +276,26 @@ impl State {
         // The open documents' texts, and the revision each was at, so sites placed in them can
         // be carried through the edits made while the picture was built.
         let mut revisions: HashMap<String, u64> = HashMap::new();
+        let mut open_revisions: HashMap<String, u64> = HashMap::new();
         let open: HashMap<String, Arc<str>> = self
             .documents
             .iter()
             .filter_map(|d| {
                 revisions.insert(d.key().clone(), d.revision);
-                Some((d.path.clone()?, Arc::from(d.text.to_string().as_str())))
+                let path = d.path.clone()?;
+                open_revisions.insert(path.clone(), d.revision);
+                Some((path, Arc::from(d.text.to_string().as_str())))
             })
             .collect();
+        // Open documents edited (or opened) since the last picture: their groups are placed again.
+        let edited: HashSet<String> = {
+            let placed_in = lock(&self.placed_revisions);
+            open_revisions
+                .iter()
+                .filter(|(path, revision)| placed_in.get(*path) != Some(*revision))
+                .map(|(path, _)| path.clone())
+                .collect()
+        };
         let index = read(&self.index).clone();
         let sentry_events: Vec<crate::crash::CrashEvent> =
             lock(&self.sentry_events).iter().flatten().cloned().collect();
@@ -313,9 +328,7 @@ impl State {
                 include_frames: config.diagnostics.frames,
                 text_of: &text_of,
             };
-            // Open documents may have changed since the last picture: their groups are placed again.
-            let open_paths: HashSet<String> = open.keys().cloned().collect();
-            let reuse = previous.as_deref().map(|previous| Reuse { previous, changed_files: &open_paths });
+            let reuse = previous.as_deref().map(|previous| Reuse { previous, changed_files: &edited });
             let (picture, changed) = build_picture_reusing(report.events, &inputs, reuse);
             tracing::info!(
                 groups = picture.groups.len(),
@@ -343,6 +356,7 @@ impl State {
         for problem in &loaded.problems {
             tracing::warn!("{problem}");
         }
+        *lock(&self.placed_revisions) = open_revisions;
         let picture = Arc::new(loaded.picture);
         // Investigations of crashes that are gone are dropped (the history keeps them).
         let groups: HashSet<&str> = picture.groups.iter().map(|g| g.id.as_str()).collect();
