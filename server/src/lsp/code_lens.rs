@@ -5,12 +5,11 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use tower_lsp_server::ls_types::{CodeLens, Command, Position, Range};
 
+use super::command::ServerCommand;
 use super::sites::placed_sites;
 use crate::workspace::documents::Document;
 use crate::workspace::sites::CrashPicture;
 use crate::workspace::syntax::{FunctionSpan, enclosing_function};
-
-pub const SHOW_CRASHES_COMMAND: &str = "crashloom.showCrashes";
 
 pub fn code_lenses(
     picture: &CrashPicture,
@@ -39,7 +38,7 @@ pub fn code_lenses(
                 range: Range::new(position, position),
                 command: Some(Command {
                     title: format!("{crashes} · {events}"),
-                    command: SHOW_CRASHES_COMMAND.to_owned(),
+                    command: ServerCommand::ShowCrashes.name().to_owned(),
                     arguments: Some(vec![json!(uri), json!(line), json!(groups)]),
                 }),
                 data: None,

@@ -12,6 +12,7 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tracing::Instrument;
 
+use super::command::ServerCommand;
 use super::convert::{Encoding, file_uri};
 use super::diagnostics::SOURCE;
 use super::state::{RunningInvestigation, State, client_reply, read};
@@ -20,11 +21,6 @@ use crate::investigate::pipeline::{self, Progress, STEPS};
 use crate::investigate::report::{REPORTS_DIR, write_report};
 use crate::investigate::validator::{ValidationInputs, Validator};
 use crate::sandbox::FileEdit;
-
-pub const INVESTIGATE_COMMAND: &str = "crashloom.investigate";
-pub const APPLY_FIX_COMMAND: &str = "crashloom.applyFix";
-pub const SHOW_FIX_COMMAND: &str = "crashloom.showFix";
-pub const SHOW_REPORT_COMMAND: &str = "crashloom.showReport";
 
 /// The actions offered on crash diagnostics in the requested range.
 pub fn code_actions(state: &State, params: &CodeActionParams) -> Vec<CodeActionOrCommand> {
@@ -58,16 +54,16 @@ pub fn code_actions(state: &State, params: &CodeActionParams) -> Vec<CodeActionO
             && let Some(fix) = investigation.fix()
         {
             if investigation.is_validated() {
-                actions.push(action(format!("Apply validated fix: {}", fix.summary), APPLY_FIX_COMMAND));
-                actions.push(action(format!("Show fix for {short_id} (validated)"), SHOW_FIX_COMMAND));
+                actions.push(action(format!("Apply validated fix: {}", fix.summary), ServerCommand::ApplyFix.name()));
+                actions.push(action(format!("Show fix for {short_id} (validated)"), ServerCommand::ShowFix.name()));
             } else {
-                actions.push(action(format!("Show fix for {short_id} (NOT validated)"), SHOW_FIX_COMMAND));
+                actions.push(action(format!("Show fix for {short_id} (NOT validated)"), ServerCommand::ShowFix.name()));
             }
         }
         if investigation.is_some() {
-            actions.push(action(format!("Show crash report {short_id}"), SHOW_REPORT_COMMAND));
+            actions.push(action(format!("Show crash report {short_id}"), ServerCommand::ShowReport.name()));
         }
-        actions.push(action(format!("Investigate crash {short_id}"), INVESTIGATE_COMMAND));
+        actions.push(action(format!("Investigate crash {short_id}"), ServerCommand::Investigate.name()));
         actions.extend(super::sentry::code_actions(state, group_id, diagnostic));
     }
     actions

@@ -2,6 +2,7 @@
 //! types; conversions live in [`convert`].
 
 pub mod code_lens;
+pub mod command;
 pub mod convert;
 pub mod diagnostics;
 pub mod framing;

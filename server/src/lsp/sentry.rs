@@ -10,16 +10,13 @@ use tokio::sync::{mpsc, oneshot};
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
+use super::command::ServerCommand;
 use super::state::{ReloadReason, State, client_reply, lock, read};
 use crate::config::SentrySourceConfig;
 use crate::crash::CrashEvent;
 use crate::investigate::history::store_path;
 use crate::source::sentry_api::{SentryClient, SentryError, SentrySource};
 use crate::source::store::GroupStatus;
-
-pub const OPEN_COMMAND: &str = "crashloom.openInSentry";
-pub const RESOLVE_COMMAND: &str = "crashloom.resolveInSentry";
-pub const IGNORE_COMMAND: &str = "crashloom.ignoreInSentry";
 
 /// A status change asked of a Sentry task; the answer says whether that task knew the issue.
 pub struct StatusRequest {
@@ -178,9 +175,9 @@ pub fn code_actions(state: &State, group_id: &str, diagnostic: &Diagnostic) -> V
         })
     };
     vec![
-        action("Open in Sentry", OPEN_COMMAND, json!(permalink)),
-        action("Resolve in Sentry", RESOLVE_COMMAND, json!(group.id)),
-        action("Ignore in Sentry", IGNORE_COMMAND, json!(group.id)),
+        action("Open in Sentry", ServerCommand::OpenInSentry.name(), json!(permalink)),
+        action("Resolve in Sentry", ServerCommand::ResolveInSentry.name(), json!(group.id)),
+        action("Ignore in Sentry", ServerCommand::IgnoreInSentry.name(), json!(group.id)),
     ]
 }
 

@@ -9,14 +9,14 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer};
 
-use super::code_lens::{SHOW_CRASHES_COMMAND, code_lenses};
+use super::code_lens::code_lenses;
+use super::command::{self, ServerCommand};
 use super::convert::{Encoding, char_position};
 use super::hover::{HoverFormat, hover};
 use super::investigate;
 use super::sentry;
 use super::state::{ClientSupport, ReloadReason, State, client_reply, read, write};
 use crate::config::{Config, ConfigError};
-use crate::source::store::GroupStatus;
 use crate::workspace::documents::Document;
 use crate::workspace::syntax::{SourceLanguage, functions};
 
@@ -34,6 +34,7 @@ impl Backend {
 
 /// Runs a handler, turning a panic into an internal error that names the method.
 fn guard<T>(method: &str, handler: impl FnOnce() -> T) -> Result<T> {
+    let _span = tracing::debug_span!("request", method).entered();
     catch_unwind(AssertUnwindSafe(handler)).map_err(|panic| {
         let what = panic
             .downcast_ref::<&str>()
@@ -133,17 +134,7 @@ impl LanguageServer for Backend {
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
-        match params.command.as_str() {
-            SHOW_CRASHES_COMMAND => Ok(None),
-            investigate::INVESTIGATE_COMMAND => investigate::investigate(&self.state, params).await,
-            investigate::APPLY_FIX_COMMAND => investigate::apply_fix(&self.state, params).await,
-            investigate::SHOW_FIX_COMMAND => investigate::show_fix(&self.state, params).await,
-            investigate::SHOW_REPORT_COMMAND => investigate::show_report(&self.state, params).await,
-            sentry::OPEN_COMMAND => sentry::open(&self.state, params).await,
-            sentry::RESOLVE_COMMAND => sentry::set_status(&self.state, params, GroupStatus::Resolved).await,
-            sentry::IGNORE_COMMAND => sentry::set_status(&self.state, params, GroupStatus::Ignored).await,
-            other => Err(Error::invalid_params(format!("unknown command {other}"))),
-        }
+        command::execute(&self.state, params).await
     }
 }
 
@@ -180,18 +171,7 @@ fn initialize(state: &State, params: InitializeParams) -> InitializeResult {
                 ..CodeActionOptions::default()
             })),
             execute_command_provider: Some(ExecuteCommandOptions {
-                commands: [
-                    SHOW_CRASHES_COMMAND,
-                    investigate::INVESTIGATE_COMMAND,
-                    investigate::APPLY_FIX_COMMAND,
-                    investigate::SHOW_FIX_COMMAND,
-                    investigate::SHOW_REPORT_COMMAND,
-                    sentry::OPEN_COMMAND,
-                    sentry::RESOLVE_COMMAND,
-                    sentry::IGNORE_COMMAND,
-                ]
-                .map(str::to_owned)
-                .to_vec(),
+                commands: ServerCommand::capability_list(),
                 ..ExecuteCommandOptions::default()
             }),
             ..ServerCapabilities::default()

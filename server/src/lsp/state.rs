@@ -24,7 +24,7 @@ use crate::source::files::FilesSource;
 use crate::source::inbox::watch_inbox;
 use crate::workspace::documents::Document;
 use crate::workspace::index::WorkspaceIndex;
-use crate::workspace::sites::CrashPicture;
+use crate::workspace::sites::{CrashPicture, PictureInputs, Reuse, build_picture_reusing};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReloadReason {
@@ -110,6 +110,8 @@ pub struct State {
     published: Mutex<HashSet<String>>,
     reload: UnboundedSender<ReloadReason>,
     watcher: Mutex<Option<CrashWatcher>>,
+    /// The revision of each open document (by path) the last picture was placed in.
+    placed_revisions: Mutex<HashMap<String, u64>>,
     /// Crash paths outside the workspace the user has been told about.
     outside_said: Mutex<HashSet<PathBuf>>,
 }
@@ -140,6 +142,7 @@ impl State {
             reload,
             watcher: Mutex::new(None),
             outside_said: Mutex::new(HashSet::new()),
+            placed_revisions: Mutex::new(HashMap::new()),
         };
         (Arc::new(state), reloads)
     }
@@ -235,14 +238,18 @@ impl State {
 
     /// Publishes every file with crash sites, and clears files that no longer have any. Each file
     /// is sent as soon as its diagnostics are ready, so the first arrive without waiting for all.
-    async fn publish_all(&self) {
+    /// `changed`: the files whose sites changed since the last publication (`None`: all).
+    async fn publish_all(&self, changed: Option<HashSet<String>>) {
         let Some(root) = self.root() else { return };
         let picture = self.picture();
         let paths: Vec<String> = {
             let mut published = lock(&self.published);
             let now: HashSet<String> = picture.files().map(str::to_owned).collect();
             let gone: Vec<String> = published.difference(&now).cloned().collect();
-            let mut paths: Vec<String> = now.iter().cloned().collect();
+            let mut paths: Vec<String> = match changed {
+                Some(changed) => changed.into_iter().filter(|p| now.contains(p)).collect(),
+                None => now.iter().cloned().collect(),
+            };
             paths.extend(gone);
             *published = now;
             paths
@@ -260,20 +267,35 @@ impl State {
 
     /// One reload: (re)index when needed, read the sources, build the picture off the async
     /// threads, swap it in, re-point open documents, publish.
-    async fn reload_now(self: &Arc<Self>) {
+    /// `full`: build every group again (startup, settings, workspace files); otherwise only
+    /// groups whose events changed are placed again and only their files are published.
+    async fn reload_now(self: &Arc<Self>, full: bool) {
         let Some(root) = self.root() else { return };
+        let previous = (!full).then(|| self.picture());
         let config = read(&self.config).clone();
         // The open documents' texts, and the revision each was at, so sites placed in them can
         // be carried through the edits made while the picture was built.
         let mut revisions: HashMap<String, u64> = HashMap::new();
+        let mut open_revisions: HashMap<String, u64> = HashMap::new();
         let open: HashMap<String, Arc<str>> = self
             .documents
             .iter()
             .filter_map(|d| {
                 revisions.insert(d.key().clone(), d.revision);
-                Some((d.path.clone()?, Arc::from(d.text.to_string().as_str())))
+                let path = d.path.clone()?;
+                open_revisions.insert(path.clone(), d.revision);
+                Some((path, Arc::from(d.text.to_string().as_str())))
             })
             .collect();
+        // Open documents edited (or opened) since the last picture: their groups are placed again.
+        let edited: HashSet<String> = {
+            let placed_in = lock(&self.placed_revisions);
+            open_revisions
+                .iter()
+                .filter(|(path, revision)| placed_in.get(*path) != Some(*revision))
+                .map(|(path, _)| path.clone())
+                .collect()
+        };
         let index = read(&self.index).clone();
         let sentry_events: Vec<crate::crash::CrashEvent> =
             lock(&self.sentry_events).iter().flatten().cloned().collect();
@@ -299,10 +321,25 @@ impl State {
             });
             let disk = engine::text_from_disk(&root);
             let text_of = |path: &str| open.get(path).cloned().or_else(|| disk(path));
-            let loaded = engine::build(&config, &index, report, &text_of);
-            (index, loaded)
+            let started = std::time::Instant::now();
+            let inputs = PictureInputs {
+                index: &index,
+                mapping: &config.mapping,
+                include_frames: config.diagnostics.frames,
+                text_of: &text_of,
+            };
+            let reuse = previous.as_deref().map(|previous| Reuse { previous, changed_files: &edited });
+            let (picture, changed) = build_picture_reusing(report.events, &inputs, reuse);
+            tracing::info!(
+                groups = picture.groups.len(),
+                placed_again = changed.as_ref().map(HashSet::len),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "crash picture built"
+            );
+            let loaded = engine::Loaded { picture, problems: report.problems, files_read: report.files };
+            (index, loaded, changed)
         });
-        let (index, loaded) = match job.await {
+        let (index, loaded, changed) = match job.await {
             Ok(result) => result,
             Err(e) => {
                 tracing::error!("reloading crashes failed: {e}");
@@ -319,6 +356,7 @@ impl State {
         for problem in &loaded.problems {
             tracing::warn!("{problem}");
         }
+        *lock(&self.placed_revisions) = open_revisions;
         let picture = Arc::new(loaded.picture);
         // Investigations of crashes that are gone are dropped (the history keeps them).
         let groups: HashSet<&str> = picture.groups.iter().map(|g| g.id.as_str()).collect();
@@ -345,7 +383,7 @@ impl State {
         for problem in loaded.problems {
             self.client.log_message(MessageType::WARNING, problem).await;
         }
-        self.publish_all().await;
+        self.publish_all(changed).await;
     }
 
     /// Crash paths outside the workspace are read (a service's log folder), and the user is told
@@ -372,10 +410,15 @@ impl State {
     pub async fn run_reloads(self: Arc<Self>, mut reloads: UnboundedReceiver<ReloadReason>) {
         let mut watching_inbox = false;
         while let Some(reason) = reloads.recv().await {
+            // A burst (a file written in several steps) is one reload; a short wait, not a long
+            // one, so one new crash reaches the editor at once.
             if reason != ReloadReason::Startup {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            while reloads.try_recv().is_ok() {}
+            let mut full = needs_full_build(reason);
+            while let Ok(more) = reloads.try_recv() {
+                full |= needs_full_build(more);
+            }
             if !watching_inbox && let Some(root) = self.root() {
                 let reload = self.reload.clone();
                 let watch = watch_inbox(store_path(&root), move || reload.send(ReloadReason::InboxChanged).is_ok());
@@ -385,9 +428,15 @@ impl State {
                 watching_inbox = true;
             }
             tracing::debug!(?reason, "reloading crashes");
-            self.reload_now().await;
+            self.reload_now(full).await;
         }
     }
+}
+
+/// Whether a reload for `reason` must build every group again: only new crash data lets the
+/// placement of unchanged groups stand.
+fn needs_full_build(reason: ReloadReason) -> bool {
+    !matches!(reason, ReloadReason::CrashFilesChanged | ReloadReason::InboxChanged | ReloadReason::SentryChanged)
 }
 
 /// `path` with `.` and `..` resolved without the file system (for paths that do not exist yet).

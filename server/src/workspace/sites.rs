@@ -169,6 +169,25 @@ impl CrashGroup {
 
 /// Groups the events, maps their frames and places their lines.
 pub fn build_picture(events: Vec<CrashEvent>, inputs: &PictureInputs<'_>) -> CrashPicture {
+    build_picture_reusing(events, inputs, None).0
+}
+
+/// What an earlier picture lends a new one: its groups, and the files whose text may have changed
+/// since it was built (their groups are placed again).
+pub struct Reuse<'a> {
+    pub previous: &'a CrashPicture,
+    pub changed_files: &'a std::collections::HashSet<String>,
+}
+
+/// Like [`build_picture`], but a group whose events are the same as in `reuse.previous` (and
+/// whose files did not change) keeps its mapped and placed sites, so one new crash event places
+/// one group. Also returns the files whose sites differ from the previous picture's (`None`
+/// without a previous picture: every file).
+pub fn build_picture_reusing(
+    events: Vec<CrashEvent>,
+    inputs: &PictureInputs<'_>,
+    reuse: Option<Reuse<'_>>,
+) -> (CrashPicture, Option<std::collections::HashSet<String>>) {
     let mut keys: HashMap<String, usize> = HashMap::new();
     let mut buckets: Vec<(String, Vec<CrashEvent>)> = Vec::new();
     for event in events {
@@ -190,11 +209,38 @@ pub fn build_picture(events: Vec<CrashEvent>, inputs: &PictureInputs<'_>) -> Cra
     }
 
     let mut groups: Vec<CrashGroup> = buckets.into_iter().map(|(key, events)| summarize(key, events)).collect();
+    let mut changed: Option<std::collections::HashSet<String>> = None;
+    let mut kept = std::collections::HashSet::new();
+    let mut to_place: Vec<&mut CrashGroup> = Vec::new();
+    match &reuse {
+        Some(reuse) => {
+            let before: HashMap<&str, &CrashGroup> = reuse.previous.groups.iter().map(|g| (g.id.as_str(), g)).collect();
+            let mut changed_files = std::collections::HashSet::new();
+            for group in &mut groups {
+                let same = before.get(group.id.as_str()).filter(|old| {
+                    same_inputs(old, group) && !old.sites.iter().any(|s| reuse.changed_files.contains(&s.path))
+                });
+                match same {
+                    Some(old) => {
+                        group.sites = old.sites.clone();
+                        group.unmapped = old.unmapped.clone();
+                        kept.insert(group.id.clone());
+                    }
+                    None => to_place.push(group),
+                }
+            }
+            for old in reuse.previous.groups.iter().filter(|g| !kept.contains(&g.id)) {
+                changed_files.extend(old.sites.iter().map(|s| s.path.clone()));
+            }
+            changed = Some(changed_files);
+        }
+        None => to_place.extend(groups.iter_mut()),
+    }
     // Mapping and placing read many files: spread the groups over the cores.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let chunk = if groups.len() < 256 { groups.len().max(1) } else { groups.len().div_ceil(threads) };
+    let chunk = if to_place.len() < 256 { to_place.len().max(1) } else { to_place.len().div_ceil(threads) };
     std::thread::scope(|scope| {
-        for part in groups.chunks_mut(chunk) {
+        for part in to_place.chunks_mut(chunk) {
             scope.spawn(move || {
                 let mut texts = TextCache { text_of: inputs.text_of, cache: HashMap::new() };
                 let mut git = GitHistory::new(&inputs.index.root);
@@ -204,6 +250,11 @@ pub fn build_picture(events: Vec<CrashEvent>, inputs: &PictureInputs<'_>) -> Cra
             });
         }
     });
+    if let Some(changed) = &mut changed {
+        for group in groups.iter().filter(|g| !kept.contains(&g.id)) {
+            changed.extend(group.sites.iter().map(|s| s.path.clone()));
+        }
+    }
     groups.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(b.count.cmp(&a.count)).then(a.id.cmp(&b.id)));
 
     let mut by_file: HashMap<String, Vec<SiteRef>> = HashMap::new();
@@ -215,7 +266,21 @@ pub fn build_picture(events: Vec<CrashEvent>, inputs: &PictureInputs<'_>) -> Cra
     for refs in by_file.values_mut() {
         refs.sort_by_key(|r| groups[r.group].sites[r.site].line);
     }
-    CrashPicture { groups, by_file }
+    (CrashPicture { groups, by_file }, changed)
+}
+
+/// Whether two summaries of a group come from the same events (so its placement still holds).
+fn same_inputs(old: &CrashGroup, new: &CrashGroup) -> bool {
+    old.count == new.count
+        && old.first_seen == new.first_seen
+        && old.last_seen == new.last_seen
+        && old.title == new.title
+        && old.status == new.status
+        && old.releases == new.releases
+        && old.environments == new.environments
+        && old.origins == new.origins
+        && old.user_count == new.user_count
+        && old.event == new.event
 }
 
 struct TextCache<'a> {
@@ -461,5 +526,56 @@ pub fn truncate(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::crash::file::parse_crash_file;
+
+    fn trace(file: &str, function: &str, message: &str) -> String {
+        format!(
+            "Traceback (most recent call last):\n  File \"{file}\", line 2, in {function}\n    boom()\nValueError: {message}\n"
+        )
+    }
+
+    fn events(traces: &[String]) -> Vec<CrashEvent> {
+        traces.iter().flat_map(|t| parse_crash_file(t.as_bytes(), "crash.txt").events).collect()
+    }
+
+    #[test]
+    fn a_new_event_places_only_its_group_and_names_only_its_files() {
+        let files = ["app/a.py", "app/b.py", "app/c.py"];
+        let root = std::path::Path::new("/workspace");
+        let index = WorkspaceIndex::from_paths(root, files.iter().copied());
+        let text_of = |_: &str| Some(Arc::from("def f():\n    boom()\n"));
+        let mapping = MappingConfig::default();
+        let inputs = PictureInputs { index: &index, mapping: &mapping, include_frames: true, text_of: &text_of };
+        let (a, b, c) = (trace("app/a.py", "fa", "a"), trace("app/b.py", "fb", "b"), trace("app/c.py", "fc", "c"));
+        let (first, all) = build_picture_reusing(events(&[a.clone(), b.clone()]), &inputs, None);
+        assert_eq!(all, None, "without a previous picture every file counts as changed");
+        assert_eq!(first.groups.len(), 2);
+
+        let nothing_open = HashSet::new();
+        let reuse = Reuse { previous: &first, changed_files: &nothing_open };
+        let (second, changed) = build_picture_reusing(events(&[a.clone(), b.clone(), c.clone()]), &inputs, Some(reuse));
+        assert_eq!(changed, Some(HashSet::from(["app/c.py".to_owned()])));
+        assert_eq!(second.groups.len(), 3);
+        assert_eq!(second.sites_in("app/a.py").len(), 1, "a kept group keeps its sites");
+
+        // A group seen again changes its count: its file is published again; a group gone too.
+        let reuse = Reuse { previous: &second, changed_files: &nothing_open };
+        let (_, changed) = build_picture_reusing(events(&[a.clone(), a.clone(), b.clone()]), &inputs, Some(reuse));
+        assert_eq!(changed, Some(HashSet::from(["app/a.py".to_owned(), "app/c.py".to_owned()])));
+
+        // An open document's groups are placed again.
+        let open = HashSet::from(["app/b.py".to_owned()]);
+        let reuse = Reuse { previous: &second, changed_files: &open };
+        let (_, changed) = build_picture_reusing(events(&[a, b, c]), &inputs, Some(reuse));
+        assert_eq!(changed, Some(HashSet::from(["app/b.py".to_owned()])));
     }
 }
