@@ -283,7 +283,8 @@ impl<'t> Scanner<'t> {
         best
     }
 
-    /// The parser result that reaches furthest, if any reaches past `anchor`.
+    /// The parser result that reaches furthest, if any reaches past `anchor`. The parsers share
+    /// one window of lines (built once, grown only when a parser needs more).
     fn best_of(
         &self,
         parsers: &[Parser],
@@ -293,9 +294,10 @@ impl<'t> Scanner<'t> {
         first_line: Option<&'t str>,
         anchor: LinePosition,
     ) -> Option<Candidate> {
+        let mut window = self.window(start, shape, mode, first_line, INITIAL_WINDOW);
         let mut best: Option<Candidate> = None;
         for parser in parsers {
-            if let Some(candidate) = self.parse_window(start, shape, mode, first_line, *parser)
+            if let Some(candidate) = self.parse_in(&mut window, start, shape, mode, first_line, *parser)
                 && candidate.end.index > anchor.index
                 && best.as_ref().is_none_or(|b| candidate.end.index > b.end.index)
             {
@@ -315,13 +317,27 @@ impl<'t> Scanner<'t> {
         first_line: Option<&'t str>,
         parser: Parser,
     ) -> Option<Candidate> {
-        let mut limit = INITIAL_WINDOW;
+        let mut window = self.window(start, shape, mode, first_line, INITIAL_WINDOW);
+        self.parse_in(&mut window, start, shape, mode, first_line, parser)
+    }
+
+    /// Runs `parser` on `window`, replacing it by a larger one while the parser uses nearly all of
+    /// it and more lines exist.
+    fn parse_in(
+        &self,
+        window: &mut Window<'t>,
+        start: LinePosition,
+        shape: &str,
+        mode: PrefixMode,
+        first_line: Option<&'t str>,
+        parser: Parser,
+    ) -> Option<Candidate> {
         loop {
-            let window = self.window(start, shape, mode, first_line, limit);
             let (event, used) = parser(&window.lines)?;
             let used = used.min(window.lines.len());
             if window.truncated && used + WINDOW_SLACK >= window.lines.len() {
-                limit = limit.saturating_mul(2);
+                let limit = window.lines.len().max(1).saturating_mul(2);
+                *window = self.window(start, shape, mode, first_line, limit);
                 continue;
             }
             if used == 0 {
