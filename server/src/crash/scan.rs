@@ -467,8 +467,7 @@ fn unescape_newlines(text: &str) -> String {
 
 /// Which kind of trace an anchor line starts, and where its log prefix ends.
 fn classify_anchor(line: &str) -> Option<Anchor> {
-    use super::{dotnet, go, javascript, jvm, python, ruby, rust};
-    const AT_PARSERS: &[Parser] = &[jvm::parse, dotnet::parse, javascript::parse];
+    use super::{go, javascript, python, ruby, rust};
     const RUBY_PARSERS: &[Parser] = &[ruby::parse];
     const GECKO_PARSERS: &[Parser] = &[javascript::parse];
 
@@ -514,7 +513,11 @@ fn classify_anchor(line: &str) -> Option<Anchor> {
         }
     }
     if let Some(at) = find_frame_keyword(line, "at ").or_else(|| line.starts_with("at ").then_some(0)) {
-        return Some(Anchor::Frame { prefix: at, parsers: AT_PARSERS, allow_headerless: true });
+        return Some(Anchor::Frame {
+            prefix: at,
+            parsers: at_parsers(line.get(at..).unwrap_or("")),
+            allow_headerless: true,
+        });
     }
     if line.contains(":in '") || line.contains(":in `") {
         if let Some(from) = find_frame_keyword(line, "from ") {
@@ -532,6 +535,31 @@ fn classify_anchor(line: &str) -> Option<Anchor> {
         return Some(Anchor::Frame { prefix: token_start, parsers: GECKO_PARSERS, allow_headerless: true });
     }
     None
+}
+
+/// The parsers an `at` frame line may belong to, by the shape of its location: V8 ends with a line
+/// and a column (`(/app/a.js:12:24)`), the JVM with a source in parentheses (`(App.java:10)`),
+/// .NET with `:line N` or a Mono offset. Anything else may be any of the three.
+fn at_parsers(frame: &str) -> &'static [Parser] {
+    use super::{dotnet, javascript, jvm};
+    const ALL: &[Parser] = &[jvm::parse, dotnet::parse, javascript::parse];
+    const V8: &[Parser] = &[javascript::parse];
+    const JVM: &[Parser] = &[jvm::parse];
+    const DOTNET: &[Parser] = &[dotnet::parse];
+    let text = frame.trim_end();
+    let location = text.strip_suffix(')').unwrap_or(text);
+    let mut parts = location.rsplitn(3, ':');
+    let numeric = |s: Option<&str>| s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    if numeric(parts.next()) && numeric(parts.next()) && parts.next().is_some() {
+        return V8;
+    }
+    if text.contains(":line ") {
+        return DOTNET;
+    }
+    if text.ends_with(')') && [".java:", ".kt:", ".scala:", ".groovy:", ".clj:"].iter().any(|ext| text.contains(ext)) {
+        return JVM;
+    }
+    ALL
 }
 
 /// Finds a frame line's keyword (`at `, `from `) preceded by indentation; returns where that
