@@ -39,7 +39,10 @@ static ANCHORS: LazyLock<Regex> = LazyLock::new(|| {
 /// How far above a frame line its header (exception type and message lines) may start.
 const MAX_HEADER_LINES: usize = 20;
 /// Lines handed to a parser at first; doubled while the parser uses nearly all of them.
-const INITIAL_WINDOW: usize = 256;
+const INITIAL_WINDOW: usize = 64;
+/// A parser that finds no trace in a cut-off window of fewer lines gets this many before it is
+/// believed (a long message may keep its first frame far down).
+const FULL_WINDOW: usize = 256;
 /// When a parser stops this close to the window's end, the trace may go on: retry with more lines.
 const WINDOW_SLACK: usize = 16;
 /// In a prefixed log, this many consecutive lines of other sources end a trace.
@@ -333,7 +336,13 @@ impl<'t> Scanner<'t> {
         parser: Parser,
     ) -> Option<Candidate> {
         loop {
-            let (event, used) = parser(&window.lines)?;
+            let Some((event, used)) = parser(&window.lines) else {
+                if window.truncated && window.lines.len() < FULL_WINDOW {
+                    *window = self.window(start, shape, mode, first_line, FULL_WINDOW);
+                    continue;
+                }
+                return None;
+            };
             let used = used.min(window.lines.len());
             if window.truncated && used + WINDOW_SLACK >= window.lines.len() {
                 let limit = window.lines.len().max(1).saturating_mul(2);
