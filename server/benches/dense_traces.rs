@@ -172,7 +172,8 @@ console.log(JSON.stringify({{ seconds: best, frames }}));"#,
     let size = std::fs::metadata(input).map_err(|e| e.to_string())?.len() as usize;
     println!(
         "stacktrace-parser (Node {}), V8: {:.1} MiB, {} frames: {seconds:.2} s = {:.1} MiB/s (parse only, text already in memory)",
-        String::from_utf8_lossy(&Command::new("node").arg("--version").output().map(|o| o.stdout).unwrap_or_default()).trim(),
+        String::from_utf8_lossy(&Command::new("node").arg("--version").output().map(|o| o.stdout).unwrap_or_default())
+            .trim(),
         mib(size),
         result["frames"],
         mib(size) / seconds
