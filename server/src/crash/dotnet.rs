@@ -164,6 +164,14 @@ fn parse_exception(
     Some((outermost, pos))
 }
 
+/// `…:12:34)` or `…:12:34` at the end of a line.
+fn v8_location_end(line: &str) -> bool {
+    let text = line.strip_suffix(')').unwrap_or(line);
+    let mut parts = text.rsplitn(3, ':');
+    let numeric = |s: Option<&str>| s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    numeric(parts.next()) && numeric(parts.next()) && parts.next().is_some()
+}
+
 fn split_type_and_message(segment: &str) -> Option<(&str, &str)> {
     let (ty, message) = match segment.split_once(": ") {
         Some((ty, message)) => (ty, message),
@@ -188,7 +196,14 @@ fn strip_hresult(ty: &str) -> &str {
 }
 
 fn parse_frame(line: &str) -> Option<Frame> {
-    if !line.trim_start().starts_with("at ") {
+    let trimmed = line.trim_start();
+    if !trimmed.starts_with("at ") {
+        return None;
+    }
+    // .NET frames hold `(` for their parameters; V8's `at f (/app/a.js:1:2)` ends with a line and
+    // a column, which no .NET location has: spare those the two regexes.
+    let trimmed = trimmed.trim_end();
+    if !trimmed.contains('(') || v8_location_end(trimmed) {
         return None;
     }
     let line = line.trim_end();

@@ -39,9 +39,22 @@ static BRACKETED_HEADER: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid bracketed header regex")
 });
 
-static LOCATION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?P<file>.*?)(?::(?P<line>\d+))?(?::(?P<col>\d+))?$").expect("valid location regex")
-});
+/// `file:line:col`, `file:line` or `file`: the file and up to two trailing numbers (the hot path of
+/// every frame, so no regex).
+fn split_line_and_column(location: &str) -> (&str, Option<&str>, Option<&str>) {
+    fn trailing_number(text: &str) -> Option<(&str, &str)> {
+        let digits = text.len() - text.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let before = text.get(..text.len() - digits)?.strip_suffix(':')?;
+        (digits > 0).then(|| (before, text.get(text.len() - digits..).unwrap_or("")))
+    }
+    match trailing_number(location) {
+        None => (location, None, None),
+        Some((rest, last)) => match trailing_number(rest) {
+            Some((file, line)) => (file, Some(line), Some(last)),
+            None => (rest, Some(last), None),
+        },
+    }
+}
 
 /// The innermost `(file:line:col)` of a V8 eval location `eval at f (file:1:2), <anonymous>:3:4`.
 static EVAL_ORIGIN: LazyLock<Regex> =
@@ -481,12 +494,9 @@ pub(crate) fn parse_location(location: &str) -> Frame {
             return frame;
         }
     }
-    let Some(caps) = LOCATION.captures(location) else {
-        return Frame::default();
-    };
-    let line = caps.name("line").and_then(|m| m.as_str().parse::<u32>().ok()).filter(|&n| n > 0);
-    let column = caps.name("col").and_then(|m| m.as_str().parse::<u32>().ok()).filter(|&n| n > 0);
-    let file = caps.name("file").map_or("", |m| m.as_str());
+    let (file, line, column) = split_line_and_column(location);
+    let line = line.and_then(|m| m.parse::<u32>().ok()).filter(|&n| n > 0);
+    let column = column.and_then(|m| m.parse::<u32>().ok()).filter(|&n| n > 0);
     let builtin = file.is_empty()
         || file == "<anonymous>"
         || file == "native"

@@ -155,6 +155,14 @@ fn is_trace_line(line: &str) -> bool {
     parse_frame(line).is_some() || MORE.is_match(line) || NESTED_HEADER.is_match(line) || CIRCULAR.is_match(line)
 }
 
+/// `…:12:34)` or `…:12:34`: a V8 location, never a JVM one (which has no column).
+fn ends_with_line_and_column(line: &str) -> bool {
+    let text = line.strip_suffix(')').unwrap_or(line);
+    let mut parts = text.rsplitn(3, ':');
+    let numeric = |s: Option<&str>| s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    numeric(parts.next()) && numeric(parts.next()) && parts.next().is_some()
+}
+
 /// Exception class names end in `Exception`/`Error`/`Throwable` or at least carry a package.
 fn looks_like_throwable_name(ty: &str) -> bool {
     let simple = ty.rsplit(['.', '$']).next().unwrap_or(ty);
@@ -178,7 +186,13 @@ fn new_exception(ty: &str, value: String) -> Exception {
 /// One `at ...` line: `java.base/java.lang.Integer.parseInt(Integer.java:668)`,
 /// `app//com.acme.Foo.bar(Foo.java:12)`, `Foo.run(Native Method)`, logback's ` ~[app.jar:1.0]`.
 fn parse_frame(line: &str) -> Option<Frame> {
-    if !line.trim_start().starts_with("at ") {
+    let trimmed = line.trim();
+    // A JVM frame ends with its source in parentheses (then maybe logback's `~[app.jar:1.0]`);
+    // the cheap test spares the regex V8's `at f (file:1:2)` and .NET's `in file:line 3`.
+    if !trimmed.starts_with("at ")
+        || !(trimmed.ends_with(')') || trimmed.ends_with(']'))
+        || ends_with_line_and_column(trimmed)
+    {
         return None;
     }
     let caps = FRAME.captures(line)?;

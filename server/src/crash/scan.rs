@@ -39,7 +39,10 @@ static ANCHORS: LazyLock<Regex> = LazyLock::new(|| {
 /// How far above a frame line its header (exception type and message lines) may start.
 const MAX_HEADER_LINES: usize = 20;
 /// Lines handed to a parser at first; doubled while the parser uses nearly all of them.
-const INITIAL_WINDOW: usize = 256;
+const INITIAL_WINDOW: usize = 64;
+/// A parser that finds no trace in a cut-off window of fewer lines gets this many before it is
+/// believed (a long message may keep its first frame far down).
+const FULL_WINDOW: usize = 256;
 /// When a parser stops this close to the window's end, the trace may go on: retry with more lines.
 const WINDOW_SLACK: usize = 16;
 /// In a prefixed log, this many consecutive lines of other sources end a trace.
@@ -283,7 +286,8 @@ impl<'t> Scanner<'t> {
         best
     }
 
-    /// The parser result that reaches furthest, if any reaches past `anchor`.
+    /// The parser result that reaches furthest, if any reaches past `anchor`. The parsers share
+    /// one window of lines (built once, grown only when a parser needs more).
     fn best_of(
         &self,
         parsers: &[Parser],
@@ -293,9 +297,10 @@ impl<'t> Scanner<'t> {
         first_line: Option<&'t str>,
         anchor: LinePosition,
     ) -> Option<Candidate> {
+        let mut window = self.window(start, shape, mode, first_line, INITIAL_WINDOW);
         let mut best: Option<Candidate> = None;
         for parser in parsers {
-            if let Some(candidate) = self.parse_window(start, shape, mode, first_line, *parser)
+            if let Some(candidate) = self.parse_in(&mut window, start, shape, mode, first_line, *parser)
                 && candidate.end.index > anchor.index
                 && best.as_ref().is_none_or(|b| candidate.end.index > b.end.index)
             {
@@ -315,13 +320,33 @@ impl<'t> Scanner<'t> {
         first_line: Option<&'t str>,
         parser: Parser,
     ) -> Option<Candidate> {
-        let mut limit = INITIAL_WINDOW;
+        let mut window = self.window(start, shape, mode, first_line, INITIAL_WINDOW);
+        self.parse_in(&mut window, start, shape, mode, first_line, parser)
+    }
+
+    /// Runs `parser` on `window`, replacing it by a larger one while the parser uses nearly all of
+    /// it and more lines exist.
+    fn parse_in(
+        &self,
+        window: &mut Window<'t>,
+        start: LinePosition,
+        shape: &str,
+        mode: PrefixMode,
+        first_line: Option<&'t str>,
+        parser: Parser,
+    ) -> Option<Candidate> {
         loop {
-            let window = self.window(start, shape, mode, first_line, limit);
-            let (event, used) = parser(&window.lines)?;
+            let Some((event, used)) = parser(&window.lines) else {
+                if window.truncated && window.lines.len() < FULL_WINDOW {
+                    *window = self.window(start, shape, mode, first_line, FULL_WINDOW);
+                    continue;
+                }
+                return None;
+            };
             let used = used.min(window.lines.len());
             if window.truncated && used + WINDOW_SLACK >= window.lines.len() {
-                limit = limit.saturating_mul(2);
+                let limit = window.lines.len().max(1).saturating_mul(2);
+                *window = self.window(start, shape, mode, first_line, limit);
                 continue;
             }
             if used == 0 {
@@ -451,8 +476,7 @@ fn unescape_newlines(text: &str) -> String {
 
 /// Which kind of trace an anchor line starts, and where its log prefix ends.
 fn classify_anchor(line: &str) -> Option<Anchor> {
-    use super::{dotnet, go, javascript, jvm, python, ruby, rust};
-    const AT_PARSERS: &[Parser] = &[jvm::parse, dotnet::parse, javascript::parse];
+    use super::{go, javascript, python, ruby, rust};
     const RUBY_PARSERS: &[Parser] = &[ruby::parse];
     const GECKO_PARSERS: &[Parser] = &[javascript::parse];
 
@@ -498,7 +522,11 @@ fn classify_anchor(line: &str) -> Option<Anchor> {
         }
     }
     if let Some(at) = find_frame_keyword(line, "at ").or_else(|| line.starts_with("at ").then_some(0)) {
-        return Some(Anchor::Frame { prefix: at, parsers: AT_PARSERS, allow_headerless: true });
+        return Some(Anchor::Frame {
+            prefix: at,
+            parsers: at_parsers(line.get(at..).unwrap_or("")),
+            allow_headerless: true,
+        });
     }
     if line.contains(":in '") || line.contains(":in `") {
         if let Some(from) = find_frame_keyword(line, "from ") {
@@ -516,6 +544,31 @@ fn classify_anchor(line: &str) -> Option<Anchor> {
         return Some(Anchor::Frame { prefix: token_start, parsers: GECKO_PARSERS, allow_headerless: true });
     }
     None
+}
+
+/// The parsers an `at` frame line may belong to, by the shape of its location: V8 ends with a line
+/// and a column (`(/app/a.js:12:24)`), the JVM with a source in parentheses (`(App.java:10)`),
+/// .NET with `:line N` or a Mono offset. Anything else may be any of the three.
+fn at_parsers(frame: &str) -> &'static [Parser] {
+    use super::{dotnet, javascript, jvm};
+    const ALL: &[Parser] = &[jvm::parse, dotnet::parse, javascript::parse];
+    const V8: &[Parser] = &[javascript::parse];
+    const JVM: &[Parser] = &[jvm::parse];
+    const DOTNET: &[Parser] = &[dotnet::parse];
+    let text = frame.trim_end();
+    let location = text.strip_suffix(')').unwrap_or(text);
+    let mut parts = location.rsplitn(3, ':');
+    let numeric = |s: Option<&str>| s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    if numeric(parts.next()) && numeric(parts.next()) && parts.next().is_some() {
+        return V8;
+    }
+    if text.contains(":line ") {
+        return DOTNET;
+    }
+    if text.ends_with(')') && [".java:", ".kt:", ".scala:", ".groovy:", ".clj:"].iter().any(|ext| text.contains(ext)) {
+        return JVM;
+    }
+    ALL
 }
 
 /// Finds a frame line's keyword (`at `, `from `) preceded by indentation; returns where that

@@ -689,8 +689,10 @@ fn go_test(lines: &[&str]) -> Vec<FailedTest> {
             }
             continue;
         }
-        if line.starts_with("panic: ") {
-            let name = current.unwrap_or("");
+        // A panic outside any test (in `TestMain`, an `init`) fails no test by name.
+        if line.starts_with("panic: ")
+            && let Some(name) = current
+        {
             let end = (index + 1..lines.len())
                 .find(|&i| {
                     lines.get(i).is_some_and(|l| {
