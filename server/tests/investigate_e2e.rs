@@ -292,11 +292,15 @@ fn a_fix_that_is_not_validated_is_never_offered_for_applying_in_the_editor() {
     let end = client.wait_for_progress_end(started["token"].as_str().unwrap());
     assert_eq!(end, format!("Crash {short_id}: fix NOT validated"));
 
-    let (titles, _) = code_action_titles(&mut client, &uri, &crash);
+    // The proposed change converts the crash; skipping the guest order validates but hides the
+    // missing customer: offered as a labelled alternative, never as "the" validated fix.
+    let (titles, actions) = code_action_titles(&mut client, &uri, &crash);
     assert_eq!(
         titles,
         vec![
             format!("Show fix for {short_id} (NOT validated)"),
+            "Apply alternative 2 (hides the symptom): Skip the element in `main` when the call raises TypeError"
+                .to_owned(),
             format!("Show crash report {short_id}"),
             format!("Investigate crash {short_id}"),
         ]
@@ -308,6 +312,17 @@ fn a_fix_that_is_not_validated_is_never_offered_for_applying_in_the_editor() {
     assert_eq!(applied["applied"], false, "{applied}");
     assert!(!client.server_requests.iter().any(|r| r["method"] == "workspace/applyEdit"));
     client.expected_errors.push("is not validated".into());
+
+    // The user may still choose the alternative: it is judged again, then applied.
+    let alternative = actions[1]["command"].clone();
+    let applied = client.request(
+        "workspace/executeCommand",
+        json!({"command": alternative["command"], "arguments": alternative["arguments"]}),
+    );
+    assert_eq!(applied["applied"], true, "{applied}");
+    let edit = client.server_requests.iter().rev().find(|r| r["method"] == "workspace/applyEdit").unwrap();
+    let app = client.uri("shop/app.py");
+    assert!(edited_texts(edit, &app).iter().any(|t| t.contains("except TypeError:")), "{edit:#}");
     client.shutdown();
 }
 

@@ -23,10 +23,11 @@ pub enum ServerCommand {
     OpenInSentry,
     ResolveInSentry,
     IgnoreInSentry,
+    OpenPullRequest,
 }
 
 impl ServerCommand {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::ShowCrashes,
         Self::Investigate,
         Self::ApplyFix,
@@ -35,6 +36,7 @@ impl ServerCommand {
         Self::OpenInSentry,
         Self::ResolveInSentry,
         Self::IgnoreInSentry,
+        Self::OpenPullRequest,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -47,6 +49,7 @@ impl ServerCommand {
             Self::OpenInSentry => "crashloom.openInSentry",
             Self::ResolveInSentry => "crashloom.resolveInSentry",
             Self::IgnoreInSentry => "crashloom.ignoreInSentry",
+            Self::OpenPullRequest => "crashloom.openPullRequest",
         }
     }
 
@@ -78,6 +81,7 @@ pub async fn execute(state: &Arc<State>, params: ExecuteCommandParams) -> Result
             ServerCommand::OpenInSentry => sentry::open(&state, params).await,
             ServerCommand::ResolveInSentry => sentry::set_status(&state, params, GroupStatus::Resolved).await,
             ServerCommand::IgnoreInSentry => sentry::set_status(&state, params, GroupStatus::Ignored).await,
+            ServerCommand::OpenPullRequest => investigate::open_pull_request(&state, params).await,
         }
     };
     match tokio::spawn(run.instrument(span)).await {

@@ -59,6 +59,31 @@ pub fn code_actions(state: &State, params: &CodeActionParams) -> Vec<CodeActionO
             } else {
                 actions.push(action(format!("Show fix for {short_id} (NOT validated)"), ServerCommand::ShowFix.name()));
             }
+            // The other validated candidates the search found, each as its own choice.
+            for (index, alternative) in investigation.candidates.iter().enumerate().skip(1) {
+                if !alternative.report.as_ref().is_some_and(|r| r.validated) {
+                    continue;
+                }
+                let hides = if alternative.candidate.fix.hides_symptom { " (hides the symptom)" } else { "" };
+                let title = format!("Apply alternative {}{hides}: {}", index + 1, alternative.candidate.fix.summary);
+                actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                    title: title.clone(),
+                    kind: Some(CodeActionKind::QUICKFIX),
+                    diagnostics: Some(vec![diagnostic.clone()]),
+                    command: Some(Command {
+                        title,
+                        command: ServerCommand::ApplyFix.name().to_owned(),
+                        arguments: Some(vec![json!(group_id), json!(index)]),
+                    }),
+                    ..CodeAction::default()
+                }));
+            }
+        }
+        if let Some(investigation) = &investigation
+            && let Some(settings) = read(&state.config).pull_request.as_ref()
+            && crate::publish::check_publishable(investigation, settings).is_ok()
+        {
+            actions.push(action("Open pull request with this fix".to_owned(), ServerCommand::OpenPullRequest.name()));
         }
         if investigation.is_some() {
             actions.push(action(format!("Show crash report {short_id}"), ServerCommand::ShowReport.name()));
@@ -246,10 +271,27 @@ pub async fn apply_fix(state: &Arc<State>, params: ExecuteCommandParams) -> Resu
     let Some(investigation) = state.investigations.get(&group_id).map(|i| i.clone()) else {
         return Err(Error::invalid_params(format!("crash {group_id} has not been investigated yet")));
     };
-    let Some(fix) = investigation.fix() else {
-        return Err(Error::invalid_params(format!("crash {} has no proposed fix", investigation.short_id)));
+    // A second argument picks another candidate of the search (its index in the ranking).
+    let alternative = params.arguments.get(1).and_then(Value::as_u64).map(|n| n as usize).filter(|n| *n > 0);
+    let (fix, validated, reproduction) = match alternative {
+        Some(index) => match investigation.candidates.get(index) {
+            Some(candidate) => (
+                Some(&candidate.candidate.fix),
+                candidate.report.as_ref().is_some_and(|r| r.validated),
+                candidate.report.as_ref().and_then(|r| r.reproduction.as_ref()),
+            ),
+            None => (None, false, None),
+        },
+        None => (
+            investigation.fix(),
+            investigation.is_validated(),
+            investigation.validation.as_ref().and_then(|v| v.reproduction.as_ref()),
+        ),
     };
-    if !investigation.is_validated() {
+    let Some(fix) = fix else {
+        return Err(Error::invalid_params(format!("crash {} has no such proposed fix", investigation.short_id)));
+    };
+    if !validated {
         state
             .client
             .show_message(
@@ -263,7 +305,8 @@ pub async fn apply_fix(state: &Arc<State>, params: ExecuteCommandParams) -> Resu
         let (root, investigation) = (root.clone(), investigation.clone());
         tokio::task::spawn_blocking(move || investigation.files_unchanged(&root)).await.unwrap_or(false)
     };
-    if !unchanged || state.documents_differ_from_disk(&fix.changes).await {
+    // An alternative's files were not fingerprinted: it is always judged again first.
+    if alternative.is_some() || !unchanged || state.documents_differ_from_disk(&fix.changes).await {
         let group = state.picture().group_by_id(&group_id).cloned();
         let config = read(&state.config).clone();
         let revalidated = match group {
@@ -273,7 +316,7 @@ pub async fn apply_fix(state: &Arc<State>, params: ExecuteCommandParams) -> Resu
                 let inputs = ValidationInputs {
                     facts: Some(&investigation.facts),
                     code: Some(&investigation.code),
-                    reproduction: investigation.validation.as_ref().and_then(|v| v.reproduction.as_ref()),
+                    reproduction,
                 };
                 validator.validate_with(&group, fix, inputs).await.map(|report| report.validated).unwrap_or(false)
             }
@@ -307,6 +350,35 @@ pub async fn apply_fix(state: &Arc<State>, params: ExecuteCommandParams) -> Resu
         return Ok(Some(json!({"applied": false, "reason": "the editor did not apply the edit"})));
     };
     Ok(Some(json!({"applied": response.applied, "reason": response.failure_reason})))
+}
+
+/// Opens a pull request with the crash's validated fix (`[pull_request]`), from a clean worktree,
+/// and shows its page; every refusal is one sentence in a message.
+pub async fn open_pull_request(state: &Arc<State>, params: ExecuteCommandParams) -> Result<Option<Value>> {
+    let group_id = group_argument(&params)?;
+    let Some(root) = state.root() else { return Err(Error::invalid_request()) };
+    let Some(investigation) = state.investigations.get(&group_id).map(|i| i.clone()) else {
+        return Err(Error::invalid_params(format!("crash {group_id} has not been investigated yet")));
+    };
+    let Some(group) = state.picture().group_by_id(&group_id).cloned() else {
+        return Err(Error::invalid_params(format!("no crash group {group_id} (it may have been resolved)")));
+    };
+    let config = read(&state.config).clone();
+    match crate::publish::open_pull_request(&root, &config, &group, &investigation).await {
+        Ok(outcome) => {
+            state.client.show_message(MessageType::INFO, format!("Crashloom: {}", outcome.describe())).await;
+            if let Some(url) = outcome.url().and_then(|url| url.parse::<Uri>().ok()) {
+                let show = ShowDocumentParams { uri: url, external: Some(true), take_focus: None, selection: None };
+                let _ = client_reply("window/showDocument", state.client.show_document(show)).await;
+            }
+            Ok(Some(json!({"opened": true, "url": outcome.url(), "message": outcome.describe()})))
+        }
+        Err(error) => {
+            let message = format!("Crashloom: no pull request for {}: {error}", investigation.short_id);
+            state.client.show_message(MessageType::WARNING, &message).await;
+            Ok(Some(json!({"opened": false, "reason": error.to_string()})))
+        }
+    }
 }
 
 /// Writes the fix as a diff next to the report and opens it.
