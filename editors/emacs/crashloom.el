@@ -21,13 +21,16 @@
 ;; `crashloom-modes'.  To keep another server for a mode, leave that mode out of
 ;; `crashloom-modes' and start Crashloom by hand with M-x crashloom-start.
 ;; Crashes show through flymake (M-x flymake-show-buffer-diagnostics); M-x eglot-code-actions on
-;; a crash line offers "Investigate crash", "Apply validated fix" and the rest.
+;; a crash line offers "Investigate crash", "Apply validated fix" and the rest.  The agents' steps
+;; and the verdict of an investigation show in the echo area, the report opens when it is done,
+;; and a fix is shown as a diff and applied only when confirmed.
 
 ;;; Code:
 
 (require 'eglot)
 (require 'project)
 (require 'cl-lib)
+(require 'diff)
 
 (defgroup crashloom nil
   "Production crashes on the line that crashed."
@@ -61,6 +64,114 @@ SENTRY_AUTH_TOKEN in the server's environment."
 (cl-defmethod eglot-initialization-options ((_server crashloom-eglot-server))
   "Settings for the server: `crashloom-initialization-options'."
   (or crashloom-initialization-options eglot--{}))
+
+(defcustom crashloom-notify-function (lambda (text) (message "%s" text))
+  "How progress and verdicts of an investigation are shown; called with the text."
+  :type 'function)
+
+(defcustom crashloom-confirm-function #'y-or-n-p
+  "Asks before a fix is applied, while its diff is shown; called with the question.
+Returns non-nil to apply."
+  :type 'function)
+
+(defconst crashloom-fix-buffer "*Crashloom fix*"
+  "The buffer that shows a fix as a diff before it is applied.")
+
+(cl-defmethod eglot-client-capabilities :around ((_server crashloom-eglot-server))
+  "What eglot can do, and the progress and document showing this file adds."
+  (let* ((capabilities (cl-call-next-method))
+         (window (copy-sequence (plist-get capabilities :window))))
+    (setq window (plist-put window :workDoneProgress t))
+    (setq window (plist-put window :showDocument (list :support t)))
+    (plist-put capabilities :window window)))
+
+(cl-defmethod eglot-handle-request
+  ((_server crashloom-eglot-server) (_method (eql window/workDoneProgress/create)) &key &allow-other-keys)
+  "Accept a progress token: its reports arrive as $/progress."
+  nil)
+
+(defvar crashloom--progress-titles (make-hash-table :test #'equal)
+  "The title of each running progress, by token.")
+
+(cl-defmethod eglot-handle-notification
+  ((_server crashloom-eglot-server) (_method (eql $/progress)) &key token value &allow-other-keys)
+  "Show the progress VALUE of TOKEN (an investigation's agent steps, then its verdict)."
+  (let* ((key (format "%s" token))
+         (message (plist-get value :message))
+         (title (or (gethash key crashloom--progress-titles) "Crashloom")))
+    (pcase (plist-get value :kind)
+      ("begin"
+       (puthash key (plist-get value :title) crashloom--progress-titles)
+       (funcall crashloom-notify-function (format "%s: %s" (plist-get value :title) (or message ""))))
+      ("report"
+       (let ((percentage (plist-get value :percentage)))
+         (funcall crashloom-notify-function
+                  (format "%s%s: %s" title (if percentage (format " (%d%%)" percentage) "") (or message "")))))
+      ("end"
+       (remhash key crashloom--progress-titles)
+       (funcall crashloom-notify-function (or message (format "%s: done" title)))))))
+
+(cl-defmethod eglot-handle-request
+  ((_server crashloom-eglot-server) (_method (eql window/showDocument)) &key uri takeFocus &allow-other-keys)
+  "Open the document at URI (a crash report)."
+  (let ((buffer (find-file-noselect (eglot--uri-to-path uri))))
+    (if (eq takeFocus t) (pop-to-buffer buffer) (display-buffer buffer))
+    (list :success t)))
+
+(defun crashloom--edits-by-file (edit)
+  "The (FILE . TEXT-EDITS) of the workspace EDIT, from documentChanges or changes."
+  (let ((files nil))
+    (mapc (lambda (change)
+            (let ((document (plist-get change :textDocument)))
+              (when document
+                (push (cons (eglot--uri-to-path (plist-get document :uri)) (plist-get change :edits)) files))))
+          (plist-get edit :documentChanges))
+    (unless files
+      (cl-loop for (uri edits) on (plist-get edit :changes) by #'cddr
+               do (push (cons (eglot--uri-to-path (format "%s" uri)) edits) files)))
+    (nreverse files)))
+
+(defun crashloom--show-diff (edit)
+  "Show the workspace EDIT as a unified diff in `crashloom-fix-buffer'; return the files."
+  (let ((out (get-buffer-create crashloom-fix-buffer))
+        (files (crashloom--edits-by-file edit)))
+    (with-current-buffer out
+      (let ((inhibit-read-only t)) (erase-buffer)))
+    (dolist (file files)
+      (let* ((current (find-file-noselect (car file)))
+             (fixed (generate-new-buffer " *crashloom fixed*"))
+             (part (generate-new-buffer " *crashloom diff*")))
+        (unwind-protect
+            (progn
+              (with-current-buffer fixed
+                (insert-buffer-substring current)
+                (eglot--apply-text-edits (cdr file)))
+              (diff-no-select current fixed "-u" t part)
+              (let ((text (with-current-buffer part (buffer-string))))
+                (with-current-buffer out
+                  (let ((inhibit-read-only t)) (goto-char (point-max)) (insert text)))))
+          (kill-buffer fixed)
+          (kill-buffer part))))
+    (with-current-buffer out
+      (diff-mode)
+      (goto-char (point-min)))
+    (display-buffer out)
+    (mapcar #'car files)))
+
+(cl-defmethod eglot-handle-request
+  ((_server crashloom-eglot-server) (_method (eql workspace/applyEdit)) &key label edit &allow-other-keys)
+  "Show the fix EDIT as a diff, then apply it when `crashloom-confirm-function' agrees."
+  (let* ((files (crashloom--show-diff edit))
+         (apply (unwind-protect
+                    (funcall crashloom-confirm-function
+                             (format "Apply %s to %s? " (or label "the validated fix")
+                                     (mapconcat #'file-name-nondirectory files ", ")))
+                  (when (get-buffer crashloom-fix-buffer)
+                    (quit-windows-on crashloom-fix-buffer t)))))
+    (if (not apply)
+        (list :applied :json-false :failureReason "the user declined the fix in the preview")
+      (eglot--apply-workspace-edit edit nil)
+      (list :applied t))))
 
 (defun crashloom-root (dir)
   "The nearest folder at or above DIR that holds one of `crashloom-root-files', or nil."
