@@ -50,6 +50,8 @@ CARGO_TARGET_DIR="$rust_app/target" cargo build --quiet --locked --manifest-path
 editor_apt=()
 command -v chromium >/dev/null || editor_apt+=(chromium)
 command -v emacs >/dev/null || editor_apt+=(emacs-nox)
+# The Emacs test opens the Go example: go-mode.
+dpkg -s elpa-go-mode >/dev/null 2>&1 || editor_apt+=(elpa-go-mode)
 dpkg -s vim >/dev/null 2>&1 || editor_apt+=(vim)
 [ -d /usr/share/vim-ale ] || editor_apt+=(vim-ale)
 # code-server builds native modules (kerberos needs the GSSAPI headers).

@@ -303,9 +303,11 @@ test('"Investigate crash" runs with progress and opens the report', async () => 
   assert.equal(await progress.getByRole('button', { name: 'Cancel' }).count(), 1);
   const report = page.locator('.tabs-container .tab', { hasText: 'Preview CL-54E9F7.md' });
   await report.waitFor({ timeout: 240000 });
-  await page.locator('.notification-toast', { hasText: 'Crash CL-54E9F7: validated fix ready.' }).waitFor();
+  // The shop's only proposed change raises OrderError instead: the report and the notification say
+  // it is NOT validated.
+  await page.locator('.notification-toast', { hasText: 'Crash CL-54E9F7: fix NOT validated' }).waitFor();
   const preview = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
-  await preview.locator('h1', { hasText: 'Crash CL-54E9F7: validated fix' }).waitFor();
+  await preview.locator('h1', { hasText: 'Crash CL-54E9F7: fix NOT validated' }).waitFor();
   await snap('report');
   // The preview keeps the keyboard; closing it gives it back to the editor.
   await report.click({ button: 'middle' });
@@ -313,37 +315,41 @@ test('"Investigate crash" runs with progress and opens the report', async () => 
   assert.ok(fs.existsSync(path.join(workspace, '.crashloom/reports/CL-54E9F7.md')));
 });
 
-test('"Apply validated fix" shows the diff, changes nothing when declined, and fixes the file when accepted', async () => {
-  const before = fs.readFileSync(orders, 'utf8');
+test('a fix that is not validated is never offered; a validated alternative shows its diff, changes nothing when declined, and changes the file when accepted', async () => {
+  const app = path.join(workspace, 'shop/app.py');
+  const before = fs.readFileSync(app, 'utf8');
   await openAt('shop/orders.py', 26, 5);
-  const titles = await quickFix('Apply validated fix');
-  assert.ok(titles.some((t) => t.startsWith('Apply validated fix: Raise OrderError in `receipt`')), titles.join(' | '));
+  const titles = await quickFix('Apply alternative 2');
+  assert.ok(!titles.some((t) => t.startsWith('Apply validated fix')), titles.join(' | '));
+  assert.ok(titles.some((t) => t.startsWith('Show fix for CL-54E9F7 (NOT validated)')), titles.join(' | '));
+  assert.ok(
+    titles.some((t) => t.startsWith('Apply alternative 2 (hides the symptom): Skip the element in `main`')),
+    titles.join(' | '),
+  );
+  // The alternative is judged again in the sandbox, then shown before anything changes.
   const dialog = page.locator('.monaco-dialog-box');
-  await dialog.waitFor();
+  await dialog.waitFor({ timeout: 120000 });
   const diff = page.locator('.monaco-diff-editor');
   await diff.waitFor();
   await snap('diff-preview');
-  assert.match(await page.locator('.tabs-container .tab.active').innerText(), /orders\.py: current ↔ with the fix/);
-  assert.match(await editorText(diff.locator('.editor.modified')), /if customer is None:/);
-  assert.doesNotMatch(await editorText(diff.locator('.editor.original')), /if customer is None:/);
+  assert.match(await page.locator('.tabs-container .tab.active').innerText(), /app\.py: current ↔ with the fix/);
+  assert.match(await editorText(diff.locator('.editor.modified')), /except TypeError:/);
+  assert.doesNotMatch(await editorText(diff.locator('.editor.original')), /except TypeError:/);
   await dialog.locator('.monaco-button', { hasText: 'Cancel' }).click();
   await page.locator('.notification-toast', { hasText: 'the fix was not applied' }).waitFor();
-  await openAt('shop/orders.py', 26);
-  assert.doesNotMatch(await editorText(page.locator('.monaco-editor.focused .view-lines')), /if customer is None/);
-  assert.equal(fs.readFileSync(orders, 'utf8'), before);
+  assert.equal(fs.readFileSync(app, 'utf8'), before);
 
   await openAt('shop/orders.py', 26, 5);
-  await quickFix('Apply validated fix');
-  await dialog.waitFor();
+  await quickFix('Apply alternative 2');
+  await dialog.waitFor({ timeout: 120000 });
   await dialog.locator('.monaco-button', { hasText: 'Apply' }).click();
   await dialog.waitFor({ state: 'hidden' });
-  await openAt('shop/orders.py', 26);
-  await page.locator('.monaco-editor.focused .view-lines', { hasText: 'if customer is None:' }).waitFor();
+  await openAt('shop/app.py', 27);
+  await page.locator('.monaco-editor.focused .view-lines', { hasText: 'except TypeError:' }).waitFor();
   await page.keyboard.press('Control+S');
   await page.locator('.tabs-container .tab.active.dirty').waitFor({ state: 'detached' });
   await snap('applied');
-  const fixed = fs.readFileSync(orders, 'utf8');
-  assert.match(fixed, /customer = customers\.get\(order\["customer"\]\)\n {4}if customer is None:\n {8}raise OrderError\(f"unknown customer \{order\['customer'\]!r\}"\)\n {4}name = customer\["name"\]/);
+  assert.match(fs.readFileSync(app, 'utf8'), /except TypeError:\n\s+continue/);
 });
 
 test('"Investigate crash" from the Crashes view goes to the server of the crash\'s folder', async () => {

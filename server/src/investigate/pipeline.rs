@@ -303,18 +303,26 @@ async fn run_search(
     let mut session = None;
     for round in 1..=limits.rounds {
         summary.rounds = round;
+        if round > 1 {
+            // "round 2: the reproduction still crashes, asking for another change"
+            progress.step(4, &super::model_agents::round_progress(round, &summary.proposers.join(", "), &judged));
+        }
         let proposals = propose_round(inputs, proposers, &judged, round).await?;
-        let fresh: Vec<Candidate> = proposals
-            .into_iter()
-            .filter(|c| {
-                let new = !c.fix.changes.is_empty() && !seen.contains(&c.fix.changes);
-                if new {
-                    seen.push(c.fix.changes.clone());
-                }
-                new
-            })
-            .collect();
-        if fresh.is_empty() {
+        let mut fresh: Vec<Candidate> = Vec::new();
+        // The same change from another proposer is judged once; its proposer still hears the verdict.
+        let mut duplicates: Vec<Candidate> = Vec::new();
+        for candidate in proposals {
+            if candidate.fix.changes.is_empty() {
+                continue;
+            }
+            if seen.contains(&candidate.fix.changes) {
+                duplicates.push(candidate);
+                continue;
+            }
+            seen.push(candidate.fix.changes.clone());
+            fresh.push(candidate);
+        }
+        if fresh.is_empty() && duplicates.is_empty() {
             break;
         }
         summary.proposed += fresh.len();
@@ -367,6 +375,12 @@ async fn run_search(
             }
             judged.push(Judged { candidate, report });
         }
+        for candidate in duplicates {
+            if let Some(earlier) = judged.iter().find(|j| j.candidate.fix.changes == candidate.fix.changes) {
+                let report = earlier.report.clone();
+                judged.push(Judged { candidate, report });
+            }
+        }
         // The offline families say everything at once; later rounds are for proposers that learn
         // from the verdicts, and there is no need for one once a change is validated.
         if judged.iter().any(|j| j.report.validated && !j.candidate.fix.hides_symptom) {
@@ -376,6 +390,15 @@ async fn run_search(
     if let Some(session) = session {
         session.finish().await;
     }
+    // A change proposed twice is ranked once, as its first proposer made it.
+    let mut ranked_changes: Vec<Vec<crate::sandbox::FileChange>> = Vec::new();
+    judged.retain(|j| {
+        let first = !ranked_changes.contains(&j.candidate.fix.changes);
+        if first {
+            ranked_changes.push(j.candidate.fix.changes.clone());
+        }
+        first
+    });
     summary.judged = judged.len();
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
     let mut ranked: Vec<RankedCandidate> = judged
