@@ -86,7 +86,13 @@ def test_neovim_commands_list_investigate_and_apply_with_a_diff_first(tmp_path):
     assert "Crash CL-54E9F7: fix NOT validated" in notes
     assert "Crash CL-54E9F7: validated fix ready" not in notes
     assert seen["shop_report_first_line"].startswith("# Crash CL-54E9F7: fix NOT validated")
-    assert seen["shop_titles"] == ["Show fix for CL-54E9F7 (NOT validated)", "Show crash report CL-54E9F7", "Investigate crash CL-54E9F7"]
+    # The validated alternative that skips the guest order hides the missing customer: labelled so.
+    assert seen["shop_titles"] == [
+        "Show fix for CL-54E9F7 (NOT validated)",
+        "Apply alternative 2 (hides the symptom): Skip the element in `main` when the call raises TypeError",
+        "Show crash report CL-54E9F7",
+        "Investigate crash CL-54E9F7",
+    ]
     assert seen["shop_fix_note"] == "Crashloom: the fix was not applied (not validated)"
     assert seen["shop_questions"] == 0
     orders = (REPO / "examples" / "shop-python" / "shop" / "orders.py").read_text()

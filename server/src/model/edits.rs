@@ -1,5 +1,5 @@
 //! Edits in a model's answer: search/replace blocks or a unified diff (also inside a fenced
-//! ```diff block, as many local models answer), applied strictly. A block whose search text does
+//! `diff` code block, as many local models answer), applied strictly. A block whose search text does
 //! not occur exactly once, a diff hunk that does not match, or a path the change policy refuses is
 //! an error to send back to the model, never applied approximately.
 
