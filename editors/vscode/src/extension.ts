@@ -215,7 +215,7 @@ export function activate(context: vscode.ExtensionContext): void {
     return node?.group?.id;
   }
 
-  async function runServerCommand(command: string, arg: unknown): Promise<unknown> {
+  async function runServerCommand(command: string, arg: unknown, rest: unknown[] = []): Promise<unknown> {
     const groupId = groupArgument(arg);
     const running = clientFor(groupId);
     if (!running || !groupId) {
@@ -223,7 +223,8 @@ export function activate(context: vscode.ExtensionContext): void {
       return undefined;
     }
     try {
-      return await running.client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [groupId] });
+      // Further arguments (which alternative of the fix search) go to the server as given.
+      return await running.client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [groupId, ...rest] });
     } catch (error) {
       void vscode.window.showErrorMessage(`Crashloom: ${error instanceof Error ? error.message : String(error)}`);
       return undefined;
@@ -232,8 +233,8 @@ export function activate(context: vscode.ExtensionContext): void {
 
   for (const command of GROUP_COMMANDS) {
     context.subscriptions.push(
-      vscode.commands.registerCommand(command, async (arg: unknown) => {
-        const result = (await runServerCommand(command, arg)) as
+      vscode.commands.registerCommand(command, async (arg: unknown, ...rest: unknown[]) => {
+        const result = (await runServerCommand(command, arg, rest)) as
           | { verdict?: string; validated?: boolean; applied?: boolean; reason?: string | null; error?: string; cancelled?: boolean }
           | null
           | undefined;

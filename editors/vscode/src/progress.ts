@@ -72,6 +72,10 @@ export class NotificationProgressFeature implements StaticFeature {
       } else if (value.kind === 'report') {
         report(value);
       } else {
+        // The end message is the verdict ("Crash CL-…: validated fix ready"): it stays on screen.
+        if (value.message) {
+          void vscode.window.showInformationMessage(value.message.endsWith('.') ? value.message : `${value.message}.`);
+        }
         end();
       }
     });
