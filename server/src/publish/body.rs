@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use crate::investigate::pipeline::Investigation;
+use crate::investigate::report::{code, fenced};
 use crate::investigate::reproduce::ReproductionOrigin;
 use crate::investigate::validator::{CrashOutcome, RungOutcome};
 use crate::workspace::sites::CrashGroup;
@@ -70,23 +71,6 @@ pub fn commit_message(inv: &Investigation) -> String {
         let _ = writeln!(message, "\nValidated by Crashloom: the change {}.", validation.outcome_words());
     }
     message
-}
-
-fn fenced(language: &str, text: &str) -> String {
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let fence = "`".repeat(longest.max(2) + 1);
-    format!("{fence}{language}\n{}\n{fence}\n", text.trim_end())
-}
-
-fn code(text: &str) -> String {
-    let text = text.replace(['\n', '\r'], " ");
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let ticks = "`".repeat(longest + 1);
-    if text.starts_with('`') || text.ends_with('`') {
-        format!("{ticks} {text} {ticks}")
-    } else {
-        format!("{ticks}{text}{ticks}")
-    }
 }
 
 /// Markdown text without what GitHub and GitLab would turn into mentions or links to issues.
