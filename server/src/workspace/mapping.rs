@@ -180,7 +180,7 @@ pub fn map_frame_to_workspace(frame: &Frame, index: &WorkspaceIndex, config: &Ma
             None => FrameMapping::Unmapped { reason: UnmappedReason::NoFile },
         };
     };
-    if is_runtime_path(first) {
+    if crate::crash::library::is_runtime_path(first) {
         return FrameMapping::Unmapped { reason: UnmappedReason::Runtime { path: first.to_owned() } };
     }
     let paths: Vec<FramePath<'_>> = [Some(first), second].into_iter().flatten().map(FramePath::parse).collect();
@@ -471,77 +471,9 @@ pub fn is_library_path(path: &str) -> bool {
     crate::crash::library::is_library_path(path, &MappingConfig::default().dependency_folders)
 }
 
-/// Code of the runtime itself, which has no file anywhere.
-fn is_runtime_path(path: &str) -> bool {
-    let path = path.trim();
-    path.starts_with('<')
-        || path.starts_with("node:")
-        || path.starts_with("[native code]")
-        || path.contains("<anonymous>")
-        || path == "native"
-        || (path.starts_with("internal/") && [".js", ".mjs", ".cjs"].iter().any(|ext| path.ends_with(ext)))
-}
-
-/// Folders that hold dependencies or a toolchain's own library: the name shown to the user, and
-/// the components it stands for.
-const DEPENDENCY_FOLDERS: &[(&str, &[&str])] = &[
-    ("site-packages", &["site-packages"]),
-    ("dist-packages", &["dist-packages"]),
-    ("__pypackages__", &["__pypackages__"]),
-    ("node_modules", &["node_modules"]),
-    ("bower_components", &["bower_components"]),
-    ("target", &["target"]),
-    ("vendor", &["vendor"]),
-    (".venv", &[".venv"]),
-    ("venv", &["venv"]),
-    (".cargo/registry", &[".cargo", "registry"]),
-    (".cargo/git", &[".cargo", "git"]),
-    (".rustup/toolchains", &[".rustup", "toolchains"]),
-    ("pkg/mod", &["pkg", "mod"]),
-];
-
-/// The dependency folder a path runs through, if any: one of [`DEPENDENCY_FOLDERS`], a configured
-/// one, `rustc/<commit>/` (Rust's standard library), or `lib/pythonX.Y/` (Python's).
+/// The dependency folder a path runs through, by the crash model's rule and the configured folders.
 fn dependency_folder<'c>(components: &[&str], config: &'c MappingConfig) -> Option<&'c str> {
-    let mut python_library = false;
-    for (i, part) in components.iter().enumerate() {
-        let rest = &components[i..];
-        let next = rest.get(1);
-        if let Some((name, _)) = DEPENDENCY_FOLDERS.iter().find(|(_, folder)| rest.starts_with(folder)) {
-            return Some(name);
-        }
-        if let Some(folder) = config.dependency_folders.iter().find(|f| starts_with_folder(rest, f)) {
-            return Some(folder);
-        }
-        if *part == "rustc" && next.is_some_and(|hash| hash.len() >= 7 && hash.bytes().all(|b| b.is_ascii_hexdigit())) {
-            return Some("rustc");
-        }
-        // Go's standard library: `/usr/local/go/src/...`, Debian's `/usr/lib/go-1.19/src/...`
-        // (not a GOPATH's `~/go/src/...`, which holds the user's own code).
-        let previous = i.checked_sub(1).map(|p| components[p]);
-        if (*part == "go" || part.starts_with("go-1"))
-            && next == Some(&"src")
-            && matches!(previous, Some("local" | "lib"))
-        {
-            return Some("Go's standard library");
-        }
-        let python_version =
-            |p: &&str| p.strip_prefix("python").is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()));
-        python_library |= *part == "lib" && next.is_some_and(python_version);
-    }
-    // Checked last: `lib/python3.12/site-packages` is better told as `site-packages`.
-    python_library.then_some("lib/python")
-}
-
-/// Whether `components` starts with the folder `folder` (`/`-separated, one or more components).
-fn starts_with_folder(components: &[&str], folder: &str) -> bool {
-    let mut parts = folder.split(['/', '\\']).filter(|p| !p.is_empty());
-    let mut count = 0;
-    let all_match = parts.by_ref().zip(components).all(|(part, component)| {
-        count += 1;
-        part == *component
-    });
-    all_match && count > 0 && parts.next().is_none()
+    crate::crash::library::dependency_folder(components, &config.dependency_folders)
 }
 
 // ---------------------------------------------------------------------------------------------
