@@ -97,7 +97,7 @@ fn crashloom_crashes(root: &Path) -> (Phases, usize, usize) {
         let mut files = FilesSource::default();
         let loaded = engine::read_crashes(root, &config, &mut files);
         let read_time = t.elapsed().as_secs_f64();
-        events = loaded.events.len();
+        events = loaded.event_count();
         let t = Instant::now();
         let text_of = engine::text_from_disk(root);
         let built = engine::build(&config, &index, loaded, &text_of);

@@ -200,7 +200,7 @@ fn fix_search(runtime: &tokio::runtime::Runtime, name: &str) {
         let investigation = runtime
             .block_on(crashloom::investigate::pipeline::investigate(
                 root.clone(),
-                group.clone(),
+                crashloom::workspace::sites::CrashGroup::clone(group),
                 config.clone(),
                 Arc::new(crashloom::investigate::pipeline::Quiet),
             ))

@@ -178,7 +178,7 @@ fn investigate_bug(name: &str, dir: &Path, bug: &Bug, cache: &Path, venv: &Path,
     let load = || -> Setup<Option<crashloom::workspace::sites::CrashGroup>> {
         let config = Config::load(root).map_err(|e| format!("{name}: crashloom.toml: {e}"))?;
         let loaded = load_workspace(root, &config).map_err(|e| format!("{name}: {e}"))?;
-        Ok(loaded.picture.groups.first().cloned())
+        Ok(loaded.picture.groups.first().map(|group| crashloom::workspace::sites::CrashGroup::clone(group)))
     };
     let Some(mut group) = load()? else {
         outcome.cause = "the crash file was not read as a crash".to_owned();

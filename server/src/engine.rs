@@ -6,11 +6,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::investigate::history::store_path;
+use crate::crash::batch::EventBatch;
 use crate::source::files::{FilesSource, LoadReport};
 use crate::source::inbox::load_inbox;
+use crate::source::store::store_path;
 use crate::workspace::index::WorkspaceIndex;
-use crate::workspace::sites::{CrashPicture, PictureInputs, build_picture};
+use crate::workspace::sites::{CrashPicture, PictureInputs, build_picture_from};
 
 /// Reads workspace files from disk, for files not open in an editor.
 pub fn text_from_disk(root: &Path) -> impl Fn(&str) -> Option<Arc<str>> + '_ {
@@ -34,10 +35,10 @@ pub fn read_crashes(root: &Path, config: &Config, files: &mut FilesSource) -> Lo
     let started = std::time::Instant::now();
     let mut report = files.load(root, &config.crash_paths(root), max_bytes);
     match load_inbox(&store_path(root)) {
-        Ok(events) => report.events.extend(events),
+        Ok(events) => report.batches.push(EventBatch::new(events)),
         Err(e) => report.problems.push(format!("the crash inbox cannot be read: {e}")),
     }
-    tracing::info!(events = report.events.len(), elapsed_ms = started.elapsed().as_millis() as u64, "crashes read");
+    tracing::info!(events = report.event_count(), elapsed_ms = started.elapsed().as_millis() as u64, "crashes read");
     report
 }
 
@@ -50,7 +51,7 @@ pub fn build(
 ) -> Loaded {
     let started = std::time::Instant::now();
     let inputs = PictureInputs { index, mapping: &config.mapping, include_frames: config.diagnostics.frames, text_of };
-    let picture = build_picture(report.events, &inputs);
+    let picture = build_picture_from(&report.batches, &inputs);
     tracing::info!(
         groups = picture.groups.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,

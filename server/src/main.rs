@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use crashloom::config::Config;
-use crashloom::investigate::history::store_path;
 use crashloom::investigate::pipeline::{self, Investigation};
 use crashloom::investigate::validator::RungOutcome;
 use crashloom::investigate::{FixOutcome, report};
 use crashloom::source::collector::{Collector, CollectorConfig, random_hex_id};
+use crashloom::source::store::store_path;
 use crashloom::{engine, report as crashes_report};
 use progress::TerminalProgress;
 

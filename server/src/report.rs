@@ -11,7 +11,7 @@ use crate::workspace::sites::{CrashGroup, CrashPicture, Placement, SiteRole};
 pub struct CrashesReport<'a> {
     pub workspace: String,
     pub files_read: usize,
-    pub groups: &'a [CrashGroup],
+    pub groups: &'a [std::sync::Arc<CrashGroup>],
     pub problems: &'a [String],
 }
 

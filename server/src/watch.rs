@@ -24,12 +24,13 @@ use tokio::sync::Notify;
 
 use crate::config::{Config, SentrySourceConfig, SourceConfig, WatchConfig};
 use crate::engine;
-use crate::investigate::history::{InvestigationHistory, store_path};
+use crate::investigate::history::InvestigationHistory;
 use crate::investigate::pipeline::{self, InvestigateError, Investigation, Progress};
 use crate::investigate::{FixOutcome, report};
 use crate::publish::{self, PublishError, PullRequestOutcome};
 use crate::source::files::FilesSource;
 use crate::source::sentry_api::{SentryClient, SentryError, SentrySource};
+use crate::source::store::store_path;
 use crate::workspace::sites::CrashGroup;
 
 /// Where the lines go: one per action.
@@ -315,7 +316,7 @@ impl Sources {
         let mut files = std::mem::take(&mut self.files);
         let (loaded, files) = tokio::task::spawn_blocking(move || {
             let (index, mut report) = engine::index_and_read(&root_owned, &config_owned, &mut files);
-            report.events.extend(sentry_events);
+            report.batches.push(crate::crash::batch::EventBatch::new(sentry_events));
             let loaded = index.map(|index| {
                 let text_of = engine::text_from_disk(&root_owned);
                 engine::build(&config_owned, &index, report, &text_of)
@@ -329,7 +330,7 @@ impl Sources {
         for problem in &loaded.problems {
             tracing::warn!("{problem}");
         }
-        Ok(loaded.picture.groups)
+        Ok(loaded.picture.groups.iter().map(|group| CrashGroup::clone(group)).collect())
     }
 
     /// The Sentry source that knows `group`'s issue.

@@ -162,7 +162,9 @@ fn crash(root: &Path, program: &str, script: &str) -> String {
 fn crash_group(root: &Path, captured: &str, file_name: &str) -> CrashGroup {
     write(root, &format!(".crashloom/crashes/{file_name}"), captured);
     let loaded = load_workspace(root, &Config::default()).unwrap();
-    if let Some(group) = loaded.picture.groups.into_iter().find(|g| g.crash_site().is_some()) {
+    if let Some(group) =
+        loaded.picture.groups.into_iter().find(|g| g.crash_site().is_some()).map(std::sync::Arc::unwrap_or_clone)
+    {
         return group;
     }
     // Until the Python text parser, the workspace index and the frame mapper land, the loaded
@@ -187,7 +189,9 @@ fn crash_group(root: &Path, captured: &str, file_name: &str) -> CrashGroup {
     let text_of = text_from_disk(root);
     let inputs =
         PictureInputs { index: &index, mapping: &MappingConfig::default(), include_frames: true, text_of: &text_of };
-    build_picture(events, &inputs).groups.into_iter().find(|g| g.crash_site().is_some()).unwrap()
+    std::sync::Arc::unwrap_or_clone(
+        build_picture(events, &inputs).groups.into_iter().find(|g| g.crash_site().is_some()).unwrap(),
+    )
 }
 
 /// The events of a captured trace: read as a crash file, or (while the log scanner that finds traces

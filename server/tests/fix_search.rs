@@ -59,7 +59,7 @@ fn investigate_only_crash(root: &Path) -> Investigation {
     let config = Config::load(root).unwrap();
     let loaded = load_workspace(root, &config).unwrap();
     assert_eq!(loaded.picture.groups.len(), 1, "one crash group");
-    let group = loaded.picture.groups[0].clone();
+    let group = crashloom::workspace::sites::CrashGroup::clone(&loaded.picture.groups[0]);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(investigate(root.to_path_buf(), group, Arc::new(config), Arc::new(Quiet))).unwrap()
 }
@@ -243,7 +243,9 @@ fn a_symptom_mask_is_listed_but_never_proposed_as_the_fix() {
     git(root, &["commit", "-q", "-m", "Shop"]);
     let config = Config::load(root).unwrap();
     let loaded = load_workspace(root, &config).unwrap();
-    let group = loaded.picture.groups.iter().find(|g| g.exception == "TypeError").unwrap().clone();
+    let group = crashloom::workspace::sites::CrashGroup::clone(
+        loaded.picture.groups.iter().find(|g| g.exception == "TypeError").unwrap(),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let investigation =
         runtime.block_on(investigate(root.to_path_buf(), group, Arc::new(config), Arc::new(Quiet))).unwrap();
@@ -273,7 +275,7 @@ fn localization_moves_to_the_caller_when_the_crashing_functions_tests_pin_its_er
     let root = workspace.path();
     let config = Config::load(root).unwrap();
     let loaded = load_workspace(root, &config).unwrap();
-    let group = loaded.picture.groups[0].clone();
+    let group = crashloom::workspace::sites::CrashGroup::clone(&loaded.picture.groups[0]);
     let input = crashloom::investigate::CrashInput { root: root.to_path_buf(), group: &group };
     use crashloom::investigate::{CodeSearch, ErrorAnalyzer};
     let facts = crashloom::investigate::analyzer::OfflineErrorAnalyzer.analyze(&input);

@@ -75,7 +75,7 @@ fn shop(message: Option<&str>) -> Shop {
     }
     let config = Config::load(root).unwrap();
     let loaded = load_workspace(root, &config).unwrap();
-    let group = loaded.picture.groups.iter().find(|g| g.exception == "TypeError").unwrap().clone();
+    let group = CrashGroup::clone(loaded.picture.groups.iter().find(|g| g.exception == "TypeError").unwrap());
     Shop { dir, group }
 }
 

@@ -63,6 +63,7 @@ fn crashed(fixture: &str, crash_file: &str) -> Crashed {
         .groups
         .into_iter()
         .find(|g| g.crash_site().is_some())
+        .map(std::sync::Arc::unwrap_or_clone)
         .unwrap_or_else(|| panic!("{fixture}/{crash_file} has no crash site; problems: {:?}", loaded.problems));
     let input = CrashInput { root: root.clone(), group: &group };
     let facts = OfflineErrorAnalyzer.analyze(&input);

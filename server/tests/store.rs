@@ -245,3 +245,43 @@ fn a_store_from_a_newer_crashloom_is_refused_with_a_clear_message() -> TestResul
     assert!(error.to_string().contains("newer Crashloom"));
     Ok(())
 }
+
+#[test]
+fn event_ids_are_forgotten_a_month_after_the_newest_arrival_and_not_before() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut store = store_in(&dir)?;
+    let long_ago = at(1) - Duration::days(45);
+    store.insert_event(&key_error("old-1", "'a'"), long_ago)?;
+    store.insert_event(&key_error("recent-1", "'a'"), at(1) - Duration::days(20))?;
+    store.insert_event(&key_error("new-1", "'a'"), at(1))?;
+    assert_eq!(store.forget_old_event_ids()?, 1, "only the id older than a month before the newest goes");
+
+    // A resend of the recent one is still recognised; the forgotten one counts as new.
+    assert!(store.insert_event(&key_error("recent-1", "'a'"), at(2))?.duplicate);
+    assert!(!store.insert_event(&key_error("old-1", "'a'"), at(3))?.duplicate);
+    assert_eq!(store.forget_old_event_ids()?, 0, "nothing else is old enough");
+    Ok(())
+}
+
+#[test]
+fn a_schema_1_store_keeps_recognising_its_event_ids_after_the_upgrade() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("inbox.sqlite");
+    {
+        let mut store = CrashStore::open(&path)?;
+        store.insert_event(&key_error("k1", "'a'"), at(1))?;
+    }
+    // Turn the file back into schema 1, as an older Crashloom wrote it.
+    let conn = rusqlite::Connection::open(&path)?;
+    conn.execute_batch(
+        "DROP INDEX seen_event_ids_by_time; ALTER TABLE seen_event_ids DROP COLUMN seen_at; PRAGMA user_version = 1;",
+    )?;
+    drop(conn);
+
+    let mut store = CrashStore::open(&path)?;
+    assert_eq!(store.schema_version()?, SCHEMA_VERSION);
+    assert!(store.insert_event(&key_error("k1", "'a'"), at(5))?.duplicate, "the kept id survived the upgrade");
+    assert!(!store.insert_event(&key_error("k2", "'a'"), at(6))?.duplicate);
+    assert_eq!(store.groups(10)?[0].issue.count, Some(2));
+    Ok(())
+}

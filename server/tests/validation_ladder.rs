@@ -102,7 +102,7 @@ const REPRODUCE: &str = "reproduce = \"python3 -m app.cli 3\"";
 
 fn crash_group(root: &Path, config: &Config) -> CrashGroup {
     let loaded = load_workspace(root, config).unwrap();
-    let group = loaded.picture.groups.iter().find(|g| g.exception == "IndexError").unwrap().clone();
+    let group = CrashGroup::clone(loaded.picture.groups.iter().find(|g| g.exception == "IndexError").unwrap());
     assert_eq!(group.crash_site().unwrap().path, "app/pages.py");
     group
 }

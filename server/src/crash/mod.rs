@@ -3,6 +3,7 @@
 //! Parsers are pure: text or JSON in, [`CrashEvent`]s out. No I/O, no globals, no async, and no
 //! input can make them panic: truncated or garbled input yields what could be read.
 
+pub mod batch;
 pub mod chain;
 pub mod detect;
 pub mod dotnet;

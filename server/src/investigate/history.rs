@@ -7,13 +7,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::pipeline::Investigation;
 
-/// The workspace's store, shared with the crash inbox.
-pub const STORE_FILE: &str = ".crashloom/crashloom.db";
-
-pub fn store_path(root: &Path) -> PathBuf {
-    root.join(STORE_FILE)
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
     #[error("the investigation store {path} cannot be used: {source}")]
@@ -23,6 +16,9 @@ pub enum HistoryError {
     #[error("a stored investigation is not readable: {0}")]
     Json(#[from] serde_json::Error),
 }
+
+/// How long the investigation of a crash group that is gone is kept.
+pub const GONE_INVESTIGATIONS_KEPT_FOR: chrono::TimeDelta = chrono::TimeDelta::days(90);
 
 pub struct InvestigationHistory {
     path: PathBuf,
@@ -82,11 +78,69 @@ impl InvestigationHistory {
         Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
     }
 
+    /// Forgets the investigations of crash groups that are no longer among `live` and were made
+    /// before `before`; returns how many. A group that is only missing for a while (a rotated log,
+    /// a Sentry source not refreshed yet) keeps its investigation until then.
+    pub fn forget_gone(
+        &mut self,
+        live: &std::collections::HashSet<String>,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, HistoryError> {
+        let sqlite = |source| HistoryError::Sqlite { path: self.path.clone(), source };
+        let transaction = self.connection.transaction().map_err(sqlite)?;
+        let gone: Vec<String> = {
+            let mut statement =
+                transaction.prepare("SELECT group_id, created_at FROM investigations").map_err(sqlite)?;
+            let rows = statement
+                .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+                .map_err(sqlite)?;
+            rows.filter_map(Result::ok)
+                .filter(|(group, created)| {
+                    !live.contains(group)
+                        && chrono::DateTime::parse_from_rfc3339(created).is_ok_and(|created| created < before)
+                })
+                .map(|(group, _)| group)
+                .collect()
+        };
+        for group in &gone {
+            transaction.execute("DELETE FROM investigations WHERE group_id = ?1", [group]).map_err(sqlite)?;
+        }
+        transaction.commit().map_err(sqlite)?;
+        Ok(gone.len())
+    }
+
     /// Every kept investigation; unreadable ones (from another version) are skipped.
     pub fn all(&self) -> Result<Vec<Investigation>, HistoryError> {
         let sqlite = |source| HistoryError::Sqlite { path: self.path.clone(), source };
         let mut statement = self.connection.prepare("SELECT investigation FROM investigations").map_err(sqlite)?;
         let rows = statement.query_map([], |row| row.get::<_, String>(0)).map_err(sqlite)?;
         Ok(rows.filter_map(Result::ok).filter_map(|json| serde_json::from_str(&json).ok()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use chrono::{TimeDelta, Utc};
+
+    use super::*;
+
+    #[test]
+    fn only_investigations_of_groups_gone_for_long_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut history = InvestigationHistory::open(&dir.path().join("store.db")).unwrap();
+        let now = Utc::now();
+        let old = now - TimeDelta::days(120);
+        for (group, created) in [("live-old", old), ("gone-old", old), ("gone-recent", now - TimeDelta::days(3))] {
+            history.save(&Investigation::empty(group, created)).unwrap();
+        }
+        let live: HashSet<String> = ["live-old".to_owned()].into();
+        let forgotten = history.forget_gone(&live, now - GONE_INVESTIGATIONS_KEPT_FOR).unwrap();
+        assert_eq!(forgotten, 1);
+        let mut kept: Vec<String> = history.all().unwrap().into_iter().map(|i| i.group_id).collect();
+        kept.sort();
+        assert_eq!(kept, ["gone-recent", "live-old"]);
+        assert!(history.latest("gone-old").unwrap().is_none());
     }
 }

@@ -64,6 +64,28 @@ pub struct Investigation {
 }
 
 impl Investigation {
+    /// An investigation that found nothing, for tests of what reads investigations.
+    #[cfg(test)]
+    pub(crate) fn empty(group_id: &str, created_at: DateTime<Utc>) -> Self {
+        Self {
+            group_id: group_id.into(),
+            short_id: crate::crash::group::short_id(group_id),
+            title: String::new(),
+            created_at,
+            facts: CrashFacts::default(),
+            code: CodeContext::default(),
+            hypotheses: Vec::new(),
+            fix: FixOutcome::NoConfidentFix { reason: "no rule applies".into() },
+            validation: None,
+            diff: None,
+            file_fingerprints: Vec::new(),
+            localization: Vec::new(),
+            candidates: Vec::new(),
+            search: None,
+            model: None,
+        }
+    }
+
     pub fn is_validated(&self) -> bool {
         self.validation.as_ref().is_some_and(|v| v.validated)
     }

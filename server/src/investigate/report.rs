@@ -8,6 +8,7 @@ use super::pipeline::Investigation;
 use super::reproduce::ReproductionOrigin;
 use super::validator::{CrashOutcome, RungOutcome};
 use super::{FailingOperation, FixOutcome};
+use crate::markdown::{code, fenced, prose};
 
 pub const REPORTS_DIR: &str = ".crashloom/reports";
 
@@ -20,26 +21,6 @@ pub fn write_report(root: &Path, investigation: &Investigation) -> std::io::Resu
     let path = dir.join(format!("{name}.md"));
     std::fs::write(&path, render(investigation))?;
     Ok(path)
-}
-
-/// A fenced block that no content can break out of.
-pub(crate) fn fenced(language: &str, text: &str) -> String {
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let fence = "`".repeat(longest.max(2) + 1);
-    format!("{fence}{language}\n{}\n{fence}\n", text.trim_end())
-}
-
-/// Inline code that no content can break out of.
-pub(crate) fn code(text: &str) -> String {
-    let text = text.replace(['\n', '\r'], " ");
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let ticks = "`".repeat(longest + 1);
-    // Padding only where a backtick would otherwise touch the fence.
-    if text.starts_with('`') || text.ends_with('`') {
-        format!("{ticks} {text} {ticks}")
-    } else {
-        format!("{ticks}{text}{ticks}")
-    }
 }
 
 pub fn render(inv: &Investigation) -> String {
@@ -137,12 +118,12 @@ pub fn render(inv: &Investigation) -> String {
             out,
             "{}. **{}** (confidence {:.0}%, {})",
             i + 1,
-            hypothesis.summary.replace('\n', " "),
+            prose(&hypothesis.summary),
             hypothesis.confidence * 100.0,
             hypothesis.by
         );
         for evidence in &hypothesis.evidence {
-            let _ = writeln!(out, "   - {}", evidence.replace('\n', " "));
+            let _ = writeln!(out, "   - {}", prose(evidence));
         }
     }
     out.push('\n');
@@ -158,7 +139,7 @@ pub fn render(inv: &Investigation) -> String {
                 location.path,
                 location.line,
                 location.score,
-                location.evidence.iter().map(|e| e.replace('\n', " ")).collect::<Vec<_>>().join("; ")
+                location.evidence.iter().map(|e| prose(e)).collect::<Vec<_>>().join("; ")
             );
         }
         out.push('\n');
@@ -177,14 +158,14 @@ pub fn render(inv: &Investigation) -> String {
                 }
                 None => "**Not validated** — read it as a suggestion.".to_owned(),
             };
-            let _ = writeln!(out, "{verdict} {}\n", fix.summary);
+            let _ = writeln!(out, "{verdict} {}\n", prose(&fix.summary));
             if fix.hides_symptom {
                 let _ = writeln!(
                     out,
                     "> **This change hides the symptom**: it stops the crash without addressing why the bad value arrives.\n"
                 );
             }
-            let _ = writeln!(out, "{}\n", fix.rationale);
+            let _ = writeln!(out, "{}\n", prose(&fix.rationale));
             if let Some(diff) = &inv.diff {
                 let _ = writeln!(out, "{}", fenced("diff", diff));
             }
@@ -209,7 +190,7 @@ pub fn render(inv: &Investigation) -> String {
                 out,
                 "Reproduction ({}): {} — run as {}\n",
                 origin_words(&reproduction.origin),
-                reproduction.description.replace('\n', " "),
+                prose(&reproduction.description),
                 code(&reproduction.command)
             );
             if let Some((path, text)) = &reproduction.source {
@@ -245,14 +226,14 @@ pub fn render(inv: &Investigation) -> String {
                 RungOutcome::Skipped => "skipped",
                 RungOutcome::ToolMissing => "TOOL MISSING",
             };
-            let _ = writeln!(out, "### {} — {mark}\n\n{}\n", rung.name, rung.detail);
+            let _ = writeln!(out, "### {} — {mark}\n\n{}\n", rung.name, prose(&rung.detail));
             for command in &rung.commands {
                 let _ = writeln!(
                     out,
                     "{} {} → {} in {} ms\n",
                     code(&command.command),
                     command.when,
-                    command.status,
+                    prose(&command.status),
                     command.duration_ms
                 );
                 if !command.output.trim().is_empty() {
@@ -293,19 +274,19 @@ fn render_candidates(out: &mut String, inv: &Investigation) {
             candidate.outcome_words(),
             candidate.candidate.family,
             code(&candidate.candidate.location),
-            candidate.candidate.fix.summary.replace('|', "\\|").replace('\n', " ")
+            prose(&candidate.candidate.fix.summary)
         );
     }
     out.push('\n');
     for (i, candidate) in inv.candidates.iter().enumerate() {
-        let _ = writeln!(out, "### {}. {}\n", i + 1, candidate.candidate.fix.summary.replace('\n', " "));
-        let _ = writeln!(out, "{}\n", candidate.reasons.join("; "));
+        let _ = writeln!(out, "### {}. {}\n", i + 1, prose(&candidate.candidate.fix.summary));
+        let _ = writeln!(out, "{}\n", candidate.reasons.iter().map(|r| prose(r)).collect::<Vec<_>>().join("; "));
         if let Some(report) = &candidate.report {
             let failed: Vec<String> = report
                 .rungs
                 .iter()
                 .filter(|r| r.outcome != RungOutcome::Passed)
-                .map(|r| format!("{}: {}", r.name, r.detail.replace('\n', " ")))
+                .map(|r| format!("{}: {}", r.name, prose(&r.detail)))
                 .collect();
             if !failed.is_empty() {
                 let _ = writeln!(out, "{}\n", failed.join(" "));
@@ -369,5 +350,28 @@ mod tests {
         assert_eq!(code("a`b"), "``a`b``");
         assert_eq!(code("`x"), "`` `x ``");
         assert_eq!(code("receipt"), "`receipt`");
+    }
+
+    #[test]
+    fn the_root_cause_section_shows_crash_text_as_text() {
+        let message = "<img src=x onerror=alert(1)> see [the fix](http://evil.example/fix) @oncall";
+        let mut inv = Investigation::empty("g", chrono::Utc::now());
+        inv.facts.exception = "KeyError".into();
+        inv.facts.message = message.into();
+        inv.hypotheses = vec![super::super::Hypothesis {
+            summary: format!("`orders[key]` has no key {message}"),
+            confidence: 0.7,
+            evidence: vec![format!("root cause: KeyError: {message}")],
+            by: "rules".into(),
+        }];
+        let report = render(&inv);
+        let root_cause = &report[report.find("## Root cause").unwrap()..];
+        let root_cause = &root_cause[..root_cause[3..].find("\n## ").map_or(root_cause.len(), |end| end + 3)];
+        assert!(root_cause.contains("`orders[key]` has no key"), "the rule's own code span stays: {root_cause}");
+        assert!(!root_cause.contains("[the fix]("), "no live link: {root_cause}");
+        assert!(!root_cause.contains(" <img"), "no raw HTML: {root_cause}");
+        assert!(root_cause.contains("\\<img src=x onerror=alert\\(1\\)\\>"), "{root_cause}");
+        assert!(root_cause.contains("`fix](http://evil.example/fix)`"), "a bare URL is code: {root_cause}");
+        assert!(!root_cause.contains("@oncall"), "no mention: {root_cause}");
     }
 }

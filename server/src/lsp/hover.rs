@@ -8,6 +8,7 @@ use tower_lsp_server::ls_types::{Hover, HoverContents, MarkupContent, MarkupKind
 use super::convert::{Encoding, code_range, file_uri};
 use super::diagnostics::times;
 use super::sites::placed_sites;
+use crate::markdown::{code, escape};
 use crate::workspace::documents::Document;
 use crate::workspace::sites::{CrashGroup, CrashPicture, Placement, Site, SiteRole, truncate};
 
@@ -45,7 +46,7 @@ impl HoverFormat {
     /// Code as it is: a code span needs no escapes, only a fence longer than its backticks.
     fn code(self, text: &str) -> String {
         match self {
-            Self::Markdown => code_span(text),
+            Self::Markdown => code(text),
             Self::PlainText => text.to_owned(),
         }
     }
@@ -169,39 +170,4 @@ fn crash_text(group: &CrashGroup, site: &Site, root: &Path, changed: bool, f: Ho
         );
     }
     out
-}
-
-/// A Markdown code span holding `text` as it is: fenced by one backtick more than its longest run
-/// of backticks, padded when it starts or ends with one. Line breaks become spaces.
-fn code_span(text: &str) -> String {
-    let text = text.replace(['\r', '\n'], " ");
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let fence = "`".repeat(longest + 1);
-    let pad = if text.starts_with('`') || text.ends_with('`') || text.trim().is_empty() { " " } else { "" };
-    format!("{fence}{pad}{text}{pad}{fence}")
-}
-
-/// Crash text is written by whoever triggered the crash: shown as text, never as markup or links.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '(' | ')' | '!') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::code_span;
-
-    #[test]
-    fn code_spans_hold_their_text_as_it_is() {
-        assert_eq!(code_span("my_func<T>"), "`my_func<T>`");
-        assert_eq!(code_span("a`b"), "``a`b``");
-        assert_eq!(code_span("`tick"), "`` `tick ``");
-        assert_eq!(code_span("line\nbreak"), "`line break`");
-    }
 }

@@ -16,11 +16,12 @@ use super::command::ServerCommand;
 use super::convert::{Encoding, file_uri};
 use super::diagnostics::SOURCE;
 use super::state::{RunningInvestigation, State, client_reply, read};
-use crate::investigate::history::{InvestigationHistory, store_path};
+use crate::investigate::history::InvestigationHistory;
 use crate::investigate::pipeline::{self, Progress, STEPS};
 use crate::investigate::report::{REPORTS_DIR, write_report};
 use crate::investigate::validator::{ValidationInputs, Validator};
 use crate::sandbox::FileEdit;
+use crate::source::store::store_path;
 
 /// The actions offered on crash diagnostics in the requested range.
 pub fn code_actions(state: &State, params: &CodeActionParams) -> Vec<CodeActionOrCommand> {

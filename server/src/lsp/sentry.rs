@@ -14,9 +14,9 @@ use super::command::ServerCommand;
 use super::state::{ReloadReason, State, client_reply, lock, read};
 use crate::config::SentrySourceConfig;
 use crate::crash::CrashEvent;
-use crate::investigate::history::store_path;
 use crate::source::sentry_api::{SentryClient, SentryError, SentrySource};
 use crate::source::store::GroupStatus;
+use crate::source::store::store_path;
 
 /// A status change asked of a Sentry task; the answer says whether that task knew the issue.
 pub struct StatusRequest {
@@ -139,9 +139,9 @@ fn publish_events(state: &State, index: usize, events: Vec<CrashEvent>) {
     {
         let mut all = lock(&state.sentry_events);
         if all.len() <= index {
-            all.resize_with(index + 1, Vec::new);
+            all.resize_with(index + 1, Default::default);
         }
-        all[index] = events;
+        all[index] = crate::crash::batch::EventBatch::new(events);
     }
     state.request_reload(ReloadReason::SentryChanged);
 }

@@ -23,9 +23,9 @@ pub fn placed_sites<'a>(picture: &'a CrashPicture, path: &str, document: Option<
             .tracked
             .iter()
             .filter_map(|tracked| {
-                let (group, site) = document.picture.site(tracked.site)?;
+                let (group, site) = document.picture.site(&tracked.site)?;
                 Some(PlacedSite {
-                    at: tracked.site,
+                    at: tracked.site.clone(),
                     group,
                     site,
                     line: tracked.line,
@@ -38,9 +38,9 @@ pub fn placed_sites<'a>(picture: &'a CrashPicture, path: &str, document: Option<
             .sites_in(path)
             .iter()
             .filter_map(|at| {
-                let (group, site) = picture.site(*at)?;
+                let (group, site) = picture.site(at)?;
                 Some(PlacedSite {
-                    at: *at,
+                    at: at.clone(),
                     group,
                     site,
                     line: site.line.saturating_sub(1) as usize,

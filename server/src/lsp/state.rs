@@ -17,11 +17,12 @@ use super::diagnostics::file_diagnostics;
 use super::watch::CrashWatcher;
 use crate::config::Config;
 use crate::engine;
-use crate::investigate::history::{InvestigationHistory, store_path};
+use crate::investigate::history::InvestigationHistory;
 use crate::investigate::pipeline::Investigation;
 use crate::sandbox::FileChange;
 use crate::source::files::FilesSource;
 use crate::source::inbox::watch_inbox;
+use crate::source::store::store_path;
 use crate::workspace::documents::Document;
 use crate::workspace::index::WorkspaceIndex;
 use crate::workspace::sites::{CrashPicture, PictureInputs, Reuse, build_picture_reusing};
@@ -99,7 +100,7 @@ pub struct State {
     /// The editor's `sentryToken` setting, when it gives one (kept out of the configuration).
     pub sentry_token: RwLock<Option<String>>,
     /// The latest events of each Sentry source, by source index.
-    pub sentry_events: Mutex<Vec<Vec<crate::crash::CrashEvent>>>,
+    pub sentry_events: Mutex<Vec<crate::crash::batch::EventBatch>>,
     /// Where to send "Resolve/Ignore in Sentry", one channel per Sentry source.
     pub sentry_requests: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<super::sentry::StatusRequest>>>,
     /// The running Sentry tasks, stopped when the settings change their sources.
@@ -244,14 +245,20 @@ impl State {
         let picture = self.picture();
         let paths: Vec<String> = {
             let mut published = lock(&self.published);
-            let now: HashSet<String> = picture.files().map(str::to_owned).collect();
-            let gone: Vec<String> = published.difference(&now).cloned().collect();
+            let mut gone: Vec<String> = Vec::new();
+            published.retain(|path| {
+                let stays = picture.has_sites_in(path);
+                if !stays {
+                    gone.push(path.clone());
+                }
+                stays
+            });
             let mut paths: Vec<String> = match changed {
-                Some(changed) => changed.into_iter().filter(|p| now.contains(p)).collect(),
-                None => now.iter().cloned().collect(),
+                Some(changed) => changed.into_iter().filter(|p| picture.has_sites_in(p)).collect(),
+                None => picture.files().map(str::to_owned).collect(),
             };
+            published.extend(paths.iter().cloned());
             paths.extend(gone);
-            *published = now;
             paths
         };
         for path in paths {
@@ -297,8 +304,7 @@ impl State {
                 .collect()
         };
         let index = read(&self.index).clone();
-        let sentry_events: Vec<crate::crash::CrashEvent> =
-            lock(&self.sentry_events).iter().flatten().cloned().collect();
+        let sentry_events: Vec<crate::crash::batch::EventBatch> = lock(&self.sentry_events).clone();
         let stale = self.index_stale.swap(false, Ordering::AcqRel);
         let files = self.files.clone();
         let crash_paths = config.crash_paths(&root);
@@ -314,7 +320,7 @@ impl State {
                 }
             };
             let mut report = report;
-            report.events.extend(sentry_events);
+            report.batches.extend(sentry_events);
             let index = index.unwrap_or_else(|e| {
                 tracing::error!("cannot index {}: {e}", root.display());
                 Arc::new(WorkspaceIndex::empty(&root))
@@ -329,7 +335,7 @@ impl State {
                 text_of: &text_of,
             };
             let reuse = previous.as_deref().map(|previous| Reuse { previous, changed_files: &edited });
-            let (picture, changed) = build_picture_reusing(report.events, &inputs, reuse);
+            let (picture, changed) = build_picture_reusing(&report.batches, &inputs, reuse);
             tracing::info!(
                 groups = picture.groups.len(),
                 placed_again = changed.as_ref().map(HashSet::len),
@@ -359,12 +365,26 @@ impl State {
         *lock(&self.placed_revisions) = open_revisions;
         let picture = Arc::new(loaded.picture);
         // Investigations of crashes that are gone are dropped (the history keeps them).
-        let groups: HashSet<&str> = picture.groups.iter().map(|g| g.id.as_str()).collect();
-        self.investigations.retain(|id, _| groups.contains(id.as_str()));
-        drop(groups);
+        if full || !self.investigations.is_empty() {
+            let groups: HashSet<&str> = picture.groups.iter().map(|g| g.id.as_str()).collect();
+            self.investigations.retain(|id, _| groups.contains(id.as_str()));
+            if full && let Some(root) = self.root() {
+                let live: HashSet<String> = groups.iter().map(|id| (*id).to_owned()).collect();
+                tokio::task::spawn_blocking(move || forget_gone_investigations(&root, &live));
+            }
+        }
         *write(&self.index) = Some(index);
-        *write(&self.picture) = picture.clone();
+        let replaced = std::mem::replace(&mut *write(&self.picture), picture.clone());
         for mut document in self.documents.iter_mut() {
+            let unchanged = match (&changed, &document.path) {
+                (Some(changed), Some(path)) => !changed.contains(path),
+                _ => false,
+            };
+            if unchanged {
+                // Its sites are the same group objects in the new picture: only the snapshot moves.
+                document.picture = picture.clone();
+                continue;
+            }
             // A document opened during the build was read from disk: placed in its text as opened.
             let placed_in = revisions.get(document.key()).copied().unwrap_or(0);
             document.track(picture.clone(), placed_in);
@@ -379,6 +399,8 @@ impl State {
                 },
             }
         }
+        // The old picture is freed off the async threads (tens of thousands of sites).
+        drop(tokio::task::spawn_blocking(move || drop(replaced)));
         // Problems first, so a client that sees the diagnostics has heard why some are missing.
         for problem in loaded.problems {
             self.client.log_message(MessageType::WARNING, problem).await;
@@ -413,7 +435,7 @@ impl State {
             // A burst (a file written in several steps) is one reload; a short wait, not a long
             // one, so one new crash reaches the editor at once.
             if reason != ReloadReason::Startup {
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                tokio::time::sleep(Duration::from_millis(2)).await;
             }
             let mut full = needs_full_build(reason);
             while let Ok(more) = reloads.try_recv() {
@@ -430,6 +452,20 @@ impl State {
             tracing::debug!(?reason, "reloading crashes");
             self.reload_now(full).await;
         }
+    }
+}
+
+/// The kept investigations of groups gone for long are forgotten, so the table does not grow.
+fn forget_gone_investigations(root: &Path, live: &HashSet<String>) {
+    let path = store_path(root);
+    if !path.exists() {
+        return;
+    }
+    let before = chrono::Utc::now() - crate::investigate::history::GONE_INVESTIGATIONS_KEPT_FOR;
+    match InvestigationHistory::open(&path).and_then(|mut history| history.forget_gone(live, before)) {
+        Ok(0) => {}
+        Ok(forgotten) => tracing::info!(forgotten, "investigations of crash groups gone for long forgotten"),
+        Err(e) => tracing::warn!("{e}"),
     }
 }
 

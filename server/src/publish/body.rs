@@ -6,9 +6,9 @@
 use std::fmt::Write;
 
 use crate::investigate::pipeline::Investigation;
-use crate::investigate::report::{code, fenced};
 use crate::investigate::reproduce::ReproductionOrigin;
 use crate::investigate::validator::{CrashOutcome, RungOutcome};
+use crate::markdown::{code, fenced, prose};
 use crate::workspace::sites::CrashGroup;
 
 /// Descriptions are cut to stay under GitHub's 65,536 characters.
@@ -73,11 +73,6 @@ pub fn commit_message(inv: &Investigation) -> String {
     message
 }
 
-/// Markdown text without what GitHub and GitLab would turn into mentions or links to issues.
-fn plain(text: &str) -> String {
-    text.replace('\n', " ").replace('@', "@\u{200b}").replace('<', "&lt;")
-}
-
 /// The pull request's description.
 pub fn body(inv: &Investigation, group: &CrashGroup, fix_key: &str, branch: &str) -> String {
     let mut out = String::new();
@@ -127,14 +122,14 @@ pub fn body(inv: &Investigation, group: &CrashGroup, fix_key: &str, branch: &str
             let _ = writeln!(
                 out,
                 "**{}** (confidence {:.0}%, {})\n",
-                plain(&hypothesis.summary),
+                prose(&hypothesis.summary),
                 hypothesis.confidence * 100.0,
-                plain(&hypothesis.by)
+                prose(&hypothesis.by)
             );
             if !hypothesis.evidence.is_empty() {
                 let _ = writeln!(out, "Evidence:\n");
                 for evidence in &hypothesis.evidence {
-                    let _ = writeln!(out, "- {}", plain(evidence));
+                    let _ = writeln!(out, "- {}", prose(evidence));
                 }
                 out.push('\n');
             }
@@ -146,7 +141,7 @@ pub fn body(inv: &Investigation, group: &CrashGroup, fix_key: &str, branch: &str
 
     let _ = writeln!(out, "## The change\n");
     if let Some(fix) = inv.fix() {
-        let _ = writeln!(out, "{}\n\n{}\n", plain(&fix.summary), plain(&fix.rationale));
+        let _ = writeln!(out, "{}\n\n{}\n", prose(&fix.summary), prose(&fix.rationale));
         if fix.hides_symptom {
             let _ = writeln!(out, "> This change stops the crash without addressing why the bad value arrives.\n");
         }
@@ -176,14 +171,14 @@ pub fn body(inv: &Investigation, group: &CrashGroup, fix_key: &str, branch: &str
                 RungOutcome::Skipped => "skipped",
                 RungOutcome::ToolMissing => "TOOL MISSING",
             };
-            let _ = writeln!(out, "1. **{}** — {mark}: {}", rung.name, plain(&rung.detail));
+            let _ = writeln!(out, "1. **{}** — {mark}: {}", rung.name, prose(&rung.detail));
             for command in rung.commands.iter().take(6) {
                 let _ = writeln!(
                     out,
                     "   - {} {} → {} ({} ms)",
                     code(&command.command),
                     command.when,
-                    plain(&command.status),
+                    prose(&command.status),
                     command.duration_ms
                 );
             }
@@ -223,7 +218,7 @@ pub fn body(inv: &Investigation, group: &CrashGroup, fix_key: &str, branch: &str
                 let _ = writeln!(
                     out,
                     "{} ({origin}), run as {}.\n",
-                    plain(&reproduction.description),
+                    prose(&reproduction.description),
                     code(&reproduction.command)
                 );
                 if let Some((path, text)) = &reproduction.source {
@@ -240,7 +235,7 @@ pub fn body(inv: &Investigation, group: &CrashGroup, fix_key: &str, branch: &str
     if inv.hypotheses.len() > 1 {
         for hypothesis in inv.hypotheses.iter().skip(1).take(5) {
             let _ =
-                writeln!(out, "- {} (confidence {:.0}%)", plain(&hypothesis.summary), hypothesis.confidence * 100.0);
+                writeln!(out, "- {} (confidence {:.0}%)", prose(&hypothesis.summary), hypothesis.confidence * 100.0);
         }
     } else {
         let _ = writeln!(out, "- No other explanation of the crash was ranked.");
@@ -299,6 +294,6 @@ mod tests {
     fn crash_text_cannot_become_markdown() {
         assert_eq!(code("a`b"), "``a`b``");
         assert!(fenced("text", "x ```\n# heading").starts_with("````text\n"));
-        assert_eq!(plain("ping @team <img>"), "ping @\u{200b}team &lt;img>");
+        assert_eq!(prose("ping @team <img>"), "ping @\u{200b}team \\<img\\>");
     }
 }

@@ -19,12 +19,12 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{Config, PullRequestConfig, PullRequestProvider};
 use crate::investigate::FixProposal;
-use crate::investigate::history::store_path;
 use crate::investigate::pipeline::Investigation;
 use crate::investigate::validator::{
     CrashOutcome, RUNG_REPRODUCE, RungOutcome, ValidationInputs, ValidationReport, Validator,
 };
 use crate::sandbox::FileChange;
+use crate::source::store::store_path;
 use crate::workspace::sites::CrashGroup;
 pub use body::{body as pull_request_body, commit_message, title as pull_request_title};
 use forge::{Created, Forge, PullRequest, PullState, forge_name, token_variable};

@@ -5,16 +5,17 @@
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::crash::CrashEvent;
+use crate::crash::batch::EventBatch;
 use crate::crash::file::parse_crash_file;
 
 /// What one load produced.
 #[derive(Debug, Default)]
 pub struct LoadReport {
-    pub events: Vec<CrashEvent>,
+    /// The events, one batch per file (and one per other source added later). A file not read
+    /// again this time gives the same batch as before.
+    pub batches: Vec<EventBatch>,
     /// Problems found in files read this time (files unchanged since the last load are not
     /// reported again). One sentence each, naming the file.
     pub problems: Vec<String>,
@@ -33,7 +34,19 @@ pub struct FilesSource {
 struct CachedFile {
     modified: Option<SystemTime>,
     len: u64,
-    events: Arc<Vec<CrashEvent>>,
+    events: EventBatch,
+}
+
+impl LoadReport {
+    /// How many events all batches hold.
+    pub fn event_count(&self) -> usize {
+        self.batches.iter().map(EventBatch::len).sum()
+    }
+
+    /// Every event of every batch.
+    pub fn events(&self) -> impl Iterator<Item = &crate::crash::CrashEvent> {
+        self.batches.iter().flat_map(EventBatch::events)
+    }
 }
 
 impl FilesSource {
@@ -75,7 +88,7 @@ impl FilesSource {
                 && cached.modified == modified
                 && cached.len == meta.len()
             {
-                report.events.extend(cached.events.iter().cloned());
+                report.batches.push(cached.events.clone());
                 continue;
             }
             report.files_parsed += 1;
@@ -100,8 +113,8 @@ impl FilesSource {
             };
             let parsed = parse_crash_file(&bytes, &location);
             report.problems.extend(parsed.problems);
-            let events = Arc::new(parsed.events);
-            report.events.extend(events.iter().cloned());
+            let events = EventBatch::new(parsed.events);
+            report.batches.push(events.clone());
             self.cache.insert(file, CachedFile { modified, len: meta.len(), events });
         }
         report
@@ -211,7 +224,7 @@ mod tests {
         std::os::unix::fs::symlink(elsewhere.join("gone.log"), crashes.join("gone.log")).expect("link");
         let mut source = FilesSource::default();
         let report = source.load(dir.path(), std::slice::from_ref(&crashes), 1 << 20);
-        let mut values: Vec<String> = report.events.iter().map(|e| e.exceptions[0].value.clone()).collect();
+        let mut values: Vec<String> = report.events().map(|e| e.exceptions[0].value.clone()).collect();
         values.sort();
         assert_eq!(values, vec!["bad", "worse"]);
         assert!(report.problems.iter().any(|p| p.contains("loop")), "{:?}", report.problems);
@@ -222,7 +235,7 @@ mod tests {
         );
         // Said once, not at every reload.
         let again = source.load(dir.path(), std::slice::from_ref(&crashes), 1 << 20);
-        assert_eq!(again.events.len(), 2);
+        assert_eq!(again.event_count(), 2);
         assert!(again.problems.is_empty(), "{:?}", again.problems);
     }
 

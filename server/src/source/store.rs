@@ -26,7 +26,23 @@ use crate::crash::group;
 use crate::crash::{CrashEvent, IssueSummary};
 
 /// The version of the schema this build writes, kept in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
+
+/// The workspace's store, shared by the collector's inbox, the Sentry cache, the investigation
+/// history and the pull requests.
+pub const STORE_FILE: &str = ".crashloom/crashloom.db";
+
+/// Where the store of the workspace at `root` lives.
+pub fn store_path(root: &Path) -> PathBuf {
+    root.join(STORE_FILE)
+}
+
+/// How long an event id is remembered after its event arrived. SDKs resend within minutes (a
+/// timeout, a retry after a restart); a month covers any of them, and the table stops growing.
+pub const SEEN_EVENT_IDS_KEPT_FOR: chrono::TimeDelta = chrono::TimeDelta::days(30);
+
+/// How often a writer forgets the event ids older than [`SEEN_EVENT_IDS_KEPT_FOR`].
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// How many events of a group are kept in full (the newest ones).
 pub const EVENTS_KEPT_PER_GROUP: usize = 5;
@@ -70,7 +86,8 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_group ON events (signature, id);
 
--- Every event id ever stored, so that resends are recognised after their event was pruned.
+-- Every event id stored (for SEEN_EVENT_IDS_KEPT_FOR), so that resends are recognised after their
+-- event was pruned; `seen_at` (schema 2) is when it arrived.
 CREATE TABLE seen_event_ids (
     event_id  TEXT PRIMARY KEY,
     signature TEXT NOT NULL
@@ -83,6 +100,14 @@ CREATE TABLE changes (
 );
 INSERT INTO changes (id, counter) VALUES (1, 0);
 ";
+
+/// Schema 2: event ids remember when they arrived, so old ones can be forgotten. Ids already kept
+/// count as arriving at the migration (bound as `?1`).
+const MIGRATE_V1_TO_V2: [&str; 3] = [
+    "ALTER TABLE seen_event_ids ADD COLUMN seen_at INTEGER NOT NULL DEFAULT 0",
+    "UPDATE seen_event_ids SET seen_at = ?1",
+    "CREATE INDEX seen_event_ids_by_time ON seen_event_ids (seen_at)",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -150,6 +175,8 @@ impl StoredGroup {
 pub struct CrashStore {
     conn: Connection,
     path: PathBuf,
+    /// When this connection last forgot old event ids (writers only).
+    pruned_at: Option<std::time::Instant>,
 }
 
 impl std::fmt::Debug for CrashStore {
@@ -168,7 +195,7 @@ impl CrashStore {
         // See the module docs: survives a killed process, not a power loss.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         migrate(&mut conn, &path)?;
-        Ok(Self { conn, path })
+        Ok(Self { conn, path, pruned_at: None })
     }
 
     pub fn path(&self) -> &Path {
@@ -215,7 +242,27 @@ impl CrashStore {
             bump_change_counter(&tx)?;
         }
         tx.commit()?;
+        if self.pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            self.pruned_at = Some(std::time::Instant::now());
+            if let Err(e) = self.forget_old_event_ids() {
+                tracing::warn!("{e}");
+            }
+        }
         Ok(outcomes)
+    }
+
+    /// Forgets the ids of events that arrived more than [`SEEN_EVENT_IDS_KEPT_FOR`] before the
+    /// newest one (a resend of one of them is then stored as a new event). Measured from the
+    /// newest arrival, not the clock, so a store fed old events keeps what it needs. Returns how
+    /// many were forgotten.
+    pub fn forget_old_event_ids(&self) -> Result<usize, StoreError> {
+        let window = SEEN_EVENT_IDS_KEPT_FOR.num_microseconds().unwrap_or(i64::MAX);
+        Ok(self
+            .conn
+            .prepare_cached(
+                "DELETE FROM seen_event_ids WHERE seen_at < (SELECT max(seen_at) FROM seen_event_ids) - ?1",
+            )?
+            .execute([window])?)
     }
 
     /// The groups seen most recently first, at most `limit` of them.
@@ -349,7 +396,13 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     if found < 1 {
         tx.execute_batch(SCHEMA_V1)?;
     }
-    // Later versions: `if found < 2 { tx.execute_batch(MIGRATE_V1_TO_V2)?; }` and so on.
+    if found < 2 {
+        let now = Utc::now().timestamp_micros();
+        tx.execute(MIGRATE_V1_TO_V2[0], [])?;
+        tx.execute(MIGRATE_V1_TO_V2[1], [now])?;
+        tx.execute(MIGRATE_V1_TO_V2[2], [])?;
+    }
+    // Later versions: `if found < 3 { … }` and so on.
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(())
@@ -365,8 +418,8 @@ fn insert_in_transaction(
 
     if let Some(event_id) = &event_id {
         let inserted = tx
-            .prepare_cached("INSERT OR IGNORE INTO seen_event_ids (event_id, signature) VALUES (?1, ?2)")?
-            .execute(params![event_id, signature])?;
+            .prepare_cached("INSERT OR IGNORE INTO seen_event_ids (event_id, signature, seen_at) VALUES (?1, ?2, ?3)")?
+            .execute(params![event_id, signature, received_at.timestamp_micros()])?;
         if inserted == 0 {
             let stored_signature: String = tx
                 .prepare_cached("SELECT signature FROM seen_event_ids WHERE event_id = ?1")?

@@ -173,31 +173,31 @@ impl Document {
             .tracked
             .iter()
             .filter_map(|t| {
-                let (group, site) = self.picture.site(t.site)?;
+                let (group, site) = self.picture.site(&t.site)?;
                 Some((SiteKey::of(group, site), (t.line, t.code.clone())))
             })
             .collect();
         let sites = match &self.path {
-            Some(path) => picture.sites_in(path).to_vec(),
-            None => Vec::new(),
+            Some(path) => picture.sites_in(path),
+            None => &[],
         };
         let last = self.text.len_lines().saturating_sub(1);
         self.tracked = sites
-            .into_iter()
+            .iter()
             .filter_map(|at| {
                 let (group, site) = picture.site(at)?;
                 if let Some((line, code)) = before.get(&SiteKey::of(group, site)) {
-                    return Some(TrackedSite { site: at, line: (*line).min(last), code: code.clone() });
+                    return Some(TrackedSite { site: at.clone(), line: (*line).min(last), code: code.clone() });
                 }
                 let reported = site.line.saturating_sub(1) as usize;
                 Some(match &site.placement {
                     Placement::Unverified { .. } => {
                         let line = self.carry_line(reported, 0).min(last);
                         // What the line holds now stands for the code the crash saw.
-                        TrackedSite { site: at, line, code: self.line_text(line) }
+                        TrackedSite { site: at.clone(), line, code: self.line_text(line) }
                     }
                     Placement::Confirmed | Placement::Moved { .. } => TrackedSite {
-                        site: at,
+                        site: at.clone(),
                         line: self.carry_line(reported, placed_in).min(last),
                         code: site.code.clone(),
                     },
@@ -326,7 +326,7 @@ mod tests {
     fn doc_with_site_on(line: usize, text: &str) -> Document {
         let mut doc = Document::new(text, 1, None);
         let code = doc.line_text(line);
-        doc.tracked.push(TrackedSite { site: SiteRef { group: 0, site: 0 }, line, code });
+        doc.tracked.push(TrackedSite { site: SiteRef { group: Arc::default(), site: 0 }, line, code });
         doc
     }
 

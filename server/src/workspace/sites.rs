@@ -6,11 +6,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::index::WorkspaceIndex;
 use super::mapping::{FrameMapping, MappingConfig, map_frame_to_workspace};
 use super::relocate::{GitLineMap, PlacedBy, commit_for_release, place_line_with_history};
+use crate::crash::batch::EventBatch;
 use crate::crash::{CrashEvent, Frame, group};
 
 /// What the picture is built from, besides the events.
@@ -26,19 +28,33 @@ pub struct PictureInputs<'a> {
 /// Every crash group of the workspace and where its frames sit today.
 #[derive(Debug, Default)]
 pub struct CrashPicture {
-    pub groups: Vec<CrashGroup>,
-    by_file: HashMap<String, Vec<SiteRef>>,
+    /// Most recently seen first. Shared with the next picture when their events did not change.
+    pub groups: Vec<Arc<CrashGroup>>,
+    /// The sites of each file, by line; shared with the next picture where no group changed.
+    by_file: FxHashMap<Arc<str>, Arc<[SiteRef]>>,
+    /// Which events each group was built from (parallel to `groups`), to tell whether the next
+    /// picture can take it over.
+    inputs: Vec<u64>,
 }
 
-/// A site of one group, addressed by indexes into the picture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A site of one group: the group, and the index of the site in it.
+#[derive(Debug, Clone)]
 pub struct SiteRef {
-    pub group: usize,
+    pub group: Arc<CrashGroup>,
     pub site: usize,
 }
 
+/// The same site of the same group object.
+impl PartialEq for SiteRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.group, &other.group) && self.site == other.site
+    }
+}
+
+impl Eq for SiteRef {}
+
 /// One bug: one exception type at one in-app place, however many times it happened.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct CrashGroup {
     /// Stable id: the source's issue id when it grouped events itself, else Crashloom's signature.
     pub id: String,
@@ -139,20 +155,24 @@ impl CrashGroup {
 
 impl CrashPicture {
     pub fn sites_in(&self, path: &str) -> &[SiteRef] {
-        self.by_file.get(path).map(Vec::as_slice).unwrap_or(&[])
+        self.by_file.get(path).map(|refs| &refs[..]).unwrap_or(&[])
     }
 
     pub fn files(&self) -> impl Iterator<Item = &str> {
-        self.by_file.keys().map(String::as_str)
+        self.by_file.keys().map(|path| &**path)
     }
 
-    pub fn site(&self, at: SiteRef) -> Option<(&CrashGroup, &Site)> {
-        let group = self.groups.get(at.group)?;
-        Some((group, group.sites.get(at.site)?))
+    /// Whether any crash site is in `path`.
+    pub fn has_sites_in(&self, path: &str) -> bool {
+        self.by_file.contains_key(path)
+    }
+
+    pub fn site<'a>(&self, at: &'a SiteRef) -> Option<(&'a CrashGroup, &'a Site)> {
+        Some((&at.group, at.group.sites.get(at.site)?))
     }
 
     pub fn group_by_id(&self, id: &str) -> Option<&CrashGroup> {
-        self.groups.iter().find(|g| g.id == id || g.short_id.eq_ignore_ascii_case(id))
+        self.groups.iter().find(|g| g.id == id || g.short_id.eq_ignore_ascii_case(id)).map(|g| &**g)
     }
 }
 
@@ -169,7 +189,12 @@ impl CrashGroup {
 
 /// Groups the events, maps their frames and places their lines.
 pub fn build_picture(events: Vec<CrashEvent>, inputs: &PictureInputs<'_>) -> CrashPicture {
-    build_picture_reusing(events, inputs, None).0
+    build_picture_reusing(&[EventBatch::new(events)], inputs, None).0
+}
+
+/// Like [`build_picture`], from batches of events as the sources read them.
+pub fn build_picture_from(batches: &[EventBatch], inputs: &PictureInputs<'_>) -> CrashPicture {
+    build_picture_reusing(batches, inputs, None).0
 }
 
 /// What an earlier picture lends a new one: its groups, and the files whose text may have changed
@@ -180,62 +205,49 @@ pub struct Reuse<'a> {
 }
 
 /// Like [`build_picture`], but a group whose events are the same as in `reuse.previous` (and
-/// whose files did not change) keeps its mapped and placed sites, so one new crash event places
-/// one group. Also returns the files whose sites differ from the previous picture's (`None`
-/// without a previous picture: every file).
+/// whose files did not change) is kept as it was, so one new crash event summarizes and places one
+/// group: a group whose events all come from batches read before is shared, untouched; one whose
+/// batches were read again but hold the same events keeps its placement. The order and the sites
+/// by file are carried over and patched where groups changed. Also returns the files whose sites
+/// differ from the previous picture's (`None` without a previous picture: every file).
 pub fn build_picture_reusing(
-    events: Vec<CrashEvent>,
+    batches: &[EventBatch],
     inputs: &PictureInputs<'_>,
     reuse: Option<Reuse<'_>>,
 ) -> (CrashPicture, Option<std::collections::HashSet<String>>) {
-    let mut keys: HashMap<String, usize> = HashMap::new();
-    let mut buckets: Vec<(String, Vec<CrashEvent>)> = Vec::new();
-    for event in events {
-        if event.exceptions.is_empty() {
+    let buckets = bucket_events(batches);
+    let previous = reuse.as_ref().map(|r| r.previous);
+    let before: FxHashMap<&str, usize> =
+        previous.map(|p| p.groups.iter().enumerate().map(|(i, g)| (g.id.as_str(), i)).collect()).unwrap_or_default();
+    let files_unchanged = |group: &CrashGroup| {
+        reuse.as_ref().is_some_and(|r| !group.sites.iter().any(|s| r.changed_files.contains(&s.path)))
+    };
+    // What became of each group of the previous picture: taken over as it was, or summarized
+    // again with its placement kept (same events read again). `None`: changed or gone.
+    let mut carried: Vec<Option<(Arc<CrashGroup>, u64)>> = vec![None; previous.map_or(0, |p| p.groups.len())];
+    let mut to_place: Vec<(CrashGroup, u64)> = Vec::new();
+    for bucket in &buckets.groups {
+        let positions = &buckets.positions[bucket.start..bucket.end];
+        let fingerprint = inputs_fingerprint(batches, positions);
+        let old = previous.and_then(|p| Some((p, *before.get(bucket.key)?)));
+        if let Some((previous, i)) = old
+            && previous.inputs.get(i) == Some(&fingerprint)
+            && files_unchanged(&previous.groups[i])
+        {
+            carried[i] = Some((previous.groups[i].clone(), fingerprint));
             continue;
         }
-        let key = match &event.issue {
-            // The collector's store uses the signature as the id, so its groups and crash files meet.
-            Some(issue) if !issue.id.is_empty() => issue.id.clone(),
-            _ => group::signature(&event),
-        };
-        match keys.get(&key) {
-            Some(&i) => buckets[i].1.push(event),
-            None => {
-                keys.insert(key.clone(), buckets.len());
-                buckets.push((key, vec![event]));
+        let events: Vec<CrashEvent> = positions.iter().map(|&(b, e)| batches[b].events[e].1.clone()).collect();
+        let group = summarize(bucket.key.to_owned(), events);
+        match old {
+            // The same summary from batches read again: the group as it was.
+            Some((previous, i)) if same_inputs(&previous.groups[i], &group) && files_unchanged(&previous.groups[i]) => {
+                carried[i] = Some((previous.groups[i].clone(), fingerprint));
             }
+            _ => to_place.push((group, fingerprint)),
         }
     }
-
-    let mut groups: Vec<CrashGroup> = buckets.into_iter().map(|(key, events)| summarize(key, events)).collect();
-    let mut changed: Option<std::collections::HashSet<String>> = None;
-    let mut kept = std::collections::HashSet::new();
-    let mut to_place: Vec<&mut CrashGroup> = Vec::new();
-    match &reuse {
-        Some(reuse) => {
-            let before: HashMap<&str, &CrashGroup> = reuse.previous.groups.iter().map(|g| (g.id.as_str(), g)).collect();
-            let mut changed_files = std::collections::HashSet::new();
-            for group in &mut groups {
-                let same = before.get(group.id.as_str()).filter(|old| {
-                    same_inputs(old, group) && !old.sites.iter().any(|s| reuse.changed_files.contains(&s.path))
-                });
-                match same {
-                    Some(old) => {
-                        group.sites = old.sites.clone();
-                        group.unmapped = old.unmapped.clone();
-                        kept.insert(group.id.clone());
-                    }
-                    None => to_place.push(group),
-                }
-            }
-            for old in reuse.previous.groups.iter().filter(|g| !kept.contains(&g.id)) {
-                changed_files.extend(old.sites.iter().map(|s| s.path.clone()));
-            }
-            changed = Some(changed_files);
-        }
-        None => to_place.extend(groups.iter_mut()),
-    }
+    drop(before);
     // Mapping and placing read many files: spread the groups over the cores.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     let chunk = if to_place.len() < 256 { to_place.len().max(1) } else { to_place.len().div_ceil(threads) };
@@ -244,34 +256,170 @@ pub fn build_picture_reusing(
             scope.spawn(move || {
                 let mut texts = TextCache { text_of: inputs.text_of, cache: HashMap::new() };
                 let mut git = GitHistory::new(&inputs.index.root);
-                for group in part {
+                for (group, _) in part {
                     place_group(group, inputs, &mut texts, &mut git);
                 }
             });
         }
     });
-    if let Some(changed) = &mut changed {
-        for group in groups.iter().filter(|g| !kept.contains(&g.id)) {
-            changed.extend(group.sites.iter().map(|s| s.path.clone()));
-        }
-    }
-    groups.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(b.count.cmp(&a.count)).then(a.id.cmp(&b.id)));
+    let mut placed: Vec<(Arc<CrashGroup>, u64)> =
+        to_place.into_iter().map(|(group, fingerprint)| (Arc::new(group), fingerprint)).collect();
+    placed.sort_unstable_by(|(a, _), (b, _)| picture_order(a, b));
 
-    let mut by_file: HashMap<String, Vec<SiteRef>> = HashMap::new();
-    for (g, group) in groups.iter().enumerate() {
-        for (s, site) in group.sites.iter().enumerate() {
-            by_file.entry(site.path.clone()).or_default().push(SiteRef { group: g, site: s });
+    let Some(previous) = previous else {
+        let (groups, inputs): (Vec<Arc<CrashGroup>>, Vec<u64>) = placed.into_iter().unzip();
+        let mut by_file: FxHashMap<Arc<str>, Vec<SiteRef>> = FxHashMap::default();
+        for group in &groups {
+            add_sites(&mut by_file, group);
+        }
+        let by_file = by_file.into_iter().map(|(path, refs)| (path, sorted(refs))).collect();
+        return (CrashPicture { groups, by_file, inputs }, None);
+    };
+
+    // Files whose sites changed: rebuilt in the map and published again. The groups that are
+    // gone or changed leave their files' entries; the groups placed now join theirs.
+    let mut changed: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut patched: FxHashMap<Arc<str>, Vec<SiteRef>> = FxHashMap::default();
+    let mut redone: rustc_hash::FxHashSet<*const CrashGroup> = rustc_hash::FxHashSet::default();
+    let left = previous.groups.iter().zip(&carried).filter(|(_, fate)| fate.is_none());
+    for group in left.map(|(old, _)| old).chain(placed.iter().map(|(new, _)| new)) {
+        redone.insert(Arc::as_ptr(group));
+        for site in &group.sites {
+            changed.insert(site.path.clone());
+            touch(&mut patched, previous, &site.path);
         }
     }
-    for refs in by_file.values_mut() {
-        refs.sort_by_key(|r| groups[r.group].sites[r.site].line);
+    // The previous order stands for carried groups (their sort keys did not change); the groups
+    // placed now are merged in.
+    let mut groups: Vec<(Arc<CrashGroup>, u64)> = Vec::with_capacity(carried.len() + placed.len());
+    let mut placed = placed.into_iter().peekable();
+    for (group, fingerprint) in carried.into_iter().flatten() {
+        while let Some(next) = placed.next_if(|(next, _)| picture_order(next, &group).is_lt()) {
+            groups.push(next);
+        }
+        groups.push((group, fingerprint));
     }
-    (CrashPicture { groups, by_file }, changed)
+    groups.extend(placed);
+    let (groups, inputs): (Vec<Arc<CrashGroup>>, Vec<u64>) = groups.into_iter().unzip();
+
+    // Sites by file: the previous map shared; the touched files keep the entries of groups taken
+    // over and get those of the groups placed now.
+    for refs in patched.values_mut() {
+        refs.retain(|r| !redone.contains(&Arc::as_ptr(&r.group)));
+    }
+    for group in &groups[..] {
+        if redone.contains(&Arc::as_ptr(group)) {
+            add_sites(&mut patched, group);
+        }
+    }
+    let mut by_file = previous.by_file.clone();
+    for (path, refs) in patched {
+        if refs.is_empty() {
+            by_file.remove(&path);
+        } else {
+            by_file.insert(path, sorted(refs));
+        }
+    }
+    (CrashPicture { groups, by_file, inputs }, Some(changed))
+}
+
+/// The order of groups in a picture: most recently seen first, then the most frequent.
+fn picture_order(a: &CrashGroup, b: &CrashGroup) -> std::cmp::Ordering {
+    b.last_seen.cmp(&a.last_seen).then(b.count.cmp(&a.count)).then(a.id.cmp(&b.id))
+}
+
+/// Starts rebuilding `path`'s entry from the previous picture's.
+fn touch(patched: &mut FxHashMap<Arc<str>, Vec<SiteRef>>, previous: &CrashPicture, path: &str) {
+    if !patched.contains_key(path) {
+        let (key, refs) = match previous.by_file.get_key_value(path) {
+            Some((key, refs)) => (key.clone(), refs.to_vec()),
+            None => (Arc::from(path), Vec::new()),
+        };
+        patched.insert(key, refs);
+    }
+}
+
+/// Adds `group`'s sites to the entries of their files.
+fn add_sites(by_file: &mut FxHashMap<Arc<str>, Vec<SiteRef>>, group: &Arc<CrashGroup>) {
+    for (s, site) in group.sites.iter().enumerate() {
+        let site_ref = SiteRef { group: group.clone(), site: s };
+        match by_file.get_mut(site.path.as_str()) {
+            Some(refs) => refs.push(site_ref),
+            None => {
+                by_file.insert(Arc::from(site.path.as_str()), vec![site_ref]);
+            }
+        }
+    }
+}
+
+fn sorted(mut refs: Vec<SiteRef>) -> Arc<[SiteRef]> {
+    refs.sort_by_key(|r| r.group.sites[r.site].line);
+    refs.into()
+}
+
+/// Every event's position, grouped by key in the order the keys were first met.
+struct Buckets<'a> {
+    groups: Vec<Bucket<'a>>,
+    positions: Vec<(usize, usize)>,
+}
+
+struct Bucket<'a> {
+    key: &'a str,
+    start: usize,
+    end: usize,
+}
+
+fn bucket_events(batches: &[EventBatch]) -> Buckets<'_> {
+    let total: usize = batches.iter().map(EventBatch::len).sum();
+    let mut keys: FxHashMap<&str, usize> = FxHashMap::with_capacity_and_hasher(total, Default::default());
+    let mut order: Vec<&str> = Vec::new();
+    let mut counts: Vec<usize> = Vec::new();
+    let mut of_event: Vec<(usize, usize, usize)> = Vec::with_capacity(total);
+    for (b, batch) in batches.iter().enumerate() {
+        for (e, (key, event)) in batch.events.iter().enumerate() {
+            if event.exceptions.is_empty() {
+                continue;
+            }
+            let bucket = *keys.entry(key.as_str()).or_insert_with(|| {
+                order.push(key.as_str());
+                counts.push(0);
+                order.len() - 1
+            });
+            counts[bucket] += 1;
+            of_event.push((bucket, b, e));
+        }
+    }
+    let mut groups = Vec::with_capacity(order.len());
+    let mut start = 0;
+    for (key, count) in order.into_iter().zip(&counts) {
+        groups.push(Bucket { key, start, end: start });
+        start += count;
+    }
+    let mut positions = vec![(0, 0); of_event.len()];
+    for (bucket, b, e) in of_event {
+        let group = &mut groups[bucket];
+        positions[group.end] = (b, e);
+        group.end += 1;
+    }
+    Buckets { groups, positions }
+}
+
+/// Which events a group was built from: their batches' generations and positions. Equal
+/// fingerprints mean the very same events (a batch keeps its generation only while unchanged).
+fn inputs_fingerprint(batches: &[EventBatch], positions: &[(usize, usize)]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = rustc_hash::FxHasher::default();
+    for &(b, e) in positions {
+        (batches[b].generation, e).hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 /// Whether two summaries of a group come from the same events (so its placement still holds).
 fn same_inputs(old: &CrashGroup, new: &CrashGroup) -> bool {
     old.count == new.count
+        && old.short_id == new.short_id
+        && old.permalink == new.permalink
         && old.first_seen == new.first_seen
         && old.last_seen == new.last_seen
         && old.title == new.title
@@ -543,8 +691,8 @@ mod tests {
         )
     }
 
-    fn events(traces: &[String]) -> Vec<CrashEvent> {
-        traces.iter().flat_map(|t| parse_crash_file(t.as_bytes(), "crash.txt").events).collect()
+    fn events(traces: &[String]) -> Vec<EventBatch> {
+        vec![EventBatch::new(traces.iter().flat_map(|t| parse_crash_file(t.as_bytes(), "crash.txt").events).collect())]
     }
 
     #[test]
@@ -556,26 +704,60 @@ mod tests {
         let mapping = MappingConfig::default();
         let inputs = PictureInputs { index: &index, mapping: &mapping, include_frames: true, text_of: &text_of };
         let (a, b, c) = (trace("app/a.py", "fa", "a"), trace("app/b.py", "fb", "b"), trace("app/c.py", "fc", "c"));
-        let (first, all) = build_picture_reusing(events(&[a.clone(), b.clone()]), &inputs, None);
+        let (first, all) = build_picture_reusing(&events(&[a.clone(), b.clone()]), &inputs, None);
         assert_eq!(all, None, "without a previous picture every file counts as changed");
         assert_eq!(first.groups.len(), 2);
 
         let nothing_open = HashSet::new();
         let reuse = Reuse { previous: &first, changed_files: &nothing_open };
-        let (second, changed) = build_picture_reusing(events(&[a.clone(), b.clone(), c.clone()]), &inputs, Some(reuse));
+        let (second, changed) =
+            build_picture_reusing(&events(&[a.clone(), b.clone(), c.clone()]), &inputs, Some(reuse));
         assert_eq!(changed, Some(HashSet::from(["app/c.py".to_owned()])));
         assert_eq!(second.groups.len(), 3);
         assert_eq!(second.sites_in("app/a.py").len(), 1, "a kept group keeps its sites");
 
         // A group seen again changes its count: its file is published again; a group gone too.
         let reuse = Reuse { previous: &second, changed_files: &nothing_open };
-        let (_, changed) = build_picture_reusing(events(&[a.clone(), a.clone(), b.clone()]), &inputs, Some(reuse));
+        let (_, changed) = build_picture_reusing(&events(&[a.clone(), a.clone(), b.clone()]), &inputs, Some(reuse));
         assert_eq!(changed, Some(HashSet::from(["app/a.py".to_owned(), "app/c.py".to_owned()])));
 
         // An open document's groups are placed again.
         let open = HashSet::from(["app/b.py".to_owned()]);
         let reuse = Reuse { previous: &second, changed_files: &open };
-        let (_, changed) = build_picture_reusing(events(&[a, b, c]), &inputs, Some(reuse));
+        let (_, changed) = build_picture_reusing(&events(&[a, b, c]), &inputs, Some(reuse));
         assert_eq!(changed, Some(HashSet::from(["app/b.py".to_owned()])));
+    }
+
+    #[test]
+    fn groups_whose_batches_were_not_read_again_are_shared_as_they_were() {
+        let files = ["app/a.py", "app/b.py"];
+        let root = std::path::Path::new("/workspace");
+        let index = WorkspaceIndex::from_paths(root, files.iter().copied());
+        let text_of = |_: &str| Some(Arc::from("def f():\n    boom()\n"));
+        let mapping = MappingConfig::default();
+        let inputs = PictureInputs { index: &index, mapping: &mapping, include_frames: true, text_of: &text_of };
+        let kept_file = events(&[trace("app/a.py", "fa", "a")]).remove(0);
+        let other_file = events(&[trace("app/b.py", "fb", "b")]).remove(0);
+        let (first, _) = build_picture_reusing(&[kept_file.clone(), other_file.clone()], &inputs, None);
+        let id_of = |picture: &CrashPicture, path: &str| picture.site(&picture.sites_in(path)[0]).unwrap().0.id.clone();
+        let (a, b) = (id_of(&first, "app/a.py"), id_of(&first, "app/b.py"));
+        let group = |picture: &CrashPicture, id: &str| picture.groups.iter().find(|g| g.id == id).unwrap().clone();
+
+        // The second file is read again and now holds one more event of its group.
+        let reread = events(&[trace("app/b.py", "fb", "b"), trace("app/b.py", "fb", "b")]).remove(0);
+        let nothing_open = HashSet::new();
+        let reuse = Reuse { previous: &first, changed_files: &nothing_open };
+        let (second, changed) = build_picture_reusing(&[kept_file.clone(), reread], &inputs, Some(reuse));
+        assert!(Arc::ptr_eq(&group(&first, &a), &group(&second, &a)), "the unchanged group is shared");
+        assert!(!Arc::ptr_eq(&group(&first, &b), &group(&second, &b)), "the grown group is new");
+        assert_eq!(group(&second, &b).count, 2);
+        assert_eq!(changed, Some(HashSet::from(["app/b.py".to_owned()])));
+
+        // Its file open and edited: even an unchanged batch's group is placed again.
+        let open = HashSet::from(["app/a.py".to_owned()]);
+        let reuse = Reuse { previous: &second, changed_files: &open };
+        let (third, changed) = build_picture_reusing(&[kept_file, other_file], &inputs, Some(reuse));
+        assert!(!Arc::ptr_eq(&group(&second, &a), &group(&third, &a)));
+        assert!(changed.unwrap().contains("app/a.py"));
     }
 }
