@@ -5,6 +5,7 @@ pub mod crash;
 pub mod engine;
 pub mod investigate;
 pub mod lsp;
+pub mod mcp;
 pub mod model;
 pub mod publish;
 pub mod report;
