@@ -21,9 +21,18 @@ pub use server::CrashloomMcp;
 
 /// Serves `root` over stdin/stdout until the client closes stdin.
 pub async fn serve_stdio(root: PathBuf) -> Result<(), String> {
-    let pipe = transport::connect(tokio::io::stdin(), tokio::io::stdout());
-    let running =
-        CrashloomMcp::new(root).serve(pipe).await.map_err(|e| format!("the MCP session did not start: {e}"))?;
-    running.waiting().await.map_err(|e| format!("the MCP session stopped unexpectedly: {e}"))?;
-    Ok(())
+    let (pipe, writer) = transport::connect(tokio::io::stdin(), tokio::io::stdout());
+    let running = match CrashloomMcp::new(root).serve(pipe).await {
+        Ok(running) => running,
+        // The client went away before the session began: nothing to serve.
+        Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+            return Ok(());
+        }
+        Err(e) => return Err(format!("the MCP session did not start: {e}")),
+    };
+    let ended = running.waiting().await.map_err(|e| format!("the MCP session stopped unexpectedly: {e}"));
+    // The SDK answered what it had received before stdin ended; those answers still go out.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+    ended.map(|_| ())
 }

@@ -251,7 +251,7 @@ mod tests {
 
     #[test]
     fn an_unknown_tool_is_named_with_the_tools_there_are() {
-        let error = call("delete_everything", json!({})).unwrap_err();
+        let error = call("delete_everything", json!({})).expect_err("refused");
         assert_eq!(error, CallError::UnknownTool("delete_everything".into()));
         let message = error.to_string();
         assert!(message.contains("\"delete_everything\""), "{message}");
@@ -260,19 +260,19 @@ mod tests {
 
     #[test]
     fn bad_arguments_name_the_tool_and_the_argument() {
-        let missing = call("get_crash", json!({})).unwrap_err().to_string();
+        let missing = call("get_crash", json!({})).expect_err("refused").to_string();
         assert!(missing.starts_with("get_crash: ") && missing.contains("missing field `crash`"), "{missing}");
-        let wrong_type = call("get_fix", json!({"crash": 7})).unwrap_err().to_string();
+        let wrong_type = call("get_fix", json!({"crash": 7})).expect_err("refused").to_string();
         assert!(wrong_type.contains("invalid type: integer `7`, expected a string"), "{wrong_type}");
-        let unknown = call("investigate", json!({"crash": "CL-1", "force": true})).unwrap_err().to_string();
+        let unknown = call("investigate", json!({"crash": "CL-1", "force": true})).expect_err("refused").to_string();
         assert!(unknown.contains("unknown field `force`"), "{unknown}");
-        let empty = call("apply_fix", json!({"crash": "  "})).unwrap_err().to_string();
+        let empty = call("apply_fix", json!({"crash": "  "})).expect_err("refused").to_string();
         assert!(empty.contains("`crash` is empty"), "{empty}");
-        let zero = call("apply_fix", json!({"crash": "CL-1", "candidate": 0})).unwrap_err().to_string();
+        let zero = call("apply_fix", json!({"crash": "CL-1", "candidate": 0})).expect_err("refused").to_string();
         assert!(zero.contains("counts from 1"), "{zero}");
-        let negative = call("apply_fix", json!({"crash": "CL-1", "candidate": -1})).unwrap_err().to_string();
+        let negative = call("apply_fix", json!({"crash": "CL-1", "candidate": -1})).expect_err("refused").to_string();
         assert!(negative.contains("invalid value: integer `-1`"), "{negative}");
-        let limit = call("list_crashes", json!({"limit": 0})).unwrap_err().to_string();
+        let limit = call("list_crashes", json!({"limit": 0})).expect_err("refused").to_string();
         assert!(limit.contains("at least 1"), "{limit}");
     }
 }

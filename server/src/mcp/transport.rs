@@ -9,13 +9,16 @@ use serde::de::IgnoredAny;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// The longest message accepted, in bytes.
 pub const MAX_LINE: usize = 16 << 20;
 
 /// Starts the tasks that move lines between `input`/`output` and the SDK; returns the SDK's end
-/// of the pipe. The session ends at the end of `input`.
-pub fn connect<R, W>(input: R, output: W) -> DuplexStream
+/// of the pipe, and the task that writes `output`, which ends once the SDK closed its end and
+/// `input` ended (await it so the last answers reach stdout). The session ends at the end of
+/// `input`.
+pub fn connect<R, W>(input: R, output: W) -> (DuplexStream, JoinHandle<()>)
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -23,10 +26,10 @@ where
     let (sdk_end, ours) = tokio::io::duplex(1 << 16);
     let (from_sdk, to_sdk) = tokio::io::split(ours);
     let (lines, outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
-    tokio::spawn(write_lines(output, outgoing));
+    let writer = tokio::spawn(write_lines(output, outgoing));
     tokio::spawn(forward_answers(from_sdk, lines.clone()));
     tokio::spawn(read_messages(input, to_sdk, lines));
-    sdk_end
+    (sdk_end, writer)
 }
 
 /// A JSON-RPC parse error for a line that could not be read, as one line.
@@ -181,7 +184,7 @@ mod tests {
     async fn broken_lines_are_answered_and_good_ones_pass_through_in_order() {
         let (mut client, server_input) = tokio::io::duplex(1 << 16);
         let (server_output, answers) = tokio::io::duplex(1 << 16);
-        let mut sdk = connect(server_input, server_output);
+        let (mut sdk, _writer) = connect(server_input, server_output);
         client.write_all(b"not json\n\n{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":1}\r\n").await.expect("write");
         client.shutdown().await.expect("close");
 
@@ -191,9 +194,9 @@ mod tests {
         assert_eq!(seen, "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":1}\n");
         // The client got the parse error for the broken line.
         drop(sdk);
-        let mut answers = String::new();
-        BufReader::new(answers).read_line(&mut answers).await.expect("answer");
-        let answer: serde_json::Value = serde_json::from_str(&answers).expect("JSON");
+        let mut first = String::new();
+        BufReader::new(answers).read_line(&mut first).await.expect("answer");
+        let answer: serde_json::Value = serde_json::from_str(&first).expect("JSON");
         assert_eq!(answer["error"]["code"], -32700);
     }
 }
