@@ -28,7 +28,7 @@ use crate::engine;
 use crate::investigate::apply::apply_validated_fix;
 use crate::investigate::history::{InvestigationHistory, store_path};
 use crate::investigate::pipeline::{self, Investigation, Progress, STEPS};
-use crate::investigate::report::{REPORTS_DIR, write_report};
+use crate::investigate::report::{REPORTS_DIR, report_path, write_report};
 use crate::source::files::FilesSource;
 use crate::workspace::index::WorkspaceIndex;
 use crate::workspace::sites::{CrashGroup, CrashPicture};
@@ -173,13 +173,8 @@ fn get_fix(root: &Path, args: &CrashArgs) -> Answer {
         find_group(root, &workspace.picture, &args.crash)?;
         return Err(not_investigated(&args.crash));
     };
-    let report = root.join(REPORTS_DIR).join(format!("{}.md", report_stem(&investigation.short_id)));
+    let report = report_path(root, &investigation.short_id);
     Ok(answers::investigation(root, &investigation, report.is_file().then_some(report.as_path())))
-}
-
-/// The report's file name, as `write_report` makes it.
-fn report_stem(short_id: &str) -> String {
-    short_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
 }
 
 async fn apply_fix(root: PathBuf, args: ApplyFixArgs) -> Answer {
