@@ -291,3 +291,50 @@ def test_a_client_that_leaves_before_the_handshake_ends_the_server_quietly(tmp_p
     )
     assert (missing.returncode, missing.stdout) == (2, "")
     assert missing.stderr.startswith(f"crashloom: cannot open the workspace {tmp_path / 'nowhere'}: ")
+
+
+def test_an_investigation_the_agent_abandons_stops_and_the_crash_can_be_investigated_again(tmp_path):
+    workspace = copy_example(tmp_path, "shop-python")
+    log = tmp_path / "server.log"
+    cancelled_line = "crash CL-54E9F7: the investigation was cancelled"
+
+    async def body(session):
+        in_sandbox = anyio.Event()
+
+        async def on_progress(value, total, message):
+            if message.startswith("Sandbox Validator: preparing the sandbox"):
+                in_sandbox.set()
+
+        scope = anyio.CancelScope()
+
+        async def investigate():
+            with scope:
+                await session.call_tool("investigate", {"crash": "CL-54E9F7"}, progress_callback=on_progress)
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(investigate)
+            await in_sandbox.wait()
+            # The agent gives up: the SDK tells the server with notifications/cancelled.
+            scope.cancel()
+        with anyio.fail_after(30):
+            while cancelled_line not in log.read_text():
+                await anyio.sleep(0.05)
+        seen = {"fix_after_cancel": error_text(await session.call_tool("get_fix", {"crash": "CL-54E9F7"}))}
+        seen["again"] = answer(await session.call_tool("investigate", {"crash": "CL-54E9F7"}))
+        return seen
+
+    with log.open("w") as errlog:
+        assert CRASHLOOM.exists(), f"build the server first: {CRASHLOOM}"
+        server = StdioServerParameters(command=str(CRASHLOOM), args=["mcp"], cwd=str(workspace))
+
+        async def main():
+            with anyio.fail_after(TIMEOUT):
+                async with stdio_client(server, errlog=errlog) as (read, write):
+                    async with ClientSession(read, write) as session:
+                        await session.initialize()
+                        return await body(session)
+
+        seen = anyio.run(main)
+    # Stopped before it ended: nothing was kept, and a new investigation runs to its end.
+    assert seen["fix_after_cancel"] == "crash CL-54E9F7 has not been investigated yet; call investigate first"
+    assert seen["again"]["verdict"] == "fix NOT validated (the change turns the crash into OrderError)"

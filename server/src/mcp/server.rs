@@ -271,7 +271,7 @@ impl CrashloomMcp {
             .await
             .map_err(|e| format!("investigate stopped unexpectedly: {e}"))??
         };
-        let _guard = {
+        let guard = {
             let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
             if !running.insert(group.id.clone()) {
                 return Err(format!(
@@ -327,7 +327,13 @@ impl CrashloomMcp {
         watch_cancel.abort();
         let investigation = match result {
             Ok(Ok(investigation)) => investigation,
-            Ok(Err(e)) => return Err(format!("crash {}: {e}", group.short_id)),
+            Ok(Err(e)) => {
+                // The crash may be investigated again from here on.
+                drop(guard);
+                let message = format!("crash {}: {e}", group.short_id);
+                tracing::info!("{message}");
+                return Err(message);
+            }
             Err(e) => return Err(format!("crash {}: the investigation stopped unexpectedly: {e}", group.short_id)),
         };
         let kept = {
