@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
-    PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool,
+    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -83,14 +83,22 @@ impl ServerHandler for CrashloomMcp {
             Err(bad) => return Ok(tool_error(bad.to_string()).into()),
         };
         let name = request.name.to_string();
-        let root = self.root.clone();
-        let answer = match call {
-            Call::ListCrashes(args) => blocking(&name, move || list_crashes(&root, &args)).await,
-            Call::GetCrash(args) => blocking(&name, move || get_crash(&root, &args)).await,
-            Call::GetFix(args) => blocking(&name, move || get_fix(&root, &args)).await,
-            Call::Investigate(args) => self.investigate(args, request.meta.as_ref(), context).await,
-            Call::ApplyFix(args) => apply_fix(root, args).await,
-        };
+        let (root, running) = (self.root.clone(), self.running.clone());
+        let token = context.meta.get_progress_token().or_else(|| request.meta.and_then(|m| m.get_progress_token()));
+        // Each call in a task of its own: a panic in one is a tool error, and the session goes on.
+        let task = tokio::spawn(async move {
+            match call {
+                Call::ListCrashes(args) => blocking("list_crashes", move || list_crashes(&root, &args)).await,
+                Call::GetCrash(args) => blocking("get_crash", move || get_crash(&root, &args)).await,
+                Call::GetFix(args) => blocking("get_fix", move || get_fix(&root, &args)).await,
+                Call::Investigate(args) => investigate(root, running, args, token, context).await,
+                Call::ApplyFix(args) => apply_fix(root, args).await,
+            }
+        });
+        let answer = task.await.unwrap_or_else(|e| {
+            tracing::error!("{name} stopped unexpectedly: {e}");
+            Err(format!("{name} stopped unexpectedly: {e}"))
+        });
         Ok(match answer {
             Ok(value) => CallToolResult::structured(value),
             Err(message) => tool_error(message),
@@ -252,113 +260,112 @@ impl ProgressValue {
     }
 }
 
-impl CrashloomMcp {
-    async fn investigate(
-        &self,
-        args: InvestigateArgs,
-        meta: Option<&rmcp::model::RequestMetaObject>,
-        context: RequestContext<RoleServer>,
-    ) -> Answer {
-        let token = context.meta.get_progress_token().or_else(|| meta.and_then(|m| m.get_progress_token()));
-        let root = self.root.clone();
-        let (config, group) = {
-            let (root, crash) = (root.clone(), args.crash.clone());
-            tokio::task::spawn_blocking(move || {
-                let workspace = load(&root)?;
-                let group = find_group(&root, &workspace.picture, &crash)?.clone();
-                Ok::<_, String>((workspace.config, group))
-            })
-            .await
-            .map_err(|e| format!("investigate stopped unexpectedly: {e}"))??
-        };
-        let guard = {
-            let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-            if !running.insert(group.id.clone()) {
-                return Err(format!(
-                    "crash {} is already being investigated in this session; call get_fix when it is done",
-                    group.short_id
-                ));
-            }
-            RunningGuard { running: self.running.clone(), group_id: group.id.clone() }
-        };
-        let mut config = config;
-        if args.offline {
-            config.model = None;
+/// Runs the pipeline on one crash group, as `crashloom investigate` does, reporting progress to
+/// `token`; keeps the result in the history and writes the report, as the editor does.
+async fn investigate(
+    root: PathBuf,
+    running: Arc<Mutex<HashSet<String>>>,
+    args: InvestigateArgs,
+    token: Option<ProgressToken>,
+    context: RequestContext<RoleServer>,
+) -> Answer {
+    let (config, group) = {
+        let (root, crash) = (root.clone(), args.crash.clone());
+        tokio::task::spawn_blocking(move || {
+            let workspace = load(&root)?;
+            let group = find_group(&root, &workspace.picture, &crash)?.clone();
+            Ok::<_, String>((workspace.config, group))
+        })
+        .await
+        .map_err(|e| format!("investigate stopped unexpectedly: {e}"))??
+    };
+    let guard = {
+        let mut under_way = running.lock().unwrap_or_else(PoisonError::into_inner);
+        if !under_way.insert(group.id.clone()) {
+            return Err(format!(
+                "crash {} is already being investigated in this session; call get_fix when it is done",
+                group.short_id
+            ));
         }
-
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let watch_cancel = {
-            let (ct, cancelled) = (context.ct.clone(), cancelled.clone());
-            tokio::spawn(async move {
-                ct.cancelled().await;
-                cancelled.store(true, Ordering::Release);
-            })
-        };
-        let (steps, mut step_reports) = mpsc::unbounded_channel();
-        let reporter = Arc::new(ChannelProgress { steps, cancelled });
-        let run = tokio::spawn(pipeline::investigate(root.clone(), group.clone(), Arc::new(config), reporter));
-        tokio::pin!(run);
-        let mut value = ProgressValue::default();
-        let peer = context.peer.clone();
-        let send = |index: usize, message: String, value: f64| {
-            let (peer, token) = (peer.clone(), token.clone());
-            async move {
-                tracing::info!(step = STEPS.get(index).unwrap_or(&"step"), "{message}");
-                if let Some(token) = token {
-                    let text = format!("{}: {message}", STEPS.get(index).unwrap_or(&"step"));
-                    let note =
-                        ProgressNotificationParam::new(token, value).with_total(STEPS.len() as f64).with_message(text);
-                    if let Err(e) = peer.notify_progress(note).await {
-                        tracing::debug!("a progress notification was not sent: {e}");
-                    }
-                }
-            }
-        };
-        let result = loop {
-            tokio::select! {
-                result = &mut run => break result,
-                Some((index, message)) = step_reports.recv() => send(index, message, value.next(index)).await,
-            }
-        };
-        // Steps reported just before the end still go out before the answer.
-        while let Ok((index, message)) = step_reports.try_recv() {
-            send(index, message, value.next(index)).await;
-        }
-        watch_cancel.abort();
-        let investigation = match result {
-            Ok(Ok(investigation)) => investigation,
-            Ok(Err(e)) => {
-                // The crash may be investigated again from here on.
-                drop(guard);
-                let message = format!("crash {}: {e}", group.short_id);
-                tracing::info!("{message}");
-                return Err(message);
-            }
-            Err(e) => return Err(format!("crash {}: the investigation stopped unexpectedly: {e}", group.short_id)),
-        };
-        let kept = {
-            let (root, investigation) = (root.clone(), investigation.clone());
-            tokio::task::spawn_blocking(move || {
-                if let Err(e) = InvestigationHistory::open(&store_path(&root)).and_then(|h| h.save(&investigation)) {
-                    tracing::warn!("{e}");
-                }
-                write_report(&root, &investigation)
-                    .map_err(|e| format!("cannot write the report under {}: {e}", root.join(REPORTS_DIR).display()))
-            })
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()))
-        };
-        let mut answer = {
-            let (root, investigation, report) = (root.clone(), investigation.clone(), kept.clone().ok());
-            tokio::task::spawn_blocking(move || answers::investigation(&root, &investigation, report.as_deref()))
-                .await
-                .map_err(|e| format!("investigate stopped unexpectedly: {e}"))?
-        };
-        if let (Err(problem), Some(object)) = (kept, answer.as_object_mut()) {
-            object.insert("report_problem".to_owned(), Value::String(problem));
-        }
-        Ok(answer)
+        RunningGuard { running: running.clone(), group_id: group.id.clone() }
+    };
+    let mut config = config;
+    if args.offline {
+        config.model = None;
     }
+
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let watch_cancel = {
+        let (ct, cancelled) = (context.ct.clone(), cancelled.clone());
+        tokio::spawn(async move {
+            ct.cancelled().await;
+            cancelled.store(true, Ordering::Release);
+        })
+    };
+    let (steps, mut step_reports) = mpsc::unbounded_channel();
+    let reporter = Arc::new(ChannelProgress { steps, cancelled });
+    let run = tokio::spawn(pipeline::investigate(root.clone(), group.clone(), Arc::new(config), reporter));
+    tokio::pin!(run);
+    let mut value = ProgressValue::default();
+    let peer = context.peer.clone();
+    let send = |index: usize, message: String, value: f64| {
+        let (peer, token) = (peer.clone(), token.clone());
+        async move {
+            tracing::info!(step = STEPS.get(index).unwrap_or(&"step"), "{message}");
+            if let Some(token) = token {
+                let text = format!("{}: {message}", STEPS.get(index).unwrap_or(&"step"));
+                let note =
+                    ProgressNotificationParam::new(token, value).with_total(STEPS.len() as f64).with_message(text);
+                if let Err(e) = peer.notify_progress(note).await {
+                    tracing::debug!("a progress notification was not sent: {e}");
+                }
+            }
+        }
+    };
+    let result = loop {
+        tokio::select! {
+            result = &mut run => break result,
+            Some((index, message)) = step_reports.recv() => send(index, message, value.next(index)).await,
+        }
+    };
+    // Steps reported just before the end still go out before the answer.
+    while let Ok((index, message)) = step_reports.try_recv() {
+        send(index, message, value.next(index)).await;
+    }
+    watch_cancel.abort();
+    let investigation = match result {
+        Ok(Ok(investigation)) => investigation,
+        Ok(Err(e)) => {
+            // The crash may be investigated again from here on.
+            drop(guard);
+            let message = format!("crash {}: {e}", group.short_id);
+            tracing::info!("{message}");
+            return Err(message);
+        }
+        Err(e) => return Err(format!("crash {}: the investigation stopped unexpectedly: {e}", group.short_id)),
+    };
+    let kept = {
+        let (root, investigation) = (root.clone(), investigation.clone());
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = InvestigationHistory::open(&store_path(&root)).and_then(|h| h.save(&investigation)) {
+                tracing::warn!("{e}");
+            }
+            write_report(&root, &investigation)
+                .map_err(|e| format!("cannot write the report under {}: {e}", root.join(REPORTS_DIR).display()))
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()))
+    };
+    let mut answer = {
+        let (root, investigation, report) = (root.clone(), investigation.clone(), kept.clone().ok());
+        tokio::task::spawn_blocking(move || answers::investigation(&root, &investigation, report.as_deref()))
+            .await
+            .map_err(|e| format!("investigate stopped unexpectedly: {e}"))?
+    };
+    if let (Err(problem), Some(object)) = (kept, answer.as_object_mut()) {
+        object.insert("report_problem".to_owned(), Value::String(problem));
+    }
+    Ok(answer)
 }
 
 #[cfg(test)]

@@ -36,8 +36,8 @@ pub fn specs() -> Vec<ToolSpec> {
     vec![
         ToolSpec {
             name: "list_crashes",
-            description: "The crash groups of the workspace (crash files and logs under .crashloom/crashes, the \
-                          collector's inbox, Sentry), most events first: short id, title, event count, last seen, \
+            description: "The crash groups of the workspace as `crashloom crashes` reads them (crash files and logs \
+                          under .crashloom/crashes and the configured paths, the collector's inbox), most events first: short id, title, event count, last seen, \
                           releases, environments and the in-app file:line where it crashed. Optional filters.",
             input_schema: object(
                 json!({
