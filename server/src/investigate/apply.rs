@@ -167,3 +167,153 @@ pub async fn apply_validated_fix(
     }
     Ok(Applied { candidate: choice.candidate, summary: choice.fix.summary.clone(), files, revalidated })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::investigate::search::{Candidate, RankedCandidate};
+    use crate::investigate::validator::CrashOutcome;
+    use crate::investigate::{CodeContext, CrashFacts, FixOutcome};
+    use crate::sandbox::FileChange;
+
+    fn report(validated: bool, outcome: CrashOutcome) -> ValidationReport {
+        ValidationReport {
+            rungs: Vec::new(),
+            validated,
+            outcome: Some(outcome),
+            reproduction: None,
+            tests: None,
+            isolation: "bubblewrap".into(),
+            duration_ms: 0,
+        }
+    }
+
+    fn fix(summary: &str, changes: Vec<FileChange>) -> FixProposal {
+        FixProposal {
+            summary: summary.into(),
+            rationale: String::new(),
+            changes,
+            hides_symptom: false,
+            by: "test".into(),
+        }
+    }
+
+    /// An investigation of `root` whose fix (candidate 1) and alternative (candidate 2) are as given.
+    fn investigation(
+        root: &Path,
+        first: (FixProposal, ValidationReport),
+        second: (FixProposal, ValidationReport),
+    ) -> Investigation {
+        let ranked = |(fix, report): (FixProposal, ValidationReport)| RankedCandidate {
+            candidate: Candidate { fix, family: "guard".into(), location: "app.py:main".into() },
+            report: Some(report),
+            reasons: Vec::new(),
+            diff: String::new(),
+            not_judged: None,
+        };
+        let file_fingerprints = first
+            .0
+            .changes
+            .iter()
+            .map(|c| (c.path.clone(), crate::investigate::pipeline::fingerprint_file(&root.join(&c.path))))
+            .collect();
+        Investigation {
+            group_id: "0123456789abcdef".into(),
+            short_id: "CL-012345".into(),
+            title: "KeyError: 'sku'".into(),
+            created_at: chrono::Utc::now(),
+            facts: CrashFacts::default(),
+            code: CodeContext::default(),
+            hypotheses: Vec::new(),
+            fix: FixOutcome::Proposed { fix: first.0.clone() },
+            validation: Some(first.1.clone()),
+            diff: None,
+            file_fingerprints,
+            localization: Vec::new(),
+            candidates: vec![ranked(first), ranked(second)],
+            search: None,
+            model: None,
+        }
+    }
+
+    fn workspace() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        std::fs::write(dir.path().join("app.py"), "price = prices[sku]\n").expect("write");
+        std::fs::write(dir.path().join("Cargo.lock"), "# locked\n").expect("write");
+        dir
+    }
+
+    #[test]
+    fn candidates_are_chosen_by_their_number_from_one() {
+        let dir = workspace();
+        let inv = investigation(
+            dir.path(),
+            (
+                fix("guard", vec![FileChange::replace("app.py", "prices[sku]", "prices.get(sku)")]),
+                report(true, CrashOutcome::Fixed),
+            ),
+            (fix("other", Vec::new()), report(false, CrashOutcome::Converted)),
+        );
+        let chosen = choose(&inv, None).expect("the fix");
+        assert_eq!((chosen.candidate, chosen.fix.summary.as_str(), chosen.is_validated()), (1, "guard", true));
+        let second = choose(&inv, Some(2)).expect("the alternative");
+        assert_eq!((second.candidate, second.fix.summary.as_str(), second.is_validated()), (2, "other", false));
+        let missing = choose(&inv, Some(3)).expect_err("there are two").to_string();
+        assert_eq!(missing, "crash CL-012345 has no candidate 3; its investigation tried 2 (numbered from 1)");
+
+        let mut nothing = inv.clone();
+        nothing.fix = FixOutcome::NoConfidentFix { reason: "no rule applies".into() };
+        let refused = choose(&nothing, None).expect_err("no fix").to_string();
+        assert_eq!(refused, "crash CL-012345 has no proposed fix (no rule applies); nothing to apply");
+    }
+
+    #[tokio::test]
+    async fn a_validated_fix_on_unchanged_files_is_written_and_an_unvalidated_one_is_not() {
+        let dir = workspace();
+        let inv = investigation(
+            dir.path(),
+            (
+                fix("guard", vec![FileChange::replace("app.py", "prices[sku]", "prices.get(sku)")]),
+                report(true, CrashOutcome::Fixed),
+            ),
+            (
+                fix("raise", vec![FileChange::replace("app.py", "prices[sku]", "must(sku)")]),
+                report(false, CrashOutcome::Converted),
+            ),
+        );
+        let config = Config::default();
+        let refused = apply_validated_fix(dir.path(), &config, None, &inv, Some(2)).await.expect_err("not validated");
+        assert!(matches!(refused, ApplyRefusal::NotValidated { .. }), "{refused}");
+        assert!(refused.to_string().contains("(the change turns the crash into another error)"), "{refused}");
+        assert_eq!(std::fs::read_to_string(dir.path().join("app.py")).expect("read"), "price = prices[sku]\n");
+
+        let applied = apply_validated_fix(dir.path(), &config, None, &inv, None).await.expect("applied");
+        assert_eq!((applied.candidate, applied.files.clone()), (1, vec!["app.py".to_owned()]));
+        assert!(applied.revalidated.is_none());
+        assert_eq!(std::fs::read_to_string(dir.path().join("app.py")).expect("read"), "price = prices.get(sku)\n");
+
+        // Now the file differs from what was validated; without the crash it cannot be judged again.
+        let stale = apply_validated_fix(dir.path(), &config, None, &inv, None).await.expect_err("stale");
+        assert!(matches!(stale, ApplyRefusal::CannotRevalidate { .. }), "{stale}");
+        assert_eq!(std::fs::read_to_string(dir.path().join("app.py")).expect("read"), "price = prices.get(sku)\n");
+    }
+
+    #[tokio::test]
+    async fn the_change_policy_holds_for_the_workspace_too_and_nothing_is_half_written() {
+        let dir = workspace();
+        let changes = vec![
+            FileChange::replace("app.py", "prices[sku]", "prices.get(sku)"),
+            FileChange::write("Cargo.lock", "# changed\n"),
+        ];
+        let inv = investigation(
+            dir.path(),
+            (fix("guard and lock", changes), report(true, CrashOutcome::Fixed)),
+            (fix("other", Vec::new()), report(false, CrashOutcome::NotFixed)),
+        );
+        let refused =
+            apply_validated_fix(dir.path(), &Config::default(), None, &inv, None).await.expect_err("lockfile");
+        assert!(refused.to_string().contains("refused to change `Cargo.lock`: it is a lockfile"), "{refused}");
+        assert_eq!(std::fs::read_to_string(dir.path().join("app.py")).expect("read"), "price = prices[sku]\n");
+        assert_eq!(std::fs::read_to_string(dir.path().join("Cargo.lock")).expect("read"), "# locked\n");
+    }
+}
