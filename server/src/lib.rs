@@ -6,6 +6,7 @@ pub mod engine;
 pub mod investigate;
 pub mod lsp;
 pub mod markdown;
+pub mod mcp;
 pub mod model;
 pub mod publish;
 pub mod report;

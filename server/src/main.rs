@@ -1,4 +1,5 @@
-//! The `crashloom` command: the language server and its command-line jobs.
+//! The `crashloom` command: the language server, the MCP server for coding agents, and the
+//! command-line jobs.
 
 mod progress;
 
@@ -35,6 +36,13 @@ enum Command {
         /// Accepted for editors that pass it; stdio is the only transport.
         #[arg(long, hide = true)]
         stdio: bool,
+    },
+    /// Speak the Model Context Protocol over stdin/stdout, for coding agents (Claude Code, Cursor):
+    /// list crashes, get one with its mapped frames, investigate, get and apply a validated fix.
+    Mcp {
+        /// The workspace folder.
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
     },
     /// Print the crash groups of a workspace and where their frames are.
     Crashes {
@@ -112,12 +120,36 @@ fn main() -> ExitCode {
             // The protocol's exit status: 0 after `shutdown`, 1 when the client just went away.
             if shutdown_requested { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
+        Command::Mcp { workspace } => mcp(workspace),
         Command::Crashes { workspace, json } => crashes(workspace, json),
         Command::Investigate { workspace, crash, json, offline } => investigate(workspace, &crash, json, offline),
         Command::Watch { workspace, once } => watch(workspace, once),
         Command::Collect { listen, workspace, store, keys, project, rate_limit } => {
             collect(listen, workspace, store, keys, project, rate_limit)
         }
+    }
+}
+
+fn mcp(workspace: PathBuf) -> ExitCode {
+    // The configuration is read by each tool call, so a broken crashloom.toml is a tool error the
+    // agent sees rather than a server that does not start.
+    let root = match workspace.canonicalize() {
+        Ok(root) if root.is_dir() => root,
+        Ok(root) => {
+            return fail(&format!("{} is not a folder; pass the workspace folder with --workspace", root.display()));
+        }
+        Err(e) => return fail(&format!("cannot open the workspace {}: {e}", workspace.display())),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    let result = runtime.block_on(crashloom::mcp::serve_stdio(root));
+    // The read of stdin may still be blocked in its thread; it must not keep us alive.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
     }
 }
 

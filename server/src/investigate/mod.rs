@@ -12,6 +12,7 @@
 //! Crash data is untrusted: agents quote it, never execute it, never pass it to a shell.
 
 pub mod analyzer;
+pub mod apply;
 pub mod candidates;
 pub mod code_search;
 pub mod diff;

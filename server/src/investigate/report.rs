@@ -12,13 +12,16 @@ use crate::markdown::{code, fenced, prose};
 
 pub const REPORTS_DIR: &str = ".crashloom/reports";
 
+/// Where the report of the crash `short_id` is written.
+pub fn report_path(root: &Path, short_id: &str) -> PathBuf {
+    let name: String = short_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    root.join(REPORTS_DIR).join(format!("{name}.md"))
+}
+
 /// Writes the report; returns its path.
 pub fn write_report(root: &Path, investigation: &Investigation) -> std::io::Result<PathBuf> {
-    let dir = root.join(REPORTS_DIR);
-    std::fs::create_dir_all(&dir)?;
-    let name: String =
-        investigation.short_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    let path = dir.join(format!("{name}.md"));
+    std::fs::create_dir_all(root.join(REPORTS_DIR))?;
+    let path = report_path(root, &investigation.short_id);
     std::fs::write(&path, render(investigation))?;
     Ok(path)
 }

@@ -204,7 +204,9 @@ enum PlannedWrite {
     Delete(PathBuf),
 }
 
-fn apply_changes_in(workspace: &Path, changes: &[FileChange], policy: &ChangePolicy) -> Result<(), SandboxError> {
+/// Applies `changes` to the folder `workspace` (a copy, or the workspace itself for a validated fix
+/// the user applies), all or nothing, under `policy`. Blocking.
+pub fn apply_changes_in(workspace: &Path, changes: &[FileChange], policy: &ChangePolicy) -> Result<(), SandboxError> {
     let root =
         workspace.canonicalize().map_err(|error| SandboxError::io("open the workspace copy", workspace, error))?;
     let mut plan = Vec::with_capacity(changes.len());
