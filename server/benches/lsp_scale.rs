@@ -82,11 +82,12 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-fn peak_rss_mib(pid: u32) -> f64 {
+/// A memory figure of `/proc/<pid>/status` (`VmHWM`: the peak, `VmRSS`: now), in MiB.
+fn memory_mib(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kib: f64 = status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
@@ -217,6 +218,37 @@ fn main() {
         ms(percentile(&mut new_event_latency, 1.0)),
         new_event_latency.len()
     );
-    println!("peak memory (VmHWM): {:.1} MiB", peak_rss_mib(client.pid()));
+    println!("peak memory (VmHWM): {:.1} MiB", memory_mib(client.pid(), "VmHWM:"));
+
+    // A big crash file comes and goes: the memory it took is given back.
+    let before = memory_mib(client.pid(), "VmRSS:");
+    let big = dir.path().join(".crashloom/crashes/big.log");
+    let target = (env_number("CRASHLOOM_BENCH_BIG_MIB", 48) << 20) as usize;
+    let mut text = String::with_capacity(target + 4096);
+    let mut n = 0;
+    while text.len() < target {
+        let file = (n * 11 + 3) % files;
+        let _ = writeln!(
+            text,
+            "Traceback (most recent call last):\n  File \"/srv/app/{}\", line 4, in big_{n}\n    {}\nValueError: big-{n}",
+            module_path(file),
+            source_line(file, 4).trim()
+        );
+        n += 1;
+    }
+    let marker_file = module_path(3);
+    std::fs::write(&big, &text).unwrap();
+    drop(text);
+    client.wait_for_diagnostics(&marker_file, |d| d.iter().any(|d| d["message"].as_str().unwrap().contains("big-0")));
+    client.pump_until_quiet(Duration::from_millis(1000));
+    let with_big = memory_mib(client.pid(), "VmRSS:");
+    std::fs::remove_file(&big).unwrap();
+    client.wait_for_diagnostics(&marker_file, |d| !d.iter().any(|d| d["message"].as_str().unwrap().contains("big-0")));
+    client.pump_until_quiet(Duration::from_millis(2000));
+    let after = memory_mib(client.pid(), "VmRSS:");
+    println!(
+        "memory (VmRSS): {before:.1} MiB before a {} MiB crash file ({n} traces), {with_big:.1} MiB with it, {after:.1} MiB after it is gone",
+        target >> 20
+    );
     client.shutdown();
 }

@@ -64,6 +64,12 @@ fn diagnostic(placed: &PlacedSite<'_>, root: &Path, encoding: Encoding) -> Diagn
             "frame": site.frame,
             "role": site.role,
             "eventId": group.event.event_id,
+            // For lists and filters in the editor (the Crashes view): the group's facts.
+            "title": group.title,
+            "count": group.count,
+            "lastSeen": group.last_seen.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+            "releases": group.releases,
+            "environments": group.environments,
         })),
     }
 }

@@ -189,17 +189,29 @@ impl Drop for WorkspaceCopy {
         if self.removed {
             return;
         }
-        if let Some(toplevel) = &self.git_toplevel {
-            let _ = git_command_blocking(toplevel).args(["worktree", "remove", "--force"]).arg(&self.checkout).output();
+        let (toplevel, checkout, root) = (self.git_toplevel.take(), self.checkout.clone(), self.root.clone());
+        let cleanup = move || remove_blocking(toplevel.as_deref(), &checkout, &root);
+        // Dropped on an async thread (an investigation cancelled, a panic): git and the file
+        // system are left to a blocking thread, so the editor's requests go on.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(cleanup)),
+            Err(_) => cleanup(),
         }
-        if let Err(error) = std::fs::remove_dir_all(&self.root)
-            && error.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(copy = %self.root.display(), %error, "could not remove the workspace copy");
-        }
-        if let Some(toplevel) = &self.git_toplevel {
-            let _ = git_command_blocking(toplevel).args(["worktree", "prune"]).output();
-        }
+    }
+}
+
+/// What [`WorkspaceCopy::remove`] does, without a runtime.
+fn remove_blocking(toplevel: Option<&Path>, checkout: &Path, root: &Path) {
+    if let Some(toplevel) = toplevel {
+        let _ = git_command_blocking(toplevel).args(["worktree", "remove", "--force"]).arg(checkout).output();
+    }
+    if let Err(error) = std::fs::remove_dir_all(root)
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(copy = %root.display(), %error, "could not remove the workspace copy");
+    }
+    if let Some(toplevel) = toplevel {
+        let _ = git_command_blocking(toplevel).args(["worktree", "prune"]).output();
     }
 }
 

@@ -539,17 +539,14 @@ impl Drop for ProcessGroupGuard {
     }
 }
 
-/// Sends SIGKILL to every process of a group. Without a libc binding in the crate, `kill(1)` does
-/// it; the direct child is also killed through tokio, so a missing `kill` loses only stragglers.
+/// Sends SIGKILL to every process of a group: one system call, nothing to wait for, so it is safe
+/// from async code and `Drop`.
 fn kill_process_group(group: u32) {
-    let killed = std::process::Command::new("kill")
-        .args(["-KILL", "--", &format!("-{group}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if let Err(error) = killed {
-        tracing::warn!(%error, group, "could not run `kill` to end the command's process group");
+    let Some(pid) = i32::try_from(group).ok().and_then(rustix::process::Pid::from_raw) else { return };
+    if let Err(error) = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL)
+        && error != rustix::io::Errno::SRCH
+    {
+        tracing::warn!(%error, group, "could not end the command's process group");
     }
 }
 
