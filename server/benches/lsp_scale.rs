@@ -223,7 +223,7 @@ fn main() {
     // A big crash file comes and goes: the memory it took is given back.
     let before = memory_mib(client.pid(), "VmRSS:");
     let big = dir.path().join(".crashloom/crashes/big.log");
-    let target = (env_number("CRASHLOOM_BENCH_BIG_MIB", 48) << 20) as usize;
+    let target = env_number("CRASHLOOM_BENCH_BIG_MIB", 48) << 20;
     let mut text = String::with_capacity(target + 4096);
     let mut n = 0;
     while text.len() < target {

@@ -128,19 +128,19 @@ mod tests {
 
     #[test]
     fn only_investigations_of_groups_gone_for_long_are_forgotten() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut history = InvestigationHistory::open(&dir.path().join("store.db")).unwrap();
+        let dir = tempfile::tempdir().expect("test setup");
+        let mut history = InvestigationHistory::open(&dir.path().join("store.db")).expect("test setup");
         let now = Utc::now();
         let old = now - TimeDelta::days(120);
         for (group, created) in [("live-old", old), ("gone-old", old), ("gone-recent", now - TimeDelta::days(3))] {
-            history.save(&Investigation::empty(group, created)).unwrap();
+            history.save(&Investigation::empty(group, created)).expect("test setup");
         }
         let live: HashSet<String> = ["live-old".to_owned()].into();
-        let forgotten = history.forget_gone(&live, now - GONE_INVESTIGATIONS_KEPT_FOR).unwrap();
+        let forgotten = history.forget_gone(&live, now - GONE_INVESTIGATIONS_KEPT_FOR).expect("test setup");
         assert_eq!(forgotten, 1);
-        let mut kept: Vec<String> = history.all().unwrap().into_iter().map(|i| i.group_id).collect();
+        let mut kept: Vec<String> = history.all().expect("test setup").into_iter().map(|i| i.group_id).collect();
         kept.sort();
         assert_eq!(kept, ["gone-recent", "live-old"]);
-        assert!(history.latest("gone-old").unwrap().is_none());
+        assert!(history.latest("gone-old").expect("test setup").is_none());
     }
 }

@@ -368,7 +368,7 @@ mod tests {
             by: "rules".into(),
         }];
         let report = render(&inv);
-        let root_cause = &report[report.find("## Root cause").unwrap()..];
+        let root_cause = &report[report.find("## Root cause").expect("test setup")..];
         let root_cause = &root_cause[..root_cause[3..].find("\n## ").map_or(root_cause.len(), |end| end + 3)];
         assert!(root_cause.contains("`orders[key]` has no key"), "the rule's own code span stays: {root_cause}");
         assert!(!root_cause.contains("[the fix]("), "no live link: {root_cause}");

@@ -8,6 +8,8 @@ pub mod diagnostics;
 pub mod framing;
 pub mod hover;
 pub mod investigate;
+pub mod notifications;
+pub mod requests;
 pub mod sentry;
 pub mod server;
 pub mod sites;
