@@ -157,7 +157,9 @@ fn the_node_cart_fix_that_throws_instead_is_converted_not_validated() {
 }
 
 #[test]
-fn a_crash_without_a_confident_rule_gets_no_fix_and_says_why() {
+fn a_change_for_a_crash_no_reproduction_reaches_is_never_called_validated() {
+    // The shop's OrderError (an unknown SKU) is raised where no configured or written
+    // reproduction reaches it: the only change on offer skips the order in the caller's loop.
     let workspace = shop_repository();
     let output = Command::new(env!("CARGO_BIN_EXE_crashloom"))
         .args(["crashes", "--json", "--workspace"])
@@ -174,13 +176,25 @@ fn a_crash_without_a_confident_rule_gets_no_fix_and_says_why() {
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let investigation: Value = serde_json::from_slice(&output.stdout).unwrap();
-    if investigation["fix"]["kind"] == "no_confident_fix" {
-        assert!(!investigation["fix"]["reason"].as_str().unwrap().is_empty());
-        assert!(investigation["validation"].is_null());
-    } else {
-        // A fix for the root cause (the unknown SKU) may be proposed; it must then say whether it validated.
-        assert!(investigation["validation"]["validated"].is_boolean());
-    }
+    assert_eq!(investigation["fix"]["kind"], "proposed", "{:#}", investigation["fix"]);
+    assert_eq!(investigation["fix"]["fix"]["hides_symptom"], true, "skipping the order hides the symptom");
+    let validation = &investigation["validation"];
+    assert_eq!(validation["validated"], false, "{validation:#}");
+    let reproduction = validation["rungs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"].as_str().unwrap().contains("reproduces"))
+        .unwrap();
+    assert_eq!(reproduction["outcome"], "failed");
+    assert!(
+        reproduction["detail"].as_str().unwrap().contains("No reproduction crashes with OrderError"),
+        "{reproduction:#}"
+    );
+    let short_id = investigation["short_id"].as_str().unwrap();
+    let report = std::fs::read_to_string(workspace.path().join(format!(".crashloom/reports/{short_id}.md"))).unwrap();
+    assert!(report.contains("fix NOT validated"), "{report}");
+    assert!(report.contains("This change hides the symptom"), "{report}");
 }
 
 /// The new text of every edit a `workspace/applyEdit` request makes to `uri`.

@@ -4,7 +4,8 @@
 //! first time. The files are written all or nothing, under the `[sandbox]` change policy.
 //!
 //! `crashloom mcp`'s `apply_fix` calls [`apply_validated_fix`]; the editor's "Apply validated fix"
-//! makes the same decisions and sends the change as a `workspace/applyEdit` instead.
+//! asks [`choose`] and [`revalidate_if_needed`] the same way and sends the change as a
+//! `workspace/applyEdit` instead.
 
 use std::path::Path;
 
@@ -103,6 +104,49 @@ pub fn change_policy(config: &Config) -> ChangePolicy {
     }
 }
 
+/// Judges the chosen (validated) change again when it must be: an alternative (its files were not
+/// fingerprinted), files it touches changed since it was validated, or `stale` (the caller knows
+/// of edits not on disk yet). Returns the new report when it was judged again; refuses a change
+/// that no longer validates. The editor's "Apply validated fix" and `crashloom mcp` both ask this.
+pub async fn revalidate_if_needed(
+    root: &Path,
+    config: &Config,
+    group: Option<&CrashGroup>,
+    investigation: &Investigation,
+    choice: &Choice<'_>,
+    stale: bool,
+) -> Result<Option<ValidationReport>, ApplyRefusal> {
+    let short_id = investigation.short_id.clone();
+    let unchanged = {
+        let (root, investigation) = (root.to_path_buf(), investigation.clone());
+        tokio::task::spawn_blocking(move || investigation.files_unchanged(&root)).await.unwrap_or(false)
+    };
+    if choice.candidate == 1 && unchanged && !stale {
+        return Ok(None);
+    }
+    let Some(group) = group else {
+        return Err(ApplyRefusal::CannotRevalidate {
+            short_id,
+            problem: "the crash is no longer in the workspace's crash sources".to_owned(),
+        });
+    };
+    let validator = Validator { root, validate: &config.validate, sandbox: &config.sandbox };
+    // The same reproduction as the first time, so the change is judged the same way.
+    let inputs = ValidationInputs {
+        facts: Some(&investigation.facts),
+        code: Some(&investigation.code),
+        reproduction: choice.report.and_then(|r| r.reproduction.as_ref()),
+    };
+    let report = validator
+        .validate_with(group, choice.fix, inputs)
+        .await
+        .map_err(|e| ApplyRefusal::CannotRevalidate { short_id: short_id.clone(), problem: e.to_string() })?;
+    if !report.validated {
+        return Err(ApplyRefusal::NoLongerValidates { short_id, words: report.outcome_words() });
+    }
+    Ok(Some(report))
+}
+
 /// Applies the chosen change of `investigation` to the files of `root`, when it is validated and
 /// still validates. `group` is the crash as the workspace's sources show it today; without it a
 /// change that must be judged again is refused.
@@ -119,35 +163,7 @@ pub async fn apply_validated_fix(
         let words = choice.report.map(|r| r.outcome_words()).unwrap_or_else(|| "was not judged".to_owned());
         return Err(ApplyRefusal::NotValidated { short_id, words });
     }
-    let unchanged = {
-        let (root, investigation) = (root.to_path_buf(), investigation.clone());
-        tokio::task::spawn_blocking(move || investigation.files_unchanged(&root)).await.unwrap_or(false)
-    };
-    // An alternative's files were not fingerprinted: it is always judged again first.
-    let mut revalidated = None;
-    if choice.candidate != 1 || !unchanged {
-        let Some(group) = group else {
-            return Err(ApplyRefusal::CannotRevalidate {
-                short_id,
-                problem: "the crash is no longer in the workspace's crash sources".to_owned(),
-            });
-        };
-        let validator = Validator { root, validate: &config.validate, sandbox: &config.sandbox };
-        // The same reproduction as the first time, so the change is judged the same way.
-        let inputs = ValidationInputs {
-            facts: Some(&investigation.facts),
-            code: Some(&investigation.code),
-            reproduction: choice.report.and_then(|r| r.reproduction.as_ref()),
-        };
-        let report = validator
-            .validate_with(group, choice.fix, inputs)
-            .await
-            .map_err(|e| ApplyRefusal::CannotRevalidate { short_id: short_id.clone(), problem: e.to_string() })?;
-        if !report.validated {
-            return Err(ApplyRefusal::NoLongerValidates { short_id, words: report.outcome_words() });
-        }
-        revalidated = Some(report);
-    }
+    let revalidated = revalidate_if_needed(root, config, group, investigation, &choice, false).await?;
     let (dir, changes, policy) = (root.to_path_buf(), choice.fix.changes.clone(), change_policy(config));
     tokio::task::spawn_blocking(move || crate::sandbox::change::apply_changes_in(&dir, &changes, &policy))
         .await

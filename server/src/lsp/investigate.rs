@@ -16,10 +16,10 @@ use super::command::ServerCommand;
 use super::convert::{Encoding, file_uri};
 use super::diagnostics::SOURCE;
 use super::state::{RunningInvestigation, State, client_reply, read};
+use crate::investigate::apply;
 use crate::investigate::history::InvestigationHistory;
 use crate::investigate::pipeline::{self, Progress, STEPS};
 use crate::investigate::report::{REPORTS_DIR, write_report};
-use crate::investigate::validator::{ValidationInputs, Validator};
 use crate::sandbox::FileEdit;
 use crate::source::store::store_path;
 
@@ -272,27 +272,14 @@ pub async fn apply_fix(state: &Arc<State>, params: ExecuteCommandParams) -> Resu
     let Some(investigation) = state.investigations.get(&group_id).map(|i| i.clone()) else {
         return Err(Error::invalid_params(format!("crash {group_id} has not been investigated yet")));
     };
-    // A second argument picks another candidate of the search (its index in the ranking).
+    // A second argument picks another candidate of the search (its index in the ranking, the
+    // fix itself being 0); the investigation numbers them from 1.
     let alternative = params.arguments.get(1).and_then(Value::as_u64).map(|n| n as usize).filter(|n| *n > 0);
-    let (fix, validated, reproduction) = match alternative {
-        Some(index) => match investigation.candidates.get(index) {
-            Some(candidate) => (
-                Some(&candidate.candidate.fix),
-                candidate.report.as_ref().is_some_and(|r| r.validated),
-                candidate.report.as_ref().and_then(|r| r.reproduction.as_ref()),
-            ),
-            None => (None, false, None),
-        },
-        None => (
-            investigation.fix(),
-            investigation.is_validated(),
-            investigation.validation.as_ref().and_then(|v| v.reproduction.as_ref()),
-        ),
+    let choice = match apply::choose(&investigation, alternative.map(|index| index + 1)) {
+        Ok(choice) => choice,
+        Err(refusal) => return Err(Error::invalid_params(refusal.to_string())),
     };
-    let Some(fix) = fix else {
-        return Err(Error::invalid_params(format!("crash {} has no such proposed fix", investigation.short_id)));
-    };
-    if !validated {
+    if !choice.is_validated() {
         state
             .client
             .show_message(
@@ -302,35 +289,20 @@ pub async fn apply_fix(state: &Arc<State>, params: ExecuteCommandParams) -> Resu
             .await;
         return Ok(Some(json!({"applied": false, "reason": "not validated"})));
     }
-    let unchanged = {
-        let (root, investigation) = (root.clone(), investigation.clone());
-        tokio::task::spawn_blocking(move || investigation.files_unchanged(&root)).await.unwrap_or(false)
-    };
-    // An alternative's files were not fingerprinted: it is always judged again first.
-    if alternative.is_some() || !unchanged || state.documents_differ_from_disk(&fix.changes).await {
-        let group = state.picture().group_by_id(&group_id).cloned();
-        let config = read(&state.config).clone();
-        let revalidated = match group {
-            Some(group) => {
-                let validator = Validator { root: &root, validate: &config.validate, sandbox: &config.sandbox };
-                // The same reproduction as the first time, so the fix is judged the same way.
-                let inputs = ValidationInputs {
-                    facts: Some(&investigation.facts),
-                    code: Some(&investigation.code),
-                    reproduction,
-                };
-                validator.validate_with(&group, fix, inputs).await.map(|report| report.validated).unwrap_or(false)
-            }
-            None => false,
-        };
-        if !revalidated {
-            let message = format!(
-                "The files the fix for {} touches changed since it was validated, and it does not validate any more; investigate again.",
-                investigation.short_id
-            );
-            state.client.show_message(MessageType::WARNING, &message).await;
-            return Ok(Some(json!({"applied": false, "reason": "no longer validates"})));
-        }
+    let fix = choice.fix;
+    let stale = state.documents_differ_from_disk(&fix.changes).await;
+    let group = state.picture().group_by_id(&group_id).cloned();
+    let config = read(&state.config).clone();
+    if let Err(refusal) =
+        apply::revalidate_if_needed(&root, &config, group.as_ref(), &investigation, &choice, stale).await
+    {
+        tracing::info!("{refusal}");
+        let message = format!(
+            "The files the fix for {} touches changed since it was validated, and it does not validate any more; investigate again.",
+            investigation.short_id
+        );
+        state.client.show_message(MessageType::WARNING, &message).await;
+        return Ok(Some(json!({"applied": false, "reason": "no longer validates"})));
     }
     let on_disk = {
         let paths: Vec<std::path::PathBuf> = fix.changes.iter().map(|c| root.join(&c.path)).collect();
