@@ -251,4 +251,22 @@ fn main() {
         target >> 20
     );
     client.shutdown();
+
+    // The editor opened again on the same workspace: the last session's diagnostics first.
+    let started = Instant::now();
+    let mut client = LspClient::start(dir.path(), Value::Null);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while client.diagnostics.is_empty() && Instant::now() < deadline {
+        client.pump(Duration::from_millis(1));
+    }
+    let warm = started.elapsed();
+    client.pump_until_quiet(quiet);
+    let settled = started.elapsed().saturating_sub(quiet);
+    println!(
+        "restart to first diagnostics (the last session's): {}; to all published again: {} ({} files)",
+        ms(warm),
+        ms(settled),
+        client.diagnostics.len()
+    );
+    client.shutdown();
 }

@@ -15,6 +15,7 @@ pub mod server;
 pub mod sites;
 pub mod state;
 pub mod transport;
+pub mod warm_start;
 pub mod watch;
 
 /// Serves LSP over stdin/stdout until the client exits or closes stdin. Returns whether the

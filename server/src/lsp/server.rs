@@ -80,6 +80,7 @@ impl LanguageServer for Backend {
     }
 
     async fn shutdown(&self) -> Result<()> {
+        self.state.keep_for_next_session().await;
         Ok(())
     }
 

@@ -14,6 +14,7 @@ use tower_lsp_server::ls_types::{Diagnostic, MessageType, Uri};
 
 use super::convert::{Encoding, file_uri, relative_path};
 use super::diagnostics::file_diagnostics;
+use super::warm_start;
 use super::watch::CrashWatcher;
 use crate::config::Config;
 use crate::engine;
@@ -115,6 +116,11 @@ pub struct State {
     placed_revisions: Mutex<HashMap<String, u64>>,
     /// Crash paths outside the workspace the user has been told about.
     outside_said: Mutex<HashSet<PathBuf>>,
+    /// Whether the last session's diagnostics were looked at (once, on the first load).
+    warm_started: AtomicBool,
+    /// What the current picture was built from (besides the workspace files), for keeping its
+    /// diagnostics for the next session.
+    picture_inputs: Mutex<Option<u64>>,
 }
 
 impl State {
@@ -144,6 +150,8 @@ impl State {
             watcher: Mutex::new(None),
             outside_said: Mutex::new(HashSet::new()),
             placed_revisions: Mutex::new(HashMap::new()),
+            warm_started: AtomicBool::new(false),
+            picture_inputs: Mutex::new(None),
         };
         (Arc::new(state), reloads)
     }
@@ -310,7 +318,19 @@ impl State {
         let crash_paths = config.crash_paths(&root);
         self.say_paths_outside(&root, &crash_paths).await;
         let started = std::time::Instant::now();
+        let encoding_name = self.encoding().kind().as_str().to_owned();
+        let warm_start = full && !self.warm_started.swap(true, Ordering::AcqRel);
+        let warm = warm_start.then(|| {
+            let (root, config, encoding_name) = (root.clone(), config.clone(), encoding_name.clone());
+            tokio::task::spawn_blocking(move || {
+                let inputs = warm_start::inputs_fingerprint(&root, &config, &encoding_name);
+                warm_start::load(&root, inputs)
+            })
+        });
         let job = tokio::task::spawn_blocking(move || {
+            // Taken before the sources are read: a change made while they are read makes the
+            // kept diagnostics look older, never newer, than they are.
+            let sources = warm_start::inputs_fingerprint(&root, &config, &encoding_name);
             let mut files = files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let (index, report) = match index {
                 Some(index) if !stale => (Ok(index), engine::read_crashes(&root, &config, &mut files)),
@@ -343,9 +363,12 @@ impl State {
                 "crash picture built"
             );
             let loaded = engine::Loaded { picture, problems: report.problems, files_read: report.files };
-            (index, loaded, changed)
+            (index, loaded, changed, sources)
         });
-        let (index, loaded, changed) = match job.await {
+        if let Some(warm) = warm {
+            self.show_last_session(warm.await).await;
+        }
+        let (index, loaded, changed, sources) = match job.await {
             Ok(result) => result,
             Err(e) => {
                 tracing::error!("reloading crashes failed: {e}");
@@ -363,6 +386,7 @@ impl State {
             tracing::warn!("{problem}");
         }
         *lock(&self.placed_revisions) = open_revisions;
+        *lock(&self.picture_inputs) = Some(sources);
         let picture = Arc::new(loaded.picture);
         // Investigations of crashes that are gone are dropped (the history keeps them).
         if full || !self.investigations.is_empty() {
@@ -406,6 +430,61 @@ impl State {
             self.client.log_message(MessageType::WARNING, problem).await;
         }
         self.publish_all(changed).await;
+        if full {
+            self.keep_for_next_session().await;
+        }
+    }
+
+    /// Publishes the last session's diagnostics that still hold (see [`warm_start`]); the files
+    /// count as published, so the fresh picture clears those it no longer has.
+    async fn show_last_session(
+        &self,
+        kept: Result<Result<Vec<(String, Vec<Diagnostic>)>, String>, tokio::task::JoinError>,
+    ) {
+        let Some(root) = self.root() else { return };
+        let kept = match kept {
+            Ok(Ok(kept)) => kept,
+            Ok(Err(why)) => {
+                tracing::debug!("no diagnostics of the last session shown: {why}");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!("reading the last session's diagnostics failed: {e}");
+                return;
+            }
+        };
+        tracing::info!(files = kept.len(), "diagnostics of the last session shown while the crashes are read");
+        for (path, diagnostics) in kept {
+            let Some(uri) = file_uri(&root, &path) else { continue };
+            if self.documents.contains_key(uri.as_str()) {
+                continue;
+            }
+            lock(&self.published).insert(path);
+            self.client.publish_diagnostics(uri, diagnostics, None).await;
+        }
+    }
+
+    /// Keeps the current picture's diagnostics of the files not open, for the next session's first
+    /// moments (off the async threads).
+    pub async fn keep_for_next_session(&self) {
+        let (Some(root), Some(inputs)) = (self.root(), *lock(&self.picture_inputs)) else { return };
+        let picture = self.picture();
+        let encoding = self.encoding();
+        let open: HashSet<String> = self.documents.iter().filter_map(|d| d.path.clone()).collect();
+        let saved = tokio::task::spawn_blocking(move || {
+            let files: Vec<(String, Vec<Diagnostic>)> = picture
+                .files()
+                .filter(|path| !open.contains(*path))
+                .map(|path| (path.to_owned(), file_diagnostics(&picture, &root, path, None, encoding)))
+                .collect();
+            warm_start::save(&root, inputs, files)
+        })
+        .await;
+        match saved {
+            Ok(Ok(path)) => tracing::debug!("diagnostics kept for the next session in {}", path.display()),
+            Ok(Err(e)) => tracing::warn!("cannot keep the diagnostics for the next session: {e}"),
+            Err(e) => tracing::warn!("keeping the diagnostics for the next session failed: {e}"),
+        }
     }
 
     /// Crash paths outside the workspace are read (a service's log folder), and the user is told

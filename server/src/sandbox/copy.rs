@@ -191,11 +191,14 @@ impl Drop for WorkspaceCopy {
         }
         let (toplevel, checkout, root) = (self.git_toplevel.take(), self.checkout.clone(), self.root.clone());
         let cleanup = move || remove_blocking(toplevel.as_deref(), &checkout, &root);
-        // Dropped on an async thread (an investigation cancelled, a panic): git and the file
-        // system are left to a blocking thread, so the editor's requests go on.
+        // Dropped on a worker of a multi-threaded runtime (the language server: an investigation
+        // cancelled, a panic): git and the file system are left to a blocking thread, so the
+        // editor's requests go on. Elsewhere it is done here and now.
         match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(cleanup)),
-            Err(_) => cleanup(),
+            Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                drop(runtime.spawn_blocking(cleanup));
+            }
+            _ => cleanup(),
         }
     }
 }

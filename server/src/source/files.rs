@@ -121,6 +121,22 @@ impl FilesSource {
     }
 }
 
+/// Every crash file below `paths` with its size and modification time, sorted: what a load would
+/// read. Two equal lists mean the same crash files (as far as the file system can tell).
+pub fn crash_file_stats(paths: &[PathBuf]) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+    let mut problems = Vec::new();
+    let mut files: Vec<PathBuf> = paths.iter().flat_map(|path| crash_files_below(path, &mut problems)).collect();
+    files.sort();
+    files.dedup();
+    files
+        .into_iter()
+        .filter_map(|file| {
+            let meta = std::fs::metadata(&file).ok()?;
+            Some((file, meta.len(), meta.modified().ok()))
+        })
+        .collect()
+}
+
 /// Folders below a crash path that are still searched (links can make a tree deep).
 const MAX_DEPTH: usize = 16;
 

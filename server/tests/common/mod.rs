@@ -425,6 +425,11 @@ impl LspClient {
         assert!(!stderr.iter().any(|line| line.contains("panicked")), "the server panicked: {stderr:?}");
     }
 
+    /// The server's stderr lines so far (its log).
+    pub fn server_log(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
     /// Closes the server's input and returns how it exited (it must, within [`WAIT`]).
     pub fn close_input(&mut self) -> std::process::ExitStatus {
         self.stdin = None;

@@ -1,0 +1,68 @@
+//! The last session's diagnostics, shown at once when the server starts again — and never when
+//! what they came from changed: a crash file, or the file they are in.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+
+use common::{LspClient, example_workspace};
+use serde_json::Value;
+
+const SHOWN: &str = "diagnostics of the last session shown while the crashes are read";
+
+fn crash_lines(diagnostics: &[Value]) -> Vec<u64> {
+    let mut lines: Vec<u64> = diagnostics.iter().map(|d| d["range"]["start"]["line"].as_u64().unwrap()).collect();
+    lines.sort_unstable();
+    lines
+}
+
+/// One session: waits for the crash sites of `orders.py`, returns them and the server's log.
+fn session(root: &Path) -> (Vec<u64>, Vec<String>) {
+    let mut client = LspClient::start(root, Value::Null);
+    let diagnostics = client.wait_for_diagnostics("shop/orders.py", |d| !d.is_empty());
+    let lines = crash_lines(&diagnostics);
+    // The fresh picture is published too before the session ends.
+    client.pump_until_quiet(std::time::Duration::from_millis(500));
+    let log = client.server_log();
+    client.shutdown();
+    (lines, log)
+}
+
+#[test]
+fn a_restart_shows_the_last_sessions_diagnostics_until_the_picture_is_built_again() {
+    let workspace = example_workspace("shop-python");
+    let root = workspace.path();
+    let (first, log) = session(root);
+    assert!(!log.iter().any(|l| l.contains(SHOWN)), "nothing was kept before the first session: {log:#?}");
+    assert!(root.join(".crashloom/cache/diagnostics.json").is_file(), "kept at shutdown");
+
+    let (second, log) = session(root);
+    assert!(log.iter().any(|l| l.contains(SHOWN)), "{log:#?}");
+    assert_eq!(second, first, "the same crash sites as the last session");
+}
+
+#[test]
+fn kept_diagnostics_of_an_edited_file_or_after_a_crash_file_changed_are_not_shown() {
+    let workspace = example_workspace("shop-python");
+    let root = workspace.path();
+    let (first, _) = session(root);
+
+    // Two lines inserted at the top of the file: the kept lines are wrong now, and its first
+    // diagnostics must already be the new ones.
+    let orders = root.join("shop/orders.py");
+    let text = std::fs::read_to_string(&orders).unwrap();
+    std::fs::write(&orders, format!("# moved\n# down\n{text}")).unwrap();
+    let (moved, log) = session(root);
+    assert!(log.iter().any(|l| l.contains(SHOWN)), "the other files' diagnostics still hold: {log:#?}");
+    assert_eq!(moved, first.iter().map(|l| l + 2).collect::<Vec<_>>(), "never at the old lines");
+
+    // A crash file changed: nothing of the last session is shown.
+    let log_file = root.join(".crashloom/crashes/orders-service.log");
+    let mut crashes = std::fs::read_to_string(&log_file).unwrap();
+    crashes.push_str("\n2026-11-30 10:00:00,000 INFO shop: all good\n");
+    std::fs::write(&log_file, crashes).unwrap();
+    let (_, log) = session(root);
+    assert!(!log.iter().any(|l| l.contains(SHOWN)), "{log:#?}");
+    assert!(log.iter().any(|l| l.contains("the crash files or the inbox changed")), "{log:#?}");
+}
