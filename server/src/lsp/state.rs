@@ -437,10 +437,7 @@ impl State {
 
     /// Publishes the last session's diagnostics that still hold (see [`warm_start`]); the files
     /// count as published, so the fresh picture clears those it no longer has.
-    async fn show_last_session(
-        &self,
-        kept: Result<Result<Vec<(String, Vec<Diagnostic>)>, String>, tokio::task::JoinError>,
-    ) {
+    async fn show_last_session(&self, kept: Result<warm_start::Loaded, tokio::task::JoinError>) {
         let Some(root) = self.root() else { return };
         let kept = match kept {
             Ok(Ok(kept)) => kept,

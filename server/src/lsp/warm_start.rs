@@ -81,7 +81,10 @@ pub fn save(root: &Path, inputs: u64, files: Vec<(String, Vec<Diagnostic>)>) -> 
 }
 
 /// The kept diagnostics that still hold, by file, or why none do.
-pub fn load(root: &Path, inputs: u64) -> Result<Vec<(String, Vec<Diagnostic>)>, String> {
+pub type Loaded = Result<Vec<(String, Vec<Diagnostic>)>, String>;
+
+/// Reads the kept diagnostics of the files unchanged since, when `inputs` are the same as then.
+pub fn load(root: &Path, inputs: u64) -> Loaded {
     let bytes = std::fs::read(root.join(WARM_START_FILE)).map_err(|e| format!("none kept ({e})"))?;
     let kept: Kept = serde_json::from_slice(&bytes).map_err(|e| format!("not readable ({e})"))?;
     if kept.inputs != inputs {
