@@ -237,7 +237,7 @@ pub fn build_picture_reusing(
             carried[i] = Some((previous.groups[i].clone(), fingerprint));
             continue;
         }
-        let events: Vec<CrashEvent> = positions.iter().map(|&(b, e)| batches[b].events[e].1.clone()).collect();
+        let events: Vec<&CrashEvent> = positions.iter().map(|&(b, e)| &batches[b].events[e].1).collect();
         let group = summarize(bucket.key.to_owned(), events);
         match old {
             // The same summary from batches read again: the group as it was.
@@ -448,7 +448,7 @@ impl TextCache<'_> {
 }
 
 /// Aggregates the events of one group; the newest event represents it.
-fn summarize(key: String, mut events: Vec<CrashEvent>) -> CrashGroup {
+fn summarize(key: String, mut events: Vec<&CrashEvent>) -> CrashGroup {
     // Stable: among equal timestamps the event read last wins.
     events.sort_by_key(|e| e.timestamp);
     let issue = events.iter().rev().find_map(|e| e.issue.clone());
@@ -485,7 +485,8 @@ fn summarize(key: String, mut events: Vec<CrashEvent>) -> CrashGroup {
         status = issue.status.clone();
         user_count = issue.user_count;
     }
-    let event = events.pop().unwrap_or_default();
+    // Only the newest event is kept (copied); the others were only counted.
+    let event = events.pop().cloned().unwrap_or_default();
     let id = issue.map(|i| i.id).unwrap_or(key);
     let outermost = event.outermost().cloned().unwrap_or_default();
     CrashGroup {
