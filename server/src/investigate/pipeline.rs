@@ -110,6 +110,24 @@ pub trait Progress: Send + Sync {
     fn is_cancelled(&self) -> bool;
 }
 
+/// Progress sent over a channel to an async reporter (the pipeline reports from blocking
+/// threads), and a flag the reporter sets to cancel the investigation: the editor's and the MCP
+/// client's progress.
+pub struct ChannelProgress {
+    pub steps: tokio::sync::mpsc::UnboundedSender<(usize, String)>,
+    pub cancelled: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Progress for ChannelProgress {
+    fn step(&self, index: usize, message: &str) {
+        let _ = self.steps.send((index, message.to_owned()));
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
 /// No progress reports, never cancelled (the command line).
 pub struct Quiet;
 

@@ -18,7 +18,7 @@ use super::diagnostics::SOURCE;
 use super::state::{RunningInvestigation, State, client_reply, read};
 use crate::investigate::apply;
 use crate::investigate::history::InvestigationHistory;
-use crate::investigate::pipeline::{self, Progress, STEPS};
+use crate::investigate::pipeline::{self, ChannelProgress, STEPS};
 use crate::investigate::report::{REPORTS_DIR, write_report};
 use crate::sandbox::FileEdit;
 use crate::source::store::store_path;
@@ -104,22 +104,6 @@ fn group_argument(params: &ExecuteCommandParams) -> Result<String> {
             a.as_str().map(str::to_owned).or_else(|| a.get("group").and_then(Value::as_str).map(str::to_owned))
         })
         .ok_or_else(|| Error::invalid_params(format!("{} needs the crash group id as its argument", params.command)))
-}
-
-/// Progress reports from the pipeline (a blocking thread) to the editor (async).
-struct ChannelProgress {
-    steps: mpsc::UnboundedSender<(usize, String)>,
-    cancelled: Arc<AtomicBool>,
-}
-
-impl Progress for ChannelProgress {
-    fn step(&self, index: usize, message: &str) {
-        let _ = self.steps.send((index, message.to_owned()));
-    }
-
-    fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Acquire)
-    }
 }
 
 /// Starts the investigation of one crash group and answers at once with `{started, token}`: the

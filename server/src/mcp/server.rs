@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::engine;
 use crate::investigate::apply::apply_validated_fix;
 use crate::investigate::history::InvestigationHistory;
-use crate::investigate::pipeline::{self, Investigation, Progress, STEPS};
+use crate::investigate::pipeline::{self, ChannelProgress, Investigation, STEPS};
 use crate::investigate::report::{REPORTS_DIR, report_path, write_report};
 use crate::source::files::FilesSource;
 use crate::source::store::store_path;
@@ -212,23 +212,6 @@ async fn apply_fix(root: PathBuf, args: ApplyFixArgs) -> Answer {
         "files": applied.files,
         "revalidated": applied.revalidated.as_ref().map(answers::proof),
     }))
-}
-
-/// Pipeline progress to `notifications/progress` (the pipeline reports from blocking threads);
-/// the client's cancellation of the request stops the investigation.
-struct ChannelProgress {
-    steps: mpsc::UnboundedSender<(usize, String)>,
-    cancelled: Arc<AtomicBool>,
-}
-
-impl Progress for ChannelProgress {
-    fn step(&self, index: usize, message: &str) {
-        let _ = self.steps.send((index, message.to_owned()));
-    }
-
-    fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Acquire)
-    }
 }
 
 /// Removes a group from the running set when the investigation ends, however it ends.
