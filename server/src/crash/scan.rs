@@ -9,6 +9,7 @@
 //! the lines that follow, lines without it are skipped as interleaved output of another source, and
 //! the stripped lines go to the format parsers.
 
+use std::cell::RefCell;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -47,6 +48,9 @@ const FULL_WINDOW: usize = 256;
 const WINDOW_SLACK: usize = 16;
 /// In a prefixed log, this many consecutive lines of other sources end a trace.
 const MAX_INTERLEAVED_GAP: usize = 64;
+/// Lines of the line table before the one asked for that are dropped at once (they lie before
+/// the floor and are never asked for again).
+const TABLE_DRAIN_LINES: usize = 4096;
 
 /// Every trace in `text`, in order of appearance. Never panics; garbled traces yield what could be read.
 pub fn find_traces(text: &str) -> Vec<FoundTrace> {
@@ -58,8 +62,7 @@ pub fn find_traces(text: &str) -> Vec<FoundTrace> {
 }
 
 fn find_traces_at_depth(text: &str, depth: usize) -> Vec<FoundTrace> {
-    let mut scanner =
-        Scanner { text, found: Vec::new(), floor: LinePosition::default(), cursor: LinePosition::default(), depth };
+    let mut scanner = Scanner::new(text, depth);
     scanner.run();
     scanner.found
 }
@@ -114,11 +117,118 @@ enum PrefixMode {
 /// The lines given to a parser and where each came from.
 #[derive(Debug, Default)]
 struct Window<'t> {
+    /// Prefix-stripped lines, when the window is not a stretch of the line table as it is.
     lines: Vec<&'t str>,
-    /// For each line: its 0-based index in the text and the byte offset just past it.
+    /// For each of `lines`: its 0-based index in the text and the byte offset just past it.
     origins: Vec<(usize, usize)>,
+    /// The window is the line table's lines with these 0-based text indices, unchanged (no prefix
+    /// to strip, no first line replaced): nothing is copied.
+    direct: Option<std::ops::Range<usize>>,
     /// Whether the window stopped before the trace could have ended (a size limit).
     truncated: bool,
+}
+
+impl<'t> Window<'t> {
+    fn len(&self) -> usize {
+        self.direct.as_ref().map_or(self.lines.len(), ExactSizeIterator::len)
+    }
+
+    /// The window's lines, borrowed from `table` when the window is direct.
+    fn lines<'w>(&'w self, table: &'w LineTable<'t>) -> &'w [&'t str] {
+        match &self.direct {
+            Some(range) => table.slice(range.clone()),
+            None => &self.lines,
+        }
+    }
+
+    /// The text index of the window's line `i` and the byte offset just past it.
+    fn origin(&self, table: &LineTable<'t>, i: usize) -> Option<(usize, usize)> {
+        match &self.direct {
+            Some(range) => {
+                let index = range.start + i;
+                (index < range.end).then(|| table.end_of(index)).flatten().map(|end| (index, end))
+            }
+            None => self.origins.get(i).copied(),
+        }
+    }
+}
+
+/// The text's lines around the trace being read, each read once: the parser attempts of one
+/// anchor (every start above it, every prefix reading, every parser, every window size) and of the
+/// traces that follow it share them, instead of splitting the same lines again per attempt.
+#[derive(Debug)]
+struct LineTable<'t> {
+    text: &'t str,
+    /// The position of `lines[0]`.
+    first: LinePosition,
+    /// CR-trimmed lines from `first` on.
+    lines: Vec<&'t str>,
+    /// For each of `lines`, the byte offset just past its newline.
+    ends: Vec<usize>,
+}
+
+impl<'t> LineTable<'t> {
+    fn new(text: &'t str) -> Self {
+        Self { text, first: LinePosition::default(), lines: Vec::new(), ends: Vec::new() }
+    }
+
+    /// Makes the table cover the line at `start` (a line start): kept when it already reaches
+    /// there, started anew from `start` otherwise. Lines long before `start` are dropped.
+    fn cover(&mut self, start: LinePosition) {
+        let end = self.first.index + self.lines.len();
+        if start.index < self.first.index || start.index > end {
+            self.first = start;
+            self.lines.clear();
+            self.ends.clear();
+        } else if start.index - self.first.index > TABLE_DRAIN_LINES {
+            let drop = start.index - self.first.index;
+            self.lines.drain(..drop);
+            self.ends.drain(..drop);
+            self.first = start;
+        }
+    }
+
+    /// Reads lines until the one with text index `index` is in the table; false when the text
+    /// ends before it (or it lies before the table).
+    fn fill_to(&mut self, index: usize) -> bool {
+        let Some(offset) = index.checked_sub(self.first.index) else {
+            return false;
+        };
+        let text = self.text;
+        while self.lines.len() <= offset {
+            let byte = self.ends.last().copied().unwrap_or(self.first.byte);
+            if byte >= text.len() {
+                return false;
+            }
+            let rest = text.as_bytes().get(byte..).unwrap_or(&[]);
+            let (end, next) = match memchr::memchr(b'\n', rest) {
+                Some(i) => (byte + i, byte + i + 1),
+                None => (text.len(), text.len()),
+            };
+            self.lines.push(trim_cr(text.get(byte..end).unwrap_or("")));
+            self.ends.push(next);
+        }
+        true
+    }
+
+    /// The line with text index `index` and the byte offset just past it, read when first asked for.
+    fn line(&mut self, index: usize) -> Option<(&'t str, usize)> {
+        if !self.fill_to(index) {
+            return None;
+        }
+        let offset = index - self.first.index;
+        Some((*self.lines.get(offset)?, *self.ends.get(offset)?))
+    }
+
+    fn end_of(&self, index: usize) -> Option<usize> {
+        self.ends.get(index.checked_sub(self.first.index)?).copied()
+    }
+
+    fn slice(&self, range: std::ops::Range<usize>) -> &[&'t str] {
+        let start = range.start.saturating_sub(self.first.index);
+        let end = range.end.saturating_sub(self.first.index);
+        self.lines.get(start..end).unwrap_or_default()
+    }
 }
 
 /// A parsed trace before it is accepted.
@@ -140,9 +250,22 @@ struct Scanner<'t> {
     cursor: LinePosition,
     /// How many escaping layers were removed to get `text` (see [`Scanner::escaped_traces`]).
     depth: usize,
+    /// The lines the parsers are given, read once.
+    table: RefCell<LineTable<'t>>,
 }
 
 impl<'t> Scanner<'t> {
+    fn new(text: &'t str, depth: usize) -> Self {
+        Scanner {
+            text,
+            found: Vec::new(),
+            floor: LinePosition::default(),
+            cursor: LinePosition::default(),
+            depth,
+            table: RefCell::new(LineTable::new(text)),
+        }
+    }
+
     fn run(&mut self) {
         let text = self.text;
         let mut search_from = 0;
@@ -158,7 +281,10 @@ impl<'t> Scanner<'t> {
             search_from = (line_end + 1).min(text.len());
             let position = self.position_of(line_start);
             let line = trim_cr(text.get(line_start..line_end).unwrap_or(""));
-            if self.depth < MAX_ESCAPE_DEPTH && line.matches("\\n").nth(1).is_some() {
+            if self.depth < MAX_ESCAPE_DEPTH
+                && memchr::memchr(b'\\', line.as_bytes()).is_some()
+                && line.matches("\\n").nth(1).is_some()
+            {
                 let escaped = escaped_traces(line, hit_start - line_start, self.depth);
                 if !escaped.is_empty() {
                     for event in escaped {
@@ -242,22 +368,25 @@ impl<'t> Scanner<'t> {
         allow_headerless: bool,
     ) -> Option<Candidate> {
         let above = self.lines_above(anchor, MAX_HEADER_LINES);
+        // Every start tried below lies between the highest line above and the anchor: the line
+        // table covers them all from here.
+        self.table.borrow_mut().cover(above.last().map_or(anchor, |(position, _)| *position));
         let shape = frame_prefix_shape(line, prefix, above.first().map(|(_, text)| *text));
         let mode = if shape.is_empty() { PrefixMode::None } else { PrefixMode::EveryLine };
         let mut best: Option<Candidate> = None;
         let mut header_found = false;
-        let first = if allow_headerless { 0 } else { 1 };
-        for distance in first..=above.len() {
-            let start = if distance == 0 { anchor } else { above.get(distance - 1)?.0 };
-            let start_text = if distance == 0 { line } else { above.get(distance - 1)?.1 };
-            if distance > 0 && mode == PrefixMode::EveryLine && strip_prefix_shape(shape, start_text).is_none() {
+        // The starts above the anchor first; the anchor itself (a trace without a header) only
+        // counts when none of them gives a trace, so it is parsed only then.
+        for distance in 1..=above.len() {
+            let (start, start_text) = *above.get(distance - 1)?;
+            if mode == PrefixMode::EveryLine && strip_prefix_shape(shape, start_text).is_none() {
                 break;
             }
             let stripped = match mode {
                 PrefixMode::EveryLine => strip_prefix_shape(shape, start_text).unwrap_or(start_text),
                 _ => start_text,
             };
-            if distance > 0 && stripped.trim().is_empty() {
+            if stripped.trim().is_empty() {
                 break;
             }
             let mut accepted = self.best_of(parsers, start, shape, mode, None, anchor);
@@ -276,12 +405,15 @@ impl<'t> Scanner<'t> {
             // until a first header is found (multi-line messages).
             match accepted {
                 Some(candidate) => {
-                    header_found |= distance > 0;
+                    header_found = true;
                     best = Some(candidate);
                 }
                 None if header_found => break,
                 None => {}
             }
+        }
+        if best.is_none() && allow_headerless {
+            best = self.best_of(parsers, anchor, shape, mode, None, anchor);
         }
         best
     }
@@ -336,23 +468,27 @@ impl<'t> Scanner<'t> {
         parser: Parser,
     ) -> Option<Candidate> {
         loop {
-            let Some((event, used)) = parser(&window.lines) else {
-                if window.truncated && window.lines.len() < FULL_WINDOW {
+            let parsed = {
+                let table = self.table.borrow();
+                parser(window.lines(&table))
+            };
+            let Some((event, used)) = parsed else {
+                if window.truncated && window.len() < FULL_WINDOW {
                     *window = self.window(start, shape, mode, first_line, FULL_WINDOW);
                     continue;
                 }
                 return None;
             };
-            let used = used.min(window.lines.len());
-            if window.truncated && used + WINDOW_SLACK >= window.lines.len() {
-                let limit = window.lines.len().max(1).saturating_mul(2);
+            let used = used.min(window.len());
+            if window.truncated && used + WINDOW_SLACK >= window.len() {
+                let limit = window.len().max(1).saturating_mul(2);
                 *window = self.window(start, shape, mode, first_line, limit);
                 continue;
             }
             if used == 0 {
                 return None;
             }
-            let &(last_index, end_byte) = window.origins.get(used - 1)?;
+            let (last_index, end_byte) = window.origin(&self.table.borrow(), used - 1)?;
             return Some(Candidate {
                 event,
                 start: start.index,
@@ -362,6 +498,8 @@ impl<'t> Scanner<'t> {
         }
     }
 
+    /// Up to `limit` lines from `start` for a parser: prefix-stripped in a prefixed log, skipping
+    /// (up to [`MAX_INTERLEAVED_GAP`] in a row) lines of other sources.
     fn window(
         &self,
         start: LinePosition,
@@ -370,22 +508,29 @@ impl<'t> Scanner<'t> {
         first_line: Option<&'t str>,
         limit: usize,
     ) -> Window<'t> {
+        let mut table = self.table.borrow_mut();
+        table.cover(start);
+        let text_len = self.text.len();
+        if mode == PrefixMode::None && first_line.is_none() {
+            // The lines as they are: a stretch of the table.
+            let available = if table.fill_to(start.index + limit.saturating_sub(1)) {
+                limit
+            } else {
+                table.first.index + table.lines.len() - start.index
+            };
+            let end = start.index + available;
+            let truncated = available >= limit
+                && end.checked_sub(1).and_then(|last| table.end_of(last)).is_some_and(|byte| byte < text_len);
+            return Window { direct: Some(start.index..end), truncated, ..Window::default() };
+        }
         let mut window = Window::default();
         let mut gap = 0;
-        let mut byte = start.byte;
         let mut index = start.index;
-        let text = self.text;
-        while byte < text.len() {
+        while let Some((raw, next)) = table.line(index) {
             if window.lines.len() >= limit {
                 window.truncated = true;
                 break;
             }
-            let rest = text.get(byte..).unwrap_or("");
-            let (raw, next) = match rest.find('\n') {
-                Some(i) => (rest.get(..i).unwrap_or(""), byte + i + 1),
-                None => (rest, text.len()),
-            };
-            let raw = trim_cr(raw);
             let is_first = index == start.index;
             let line = match (mode, is_first) {
                 (_, true) if first_line.is_some() => first_line,
@@ -406,10 +551,6 @@ impl<'t> Scanner<'t> {
                     }
                 }
             }
-            if next == byte {
-                break;
-            }
-            byte = next;
             index += 1;
         }
         window
@@ -756,13 +897,7 @@ web_1  | INFO:     172.18.0.1:5000 - GET /health 200 OK
 2024-05-01 10:00:00.005 \tat com.acme.App.main(App.java:3)
 2024-05-01 10:00:00.006 INFO  done
 ";
-        let scanner = Scanner {
-            text,
-            found: Vec::new(),
-            floor: LinePosition::default(),
-            cursor: LinePosition::default(),
-            depth: 0,
-        };
+        let scanner = Scanner::new(text, 0);
         let line = text.lines().nth(3).unwrap_or("");
         let anchor = LinePosition { byte: text.find(line).unwrap_or(0), index: 3 };
         let prefix = find_frame_keyword(line, "at ").unwrap_or(0);
@@ -789,6 +924,27 @@ web_1  | INFO:     172.18.0.1:5000 - GET /health 200 OK
         let functions: Vec<_> =
             found[0].event.exceptions[0].frames.iter().map(|f| f.function.as_deref().unwrap_or("")).collect();
         assert_eq!(functions, ["global code", "foo"]);
+    }
+
+    #[test]
+    fn long_and_back_to_back_traces_read_from_one_line_table() {
+        // 300 frames: the parser's window grows past its first and its full size.
+        let mut text = String::from("TypeError: long\n");
+        for i in 0..300 {
+            text.push_str(&format!("    at f{i} (/app/a.js:{}:2)\n", i + 1));
+        }
+        text.push('\n');
+        // The next trace starts inside the lines read ahead for the first; the text ends
+        // without a newline.
+        text.push_str("RangeError: next\n    at g (/app/b.js:1:2)\n    at h (/app/b.js:2:2)");
+        let found = find_traces(&text);
+        assert_eq!(ranges(&text), vec![0..301, 302..305]);
+        assert_eq!(found[0].event.exceptions[0].frames.len(), 300);
+        assert_eq!(found[1].event.exceptions[0].title(), "RangeError: next");
+        assert_eq!(found[1].event.exceptions[0].frames.len(), 2);
+        // Frames alone (no header line): the anchor itself is the start.
+        let headless = "    at g (/app/b.js:1:2)\n    at h (/app/b.js:2:2)\n";
+        assert_eq!(ranges(headless), vec![0..2]);
     }
 
     #[test]
