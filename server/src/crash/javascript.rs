@@ -429,9 +429,9 @@ pub(crate) fn parse_v8_frame(line: &str) -> Option<Frame> {
     let function = function.map(|f| {
         let f = f.strip_prefix("async ").unwrap_or(f);
         let f = f.strip_prefix("new ").unwrap_or(f);
-        match f.find(" [as ") {
-            Some(alias) if f.ends_with(']') => f.get(..alias).unwrap_or(f),
-            _ => f,
+        match f.ends_with(']').then(|| f.find(" [as ")).flatten() {
+            Some(alias) => f.get(..alias).unwrap_or(f),
+            None => f,
         }
     });
     let mut frame = parse_location(location);

@@ -27,15 +27,81 @@ pub struct FoundTrace {
 /// A format parser: parses a trace starting at `lines[0]`, returns the event and the lines used.
 type Parser = fn(&[&str]) -> Option<(CrashEvent, usize)>;
 
-/// Literals that every supported trace contains on its first line or its first frame line. The
-/// `@` of Firefox/Safari frames only counts when the line ends in `:line[:column]`, so that e-mail
-/// addresses in ordinary log lines are ruled out by the scan itself.
+/// Literals that every supported trace contains on its first line or its first frame line (all
+/// literals, so the regex crate runs them as one SIMD multi-literal search). Firefox/Safari frames
+/// (`func@file:line[:column]`) have no literal of their own: [`next_gecko_anchor`] finds them.
 static ANCHORS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?m)Traceback \(most recent call last\):|File "| panicked at |panic: |fatal error: |goroutine |SIGQUIT: |SIGABRT: |SIGSEGV: |SIGBUS: |SIGILL: |SIGFPE: |SIGTRAP: |\tat |  at |\n at |\nat |\\tat |:in '|:in `|@[^\s@]*:\d+(?::\d+)?\r?$"#,
+        r#"Traceback \(most recent call last\):|File "| panicked at |panic: |fatal error: |goroutine |SIGQUIT: |SIGABRT: |SIGSEGV: |SIGBUS: |SIGILL: |SIGFPE: |SIGTRAP: |\tat |  at |\n at |\nat |\\tat |:in '|:in `"#,
     )
     .expect("valid regex")
 });
+
+/// What follows the `@` of a Firefox/Safari frame up to the end of its line.
+static GECKO_LOCATION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[^\s@]*:\d+(?::\d+)?\r?$").expect("valid regex"));
+
+/// The start of the first Firefox/Safari frame anchor at or after `from` (a line start): the `@`
+/// of a line whose last `@` is followed by `file:line[:column]` up to the line's end with no
+/// whitespace (`@[^\s@]*:\d+(?::\d+)?\r?$`), so that e-mail addresses in ordinary log lines are
+/// ruled out by the scan itself. One `memchr` for `@` per line that has one.
+fn next_gecko_anchor(text: &str, from: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut search = from;
+    while let Some(found) = bytes.get(search..).and_then(|rest| memchr::memchr(b'@', rest)) {
+        let at = search + found;
+        let line_end = bytes.get(at..).and_then(|rest| memchr::memchr(b'\n', rest)).map_or(bytes.len(), |i| at + i);
+        let last_at = bytes.get(at..line_end).and_then(|line| memchr::memrchr(b'@', line)).map_or(at, |i| at + i);
+        let location = text.get(last_at + 1..line_end).unwrap_or("");
+        // Most lines with an `@` (an e-mail address) end in something else than a digit.
+        let ends_in_digit = location
+            .strip_suffix('\r')
+            .unwrap_or(location)
+            .chars()
+            .next_back()
+            .is_some_and(|c| if c.is_ascii() { c.is_ascii_digit() } else { c.is_numeric() });
+        if ends_in_digit && GECKO_LOCATION.is_match(location) {
+            return Some(last_at);
+        }
+        search = line_end + 1;
+    }
+    None
+}
+
+/// The next anchor at or after `from`: the earlier of the literal search's and the Gecko search's,
+/// each remembered while it lies ahead so neither searches the same text twice.
+#[derive(Debug, Default)]
+struct AnchorSearch {
+    /// The last literal hit's start and the position searched from (`None`: none left).
+    literal: Option<(usize, Option<usize>)>,
+    gecko: Option<(usize, Option<usize>)>,
+}
+
+impl AnchorSearch {
+    fn next(&mut self, text: &str, from: usize) -> Option<usize> {
+        fn cached(
+            slot: &mut Option<(usize, Option<usize>)>,
+            from: usize,
+            search: impl Fn() -> Option<usize>,
+        ) -> Option<usize> {
+            match *slot {
+                // Searched from at or before `from`, and the hit (or the lack of one) lies ahead.
+                Some((searched, hit)) if searched <= from && hit.is_none_or(|h| h >= from) => hit,
+                _ => {
+                    let hit = search();
+                    *slot = Some((from, hit));
+                    hit
+                }
+            }
+        }
+        let literal = cached(&mut self.literal, from, || ANCHORS.find_at(text, from).map(|m| m.start()));
+        let gecko = cached(&mut self.gecko, from, || next_gecko_anchor(text, from));
+        match (literal, gecko) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
 
 /// How far above a frame line its header (exception type and message lines) may start.
 const MAX_HEADER_LINES: usize = 20;
@@ -272,9 +338,10 @@ impl<'t> Scanner<'t> {
         // The last frame line that did not lead to a trace: frame lines right after it are skipped,
         // so an unparseable 100,000-frame trace is not retried once per frame.
         let mut failed_frame_line: Option<usize> = None;
-        while let Some(hit) = ANCHORS.find_at(text, search_from) {
+        let mut anchors = AnchorSearch::default();
+        while let Some(hit) = anchors.next(text, search_from) {
             // `\n at ` and `\nat ` anchors start with the newline before their line.
-            let hit_start = hit.start() + usize::from(text.as_bytes().get(hit.start()) == Some(&b'\n'));
+            let hit_start = hit + usize::from(text.as_bytes().get(hit) == Some(&b'\n'));
             let line_start = text.get(..hit_start).and_then(|before| before.rfind('\n')).map_or(0, |i| i + 1);
             let line_end =
                 text.get(hit_start..).and_then(|after| after.find('\n')).map_or(text.len(), |i| hit_start + i);
@@ -330,7 +397,7 @@ impl<'t> Scanner<'t> {
     /// The position of the line starting at `line_start` (which is at or after the cursor).
     fn position_of(&mut self, line_start: usize) -> LinePosition {
         let between = self.text.as_bytes().get(self.cursor.byte..line_start).unwrap_or(&[]);
-        let newlines = between.iter().filter(|&&b| b == b'\n').count();
+        let newlines = memchr::memchr_iter(b'\n', between).count();
         self.cursor = LinePosition { byte: line_start, index: self.cursor.index + newlines };
         self.cursor
     }
@@ -945,6 +1012,35 @@ web_1  | INFO:     172.18.0.1:5000 - GET /health 200 OK
         // Frames alone (no header line): the anchor itself is the start.
         let headless = "    at g (/app/b.js:1:2)\n    at h (/app/b.js:2:2)\n";
         assert_eq!(ranges(headless), vec![0..2]);
+    }
+
+    #[test]
+    fn gecko_anchors_are_found_where_the_frame_pattern_matches() {
+        let pattern = Regex::new(r"(?m)@[^\s@]*:\d+(?::\d+)?\r?$").expect("valid regex");
+        let text = "user=ada@example.com duration_ms=12\n\
+                    foo@http://localhost/app.js:3:9\n\
+                    obj[\"@fn\"]@Scratchpad/1:10:29\r\n\
+                    a@b@c.js:1 x\n\
+                    @http://x/y.js:48\n\
+                    mail ada@example.com:25\n\
+                    x@y.js:\n\
+                    x@y.js:12:\n\
+                    z@q.js:١٢\n\
+                    é@ü.js:7";
+        let mut expected = Vec::new();
+        let mut from = 0;
+        while let Some(m) = pattern.find_at(text, from) {
+            expected.push(m.start());
+            from = m.end();
+        }
+        let mut actual = Vec::new();
+        let mut from = 0;
+        while let Some(at) = next_gecko_anchor(text, from) {
+            actual.push(at);
+            from = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+        }
+        assert_eq!(actual, expected);
+        assert_eq!(actual.len(), 6, "{actual:?}");
     }
 
     #[test]

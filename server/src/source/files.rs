@@ -75,7 +75,7 @@ impl FilesSource {
                 && cached.modified == modified
                 && cached.len == meta.len()
             {
-                report.events.extend(cached.events.iter().cloned());
+                extend_with_copies(&mut report.events, &cached.events);
                 continue;
             }
             report.files_parsed += 1;
@@ -101,10 +101,34 @@ impl FilesSource {
             let parsed = parse_crash_file(&bytes, &location);
             report.problems.extend(parsed.problems);
             let events = Arc::new(parsed.events);
-            report.events.extend(events.iter().cloned());
+            extend_with_copies(&mut report.events, &events);
             self.cache.insert(file, CachedFile { modified, len: meta.len(), events });
         }
         report
+    }
+}
+
+/// Events a copy is made of on one thread; more are copied on every core (a log of tens of MB holds
+/// tens of thousands, and the copy for the cache costs as much as a good part of their parsing).
+const EVENTS_PER_COPY_THREAD: usize = 4096;
+
+/// Appends a copy of `events` to `out`, in order.
+fn extend_with_copies(out: &mut Vec<CrashEvent>, events: &[CrashEvent]) {
+    let threads =
+        std::thread::available_parallelism().map_or(1, |n| n.get()).min(events.len() / EVENTS_PER_COPY_THREAD);
+    if threads < 2 {
+        out.extend(events.iter().cloned());
+        return;
+    }
+    let chunk = events.len().div_ceil(threads);
+    let copies: Vec<Vec<CrashEvent>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = events.chunks(chunk).map(|part| (part, scope.spawn(move || part.to_vec()))).collect();
+        // A copy that failed is made again here: no event is lost.
+        handles.into_iter().map(|(part, handle)| handle.join().unwrap_or_else(|_| part.to_vec())).collect()
+    });
+    out.reserve(events.len());
+    for copy in copies {
+        out.extend(copy);
     }
 }
 
@@ -224,6 +248,32 @@ mod tests {
         let again = source.load(dir.path(), std::slice::from_ref(&crashes), 1 << 20);
         assert_eq!(again.events.len(), 2);
         assert!(again.problems.is_empty(), "{:?}", again.problems);
+    }
+
+    #[test]
+    fn a_log_of_many_crashes_gives_every_one_in_order_at_every_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let crashes = dir.path().join("crashes");
+        std::fs::create_dir_all(&crashes).expect("mkdir");
+        // More events than one copying thread takes: the copies are made on several threads.
+        let count = EVENTS_PER_COPY_THREAD * 2 + 7;
+        let log: String = (0..count)
+            .map(|i| {
+                format!("Traceback (most recent call last):\n  File \"/srv/a.py\", line 3, in f\nValueError: {i}\n\n")
+            })
+            .collect();
+        std::fs::write(crashes.join("app.log"), log).expect("write");
+        let mut source = FilesSource::default();
+        let expected: Vec<String> = (0..count).map(|i| i.to_string()).collect();
+        for _ in 0..2 {
+            let report = source.load(dir.path(), std::slice::from_ref(&crashes), 1 << 30);
+            let values: Vec<String> = report.events.iter().map(|e| e.exceptions[0].value.clone()).collect();
+            assert_eq!(values, expected);
+            let lines: Vec<Option<u32>> =
+                report.events.iter().map(|e| e.origin.as_ref().and_then(|o| o.line)).collect();
+            assert_eq!(lines.first(), Some(&Some(1)));
+            assert_eq!(lines.last(), Some(&u32::try_from(4 * (count - 1) + 1).ok()));
+        }
     }
 
     #[test]
