@@ -7,11 +7,14 @@
 //! `crashloom crashes` runs: index the workspace, read and parse the crash files, group, map and
 //! relocate the frames, render the report. Each phase is timed (best of 3).
 //!
-//! On the same V8 input it runs stacktrace-parser (npm, installed into a temporary folder with
-//! `npm install` at run time) in Node, and on the same Go input panicparse (Debian's `panicparse`
-//! package, or any `panicparse` on PATH). A peer that cannot be run is reported as such.
+//! On the same V8 input it runs stacktrace-parser and error-stack-parser (npm, installed into a
+//! temporary folder with `npm install` at run time) in Node, and on the same Go input panicparse
+//! (Debian's `panicparse` package, or any `panicparse` on PATH). A peer that cannot be run is
+//! reported as such.
 //!
-//! `CRASHLOOM_BENCH_MB` sets the size of each input (default 32).
+//! `CRASHLOOM_BENCH_MB` sets the size of each input (default 32). `CRASHLOOM_BENCH_ONLY` names one
+//! input (`mixed`, `v8` or `go`) to run alone; `CRASHLOOM_BENCH_PEERS=0` skips the peers (for a
+//! profiler).
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
@@ -25,6 +28,7 @@ use crashloom::source::files::FilesSource;
 use crashloom::workspace::index::WorkspaceIndex;
 
 const STACKTRACE_PARSER: &str = "stacktrace-parser@0.1.11";
+const ERROR_STACK_PARSER: &str = "error-stack-parser@2.1.4";
 const RUNS: usize = 3;
 
 fn fixtures_root() -> PathBuf {
@@ -138,29 +142,30 @@ fn print_crashloom(label: &str, bytes: usize, (phases, events, groups): (Phases,
     rate
 }
 
-/// stacktrace-parser's `parse` on the V8 input in Node; MiB/s, best of `RUNS`.
-fn stacktrace_parser(input: &Path) -> Result<f64, String> {
-    let dir = tempfile::Builder::new().prefix("stacktrace-parser").tempdir().map_err(|e| e.to_string())?;
+/// A JavaScript peer's parse on the V8 input in Node: `call` is the expression that parses `text`
+/// with the module bound to `parser` and yields the frames. MiB/s, best of `RUNS`.
+fn node_peer(name: &str, package: &str, call: &str, input: &Path) -> Result<f64, String> {
+    let dir = tempfile::Builder::new().prefix(name).tempdir().map_err(|e| e.to_string())?;
     let install = Command::new("npm")
         .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
         .arg(dir.path())
-        .arg(STACKTRACE_PARSER)
+        .arg(package)
         .output()
         .map_err(|e| format!("npm cannot be run: {e}"))?;
     if !install.status.success() {
-        return Err(format!("npm install {STACKTRACE_PARSER} failed: {}", String::from_utf8_lossy(&install.stderr)));
+        return Err(format!("npm install {package} failed: {}", String::from_utf8_lossy(&install.stderr)));
     }
     let script = format!(
-        r#"const {{ parse }} = require({module:?});
+        r#"const parser = require({module:?});
 const text = require("fs").readFileSync({input:?}, "utf8");
 let best = Infinity, frames = 0;
 for (let i = 0; i < {RUNS}; i++) {{
   const t = process.hrtime.bigint();
-  frames = parse(text).length;
+  frames = ({call}).length;
   best = Math.min(best, Number(process.hrtime.bigint() - t) / 1e9);
 }}
 console.log(JSON.stringify({{ seconds: best, frames }}));"#,
-        module = dir.path().join("node_modules/stacktrace-parser").display().to_string(),
+        module = dir.path().join("node_modules").join(name).display().to_string(),
         input = input.display().to_string(),
     );
     let run = Command::new("node").arg("-e").arg(script).output().map_err(|e| format!("node cannot be run: {e}"))?;
@@ -171,7 +176,7 @@ console.log(JSON.stringify({{ seconds: best, frames }}));"#,
     let seconds = result["seconds"].as_f64().ok_or("no time")?;
     let size = std::fs::metadata(input).map_err(|e| e.to_string())?.len() as usize;
     println!(
-        "stacktrace-parser (Node {}), V8: {:.1} MiB, {} frames: {seconds:.2} s = {:.1} MiB/s (parse only, text already in memory)",
+        "{name} (Node {}), V8: {:.1} MiB, {} frames: {seconds:.2} s = {:.1} MiB/s (parse only, text already in memory)",
         String::from_utf8_lossy(&Command::new("node").arg("--version").output().map(|o| o.stdout).unwrap_or_default())
             .trim(),
         mib(size),
@@ -204,6 +209,9 @@ fn panicparse(input: &Path) -> Result<f64, String> {
 
 fn main() {
     let megabytes: usize = std::env::var("CRASHLOOM_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(32);
+    let only = std::env::var("CRASHLOOM_BENCH_ONLY").unwrap_or_default();
+    let peers = std::env::var("CRASHLOOM_BENCH_PEERS").map_or(true, |v| v != "0");
+    let runs = |input: &str| only.is_empty() || only == input;
     let bytes = megabytes << 20;
     let v8 = traces("javascript");
     let python = traces("python");
@@ -211,27 +219,41 @@ fn main() {
     let go = traces("go");
     let all: Vec<&String> = v8.iter().chain(&python).chain(&jvm).chain(&go).collect();
 
-    let mixed_log = dense(&all, bytes);
-    let mixed = workspace("dense-mixed", &mixed_log);
-    drop(mixed_log);
-    let mixed_rate = print_crashloom("V8+Python+JVM+Go", bytes, crashloom_crashes(mixed.path()));
-
-    let v8_log = dense(&v8.iter().collect::<Vec<_>>(), bytes);
-    let v8_dir = workspace("dense-v8", &v8_log);
-    drop(v8_log);
-    let v8_rate = print_crashloom("V8 only", bytes, crashloom_crashes(v8_dir.path()));
-    match stacktrace_parser(&v8_dir.path().join(".crashloom/crashes/dense.log")) {
-        Ok(peer) => println!("  V8: Crashloom end to end / stacktrace-parser parse only = {:.2}x", v8_rate / peer),
-        Err(why) => println!("stacktrace-parser could not be run: {why}"),
+    if runs("mixed") {
+        let mixed_log = dense(&all, bytes);
+        let mixed = workspace("dense-mixed", &mixed_log);
+        drop(mixed_log);
+        print_crashloom("V8+Python+JVM+Go", bytes, crashloom_crashes(mixed.path()));
     }
 
-    let go_log = dense(&go.iter().collect::<Vec<_>>(), bytes);
-    let go_dir = workspace("dense-go", &go_log);
-    drop(go_log);
-    let go_rate = print_crashloom("Go only", bytes, crashloom_crashes(go_dir.path()));
-    match panicparse(&go_dir.path().join(".crashloom/crashes/dense.log")) {
-        Ok(peer) => println!("  Go: Crashloom end to end / panicparse = {:.2}x", go_rate / peer),
-        Err(why) => println!("panicparse could not be run: {why}"),
+    if runs("v8") {
+        let v8_log = dense(&v8.iter().collect::<Vec<_>>(), bytes);
+        let v8_dir = workspace("dense-v8", &v8_log);
+        drop(v8_log);
+        let v8_rate = print_crashloom("V8 only", bytes, crashloom_crashes(v8_dir.path()));
+        let input = v8_dir.path().join(".crashloom/crashes/dense.log");
+        let node_peers = [
+            ("stacktrace-parser", STACKTRACE_PARSER, "parser.parse(text)"),
+            ("error-stack-parser", ERROR_STACK_PARSER, "parser.parse({ stack: text })"),
+        ];
+        for (name, package, call) in node_peers.into_iter().filter(|_| peers) {
+            match node_peer(name, package, call, &input) {
+                Ok(peer) => println!("  V8: Crashloom end to end / {name} parse only = {:.2}x", v8_rate / peer),
+                Err(why) => println!("{name} could not be run: {why}"),
+            }
+        }
     }
-    println!("mixed: {mixed_rate:.1} MiB/s");
+
+    if runs("go") {
+        let go_log = dense(&go.iter().collect::<Vec<_>>(), bytes);
+        let go_dir = workspace("dense-go", &go_log);
+        drop(go_log);
+        let go_rate = print_crashloom("Go only", bytes, crashloom_crashes(go_dir.path()));
+        if peers {
+            match panicparse(&go_dir.path().join(".crashloom/crashes/dense.log")) {
+                Ok(peer) => println!("  Go: Crashloom end to end / panicparse = {:.2}x", go_rate / peer),
+                Err(why) => println!("panicparse could not be run: {why}"),
+            }
+        }
+    }
 }

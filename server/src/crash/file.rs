@@ -313,28 +313,44 @@ fn read_text(text: &str, location: &str, parsed: &mut ParsedCrashFile) {
 
 fn read_traces(text: &str, location: &str, parsed: &mut ParsedCrashFile) {
     let found = detect::find_traces(text);
-    // Line starts are only needed to look for a log record's timestamp.
-    let line_starts: Vec<usize> = if found.is_empty() {
-        Vec::new()
-    } else {
-        std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect()
-    };
-    let line_at = |index: usize| -> Option<&str> {
-        let start = *line_starts.get(index)?;
-        let end = line_starts.get(index + 1).map_or(text.len(), |next| next - 1);
-        text.get(start..end)
-    };
+    // Lines are only needed to look for a log record's timestamp: found by counting newlines from
+    // the last trace's (traces come in order), not by splitting the whole text again.
+    let mut lines = LineFinder { text, index: 0, byte: 0 };
     for mut trace in found {
         if trace.event.timestamp.is_none() {
             // The record's time: on the trace's first line (every line prefixed), or on the log
             // line just above it (`logging.exception` and most loggers print the message first).
             let first = trace.lines.start;
-            trace.event.timestamp = line_at(first)
-                .and_then(log_timestamp)
-                .or_else(|| first.checked_sub(1).and_then(line_at).and_then(log_timestamp));
+            let above = first.checked_sub(1).and_then(|index| lines.line(index));
+            trace.event.timestamp = lines.line(first).and_then(log_timestamp).or_else(|| above.and_then(log_timestamp));
         }
         let line = u32::try_from(trace.lines.start + 1).unwrap_or(u32::MAX);
         parsed.events.push(with_origin(trace.event, location, Some(line)));
+    }
+}
+
+/// Finds lines by index, walking forward from the last one found (back to the start when asked for
+/// an earlier one).
+struct LineFinder<'t> {
+    text: &'t str,
+    /// The index and byte offset of a line start.
+    index: usize,
+    byte: usize,
+}
+
+impl<'t> LineFinder<'t> {
+    fn line(&mut self, index: usize) -> Option<&'t str> {
+        if index < self.index {
+            (self.index, self.byte) = (0, 0);
+        }
+        let bytes = self.text.as_bytes();
+        while self.index < index {
+            let next = memchr::memchr(b'\n', bytes.get(self.byte..)?)?;
+            self.byte += next + 1;
+            self.index += 1;
+        }
+        let rest = self.text.get(self.byte..)?;
+        Some(rest.get(..memchr::memchr(b'\n', rest.as_bytes()).unwrap_or(rest.len())).unwrap_or(rest))
     }
 }
 
@@ -347,6 +363,11 @@ pub fn log_timestamp(line: &str) -> Option<DateTime<Utc>> {
     });
     let head =
         line.get(..line.len().min(96)).or_else(|| line.char_indices().nth(96).and_then(|(i, _)| line.get(..i)))?;
+    // The year is the line's first ASCII digit, within its first 25 characters (what `STAMP`
+    // requires, and the numbers must be ASCII to be read): most lines are ruled out before the regex.
+    if !head.chars().take(25).any(|c| c.is_ascii_digit()) {
+        return None;
+    }
     let c = STAMP.captures(head)?;
     let number = |i: usize| c.get(i).and_then(|m| m.as_str().parse::<u32>().ok());
     let date = NaiveDate::from_ymd_opt(number(1)? as i32, number(2)?, number(3)?)?;
@@ -390,6 +411,10 @@ mod tests {
         assert_eq!(utc("[2024/05/06 07:08:09] boom").as_deref(), Some("2024-05-06T07:08:09+00:00"));
         assert_eq!(utc("Traceback (most recent call last):"), None);
         assert_eq!(utc("2024-13-45 99:00:00 nonsense"), None);
+        // The date may follow up to 24 characters of something else, no more.
+        assert_eq!(utc("abcdefghijklmnopqrstuvwx2024-01-01 10:00:00").as_deref(), Some("2024-01-01T10:00:00+00:00"));
+        assert_eq!(utc("abcdefghijklmnopqrstuvwxy2024-01-01 10:00:00"), None);
+        assert_eq!(utc("TypeError: Cannot read properties of undefined (reading 'length')"), None);
     }
 
     #[test]

@@ -29,9 +29,13 @@ pub fn signature(event: &CrashEvent) -> String {
     let mut key = String::new();
     if let Some(exception) = event.outermost() {
         key.push_str(&exception.ty);
-        let in_app: Vec<&Frame> = exception.frames.iter().rev().filter(|f| looks_in_app(f)).collect();
-        let frames: Vec<&Frame> = if in_app.is_empty() { exception.frames.iter().rev().collect() } else { in_app };
-        for frame in frames.into_iter().take(SIGNATURE_FRAMES) {
+        // Only the newest in-app frames are looked at (`take` stops the filter early).
+        let mut in_app: Vec<&Frame> =
+            exception.frames.iter().rev().filter(|f| looks_in_app(f)).take(SIGNATURE_FRAMES).collect();
+        if in_app.is_empty() {
+            in_app = exception.frames.iter().rev().take(SIGNATURE_FRAMES).collect();
+        }
+        for frame in in_app {
             key.push('\u{1f}');
             key.push_str(frame.function.as_deref().unwrap_or(""));
             key.push('@');

@@ -155,7 +155,8 @@ fn parse_error(
     let text = line.trim();
     let text = text.strip_prefix("[cause]: ").unwrap_or(text);
 
-    if let Some(caps) = BRACKETED_HEADER.captures(text) {
+    let bracketed = text.starts_with('[') || text.starts_with("Uncaught [");
+    if bracketed && let Some(caps) = BRACKETED_HEADER.captures(text) {
         let node = tree.push(new_exception(&caps["name"], caps.name("msg").map_or("", |m| m.as_str())), parent);
         let end = if caps.name("brace").is_some() {
             parse_properties(lines, start + 1, base_indent, node, tree)
@@ -165,10 +166,15 @@ fn parse_error(
         return Some((node, end));
     }
 
-    let caps = HEADER.captures(text)?;
-    let mut value = caps.name("msg").map_or("", |m| m.as_str()).to_owned();
-    let mut first_frame = (start + 1..lines.len().min(start + 2 + MAX_MESSAGE_LINES))
-        .find(|&i| lines.get(i).is_some_and(|l| indent_of(l) >= base_indent && parse_any_frame(l).is_some()))?;
+    let header = error_header(text)?;
+    let mut value = header.msg.unwrap_or("").to_owned();
+    // The first frame is parsed once: found here, pushed by the loop below.
+    let (mut first_frame, first_parsed) =
+        (start + 1..lines.len().min(start + 2 + MAX_MESSAGE_LINES)).find_map(|i| {
+            let l = lines.get(i)?;
+            (indent_of(l) >= base_indent).then(|| parse_any_frame(l)).flatten().map(|frame| (i, frame))
+        })?;
+    let mut first_parsed = Some((first_frame, first_parsed));
     // JavaScriptCore prints frames without a location as the bare function name (`baz`), above
     // its `eval code` and `f@file:line` frames.
     let gecko_style = lines.get(first_frame).is_some_and(|l| !l.trim_start().starts_with("at "));
@@ -177,8 +183,8 @@ fn parse_error(
             first_frame -= 1;
         }
         // A lone word above JavaScriptCore frames is a frame, not an error without a message.
-        let named_like_error = caps["name"].ends_with("Error") || caps["name"].ends_with("Exception");
-        if caps.name("msg").is_none() && caps.name("code").is_none() && !named_like_error {
+        let named_like_error = header.name.ends_with("Error") || header.name.ends_with("Exception");
+        if header.msg.is_none() && !header.code && !named_like_error {
             return None;
         }
     }
@@ -186,7 +192,7 @@ fn parse_error(
         value.push('\n');
         value.push_str(continuation);
     }
-    let node = tree.push(new_exception(&caps["name"], value), parent);
+    let node = tree.push(new_exception(header.name, value), parent);
 
     let mut pos = first_frame;
     let mut shared_with_cause = None;
@@ -195,7 +201,10 @@ fn parse_error(
         if indent_of(line) < base_indent {
             break;
         }
-        if let Some(matching) = MATCHING_CAUSE.captures(line) {
+        // (`...` first: a cheap test before the regex, which every frame line would otherwise pay.)
+        if line.trim_start().starts_with("... ")
+            && let Some(matching) = MATCHING_CAUSE.captures(line)
+        {
             let count = matching["n"].parse::<usize>().unwrap_or(0);
             shared_with_cause = Some((tree.nodes[node].frames.len(), count));
             pos += 1;
@@ -205,7 +214,11 @@ fn parse_error(
             pos += 1;
             continue;
         }
-        let frame = match parse_any_frame(line) {
+        let parsed = match first_parsed.take() {
+            Some((index, frame)) if index == pos => Some(frame),
+            _ => parse_any_frame(line),
+        };
+        let frame = match parsed {
             Some(frame) => frame,
             None if gecko_style && is_jsc_bare_frame(line) => jsc_bare_frame(line),
             None => break,
@@ -229,6 +242,60 @@ fn parse_error(
         tree.copy_frames_shared_with_cause(node, at, count);
     }
     Some((node, pos))
+}
+
+/// An error line's parts, as [`HEADER`] captures them.
+struct ErrorHeader<'l> {
+    name: &'l str,
+    /// Whether a `[CODE]` follows the name.
+    code: bool,
+    msg: Option<&'l str>,
+}
+
+/// [`HEADER`] on `text`, without running the regex for the common shapes (`Name: message`,
+/// `Name`, an ASCII name), which every header line of a dense log has.
+fn error_header(text: &str) -> Option<ErrorHeader<'_>> {
+    /// `Ok(None)`: not a header; `Err(())`: a shape only the regex decides (a non-ASCII name, a
+    /// `[CODE]`).
+    fn plain(text: &str) -> Result<Option<ErrorHeader<'_>>, ()> {
+        let bytes = text.as_bytes();
+        match bytes.first() {
+            Some(b) if !b.is_ascii() => return Err(()),
+            Some(b) if b.is_ascii_alphabetic() || matches!(b, b'_' | b'$') => {}
+            _ => return Ok(None),
+        }
+        let name_end = bytes
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$' | b'.')))
+            .unwrap_or(bytes.len());
+        if bytes.get(name_end).is_some_and(|b| !b.is_ascii()) {
+            return Err(());
+        }
+        let (name, rest) = text.split_at(name_end);
+        if rest.is_empty() {
+            return Ok(Some(ErrorHeader { name, code: false, msg: None }));
+        }
+        if let Some(msg) = rest.strip_prefix(": ") {
+            return Ok(Some(ErrorHeader { name, code: false, msg: Some(msg) }));
+        }
+        if rest.starts_with(" [") { Err(()) } else { Ok(None) }
+    }
+    let by_regex = || {
+        HEADER.captures(text).map(|caps| ErrorHeader {
+            name: caps.name("name").map_or("", |m| m.as_str()),
+            code: caps.name("code").is_some(),
+            msg: caps.name("msg").map(|m| m.as_str()),
+        })
+    };
+    // `(?:Uncaught )?` is tried with the prefix first, as the regex does.
+    if let Some(body) = text.strip_prefix("Uncaught ") {
+        match plain(body) {
+            Ok(Some(header)) => return Some(header),
+            Ok(None) => {}
+            Err(()) => return by_regex(),
+        }
+    }
+    plain(text).unwrap_or_else(|()| by_regex())
 }
 
 /// The `{ ... }` block `util.inspect` prints after an error's frames: `[cause]: ...`,
@@ -362,9 +429,9 @@ pub(crate) fn parse_v8_frame(line: &str) -> Option<Frame> {
     let function = function.map(|f| {
         let f = f.strip_prefix("async ").unwrap_or(f);
         let f = f.strip_prefix("new ").unwrap_or(f);
-        match f.find(" [as ") {
-            Some(alias) if f.ends_with(']') => f.get(..alias).unwrap_or(f),
-            _ => f,
+        match f.ends_with(']').then(|| f.find(" [as ")).flatten() {
+            Some(alias) => f.get(..alias).unwrap_or(f),
+            None => f,
         }
     });
     let mut frame = parse_location(location);
@@ -749,6 +816,36 @@ mod tests {
             (Some("who"), Some("http://localhost:5000/misc/@stuff/foo.js"))
         );
         assert!(parse_gecko_frame("ada@example.com").is_none());
+    }
+
+    #[test]
+    fn error_header_agrees_with_the_header_regex() {
+        for text in [
+            "TypeError: x is undefined",
+            "Error",
+            "Uncaught TypeError: a",
+            "Uncaught [x]",
+            "Uncaught",
+            "Uncaught 123",
+            "TypeError [ERR_INVALID_ARG_TYPE]: The \"path\" argument",
+            "Ünïcödé: m",
+            "ReferenceÉrror: m",
+            "Error:",
+            "Error:x",
+            "1Error: x",
+            "a.b$c_d: m: n",
+            "x y",
+            "$: m",
+            "_",
+            "",
+            "Error: \u{fffd}",
+        ] {
+            let expected = HEADER.captures(text).map(|c| {
+                (c.name("name").map_or("", |m| m.as_str()), c.name("code").is_some(), c.name("msg").map(|m| m.as_str()))
+            });
+            let actual = error_header(text).map(|h| (h.name, h.code, h.msg));
+            assert_eq!(actual, expected, "{text:?}");
+        }
     }
 
     #[test]

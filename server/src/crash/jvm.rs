@@ -152,7 +152,14 @@ fn message_continuation_end(lines: &[&str], start: usize) -> Option<usize> {
 }
 
 fn is_trace_line(line: &str) -> bool {
-    parse_frame(line).is_some() || MORE.is_match(line) || NESTED_HEADER.is_match(line) || CIRCULAR.is_match(line)
+    // Each regex only where its line can start as it requires: message lines (and the lines of
+    // other traces a message search runs over) are not run through four regexes each.
+    let text = line.trim_start();
+    let nested = text.starts_with("Caused by: ") || text.starts_with("Suppressed: ");
+    parse_frame(line).is_some()
+        || (text.starts_with("... ") && MORE.is_match(line))
+        || (nested && NESTED_HEADER.is_match(line))
+        || ((nested || text.starts_with('[')) && CIRCULAR.is_match(line))
 }
 
 /// `…:12:34)` or `…:12:34`: a V8 location, never a JVM one (which has no column).

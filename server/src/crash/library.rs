@@ -25,7 +25,22 @@ const DEPENDENCY_FOLDERS: &[(&str, &[&str])] = &[
 /// Whether `path` is library code by the built-in rule and the configured dependency folders
 /// (`/`-separated folder names such as `third_party` or `libs/external`).
 pub fn is_library_path(path: &str, configured_folders: &[String]) -> bool {
-    is_runtime_path(path) || dependency_folder(&components(path), configured_folders).is_some()
+    if is_runtime_path(path) {
+        return true;
+    }
+    // Asked for every frame of every crash: the components of an ordinary path are collected on
+    // the stack, not into a `Vec`.
+    const ON_STACK: usize = 32;
+    let mut buffer = [""; ON_STACK];
+    let mut count = 0;
+    for part in path.split(['/', '\\']).filter(|part| !part.is_empty()) {
+        match buffer.get_mut(count) {
+            Some(slot) => *slot = part,
+            None => return dependency_folder(&components(path), configured_folders).is_some(),
+        }
+        count += 1;
+    }
+    dependency_folder(buffer.get(..count).unwrap_or_default(), configured_folders).is_some()
 }
 
 /// Code of the runtime itself, which has no file anywhere: `<frozen runpy>`, `node:internal/...`,
@@ -112,6 +127,10 @@ mod tests {
         {
             assert!(!is_library_path(path, &[]), "{path}");
         }
+        // Deeper than the components kept on the stack: the same rule.
+        let deep = format!("/srv/{}node_modules/x/index.js", "a/".repeat(40));
+        assert!(is_library_path(&deep, &[]));
+        assert!(!is_library_path(&format!("/srv/{}index.js", "a/".repeat(40)), &[]));
     }
 
     #[test]

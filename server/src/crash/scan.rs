@@ -9,6 +9,7 @@
 //! the lines that follow, lines without it are skipped as interleaved output of another source, and
 //! the stripped lines go to the format parsers.
 
+use std::cell::RefCell;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -26,15 +27,81 @@ pub struct FoundTrace {
 /// A format parser: parses a trace starting at `lines[0]`, returns the event and the lines used.
 type Parser = fn(&[&str]) -> Option<(CrashEvent, usize)>;
 
-/// Literals that every supported trace contains on its first line or its first frame line. The
-/// `@` of Firefox/Safari frames only counts when the line ends in `:line[:column]`, so that e-mail
-/// addresses in ordinary log lines are ruled out by the scan itself.
+/// Literals that every supported trace contains on its first line or its first frame line (all
+/// literals, so the regex crate runs them as one SIMD multi-literal search). Firefox/Safari frames
+/// (`func@file:line[:column]`) have no literal of their own: [`next_gecko_anchor`] finds them.
 static ANCHORS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?m)Traceback \(most recent call last\):|File "| panicked at |panic: |fatal error: |goroutine |SIGQUIT: |SIGABRT: |SIGSEGV: |SIGBUS: |SIGILL: |SIGFPE: |SIGTRAP: |\tat |  at |\n at |\nat |\\tat |:in '|:in `|@[^\s@]*:\d+(?::\d+)?\r?$"#,
+        r#"Traceback \(most recent call last\):|File "| panicked at |panic: |fatal error: |goroutine |SIGQUIT: |SIGABRT: |SIGSEGV: |SIGBUS: |SIGILL: |SIGFPE: |SIGTRAP: |\tat |  at |\n at |\nat |\\tat |:in '|:in `"#,
     )
     .expect("valid regex")
 });
+
+/// What follows the `@` of a Firefox/Safari frame up to the end of its line.
+static GECKO_LOCATION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[^\s@]*:\d+(?::\d+)?\r?$").expect("valid regex"));
+
+/// The start of the first Firefox/Safari frame anchor at or after `from` (a line start): the `@`
+/// of a line whose last `@` is followed by `file:line[:column]` up to the line's end with no
+/// whitespace (`@[^\s@]*:\d+(?::\d+)?\r?$`), so that e-mail addresses in ordinary log lines are
+/// ruled out by the scan itself. One `memchr` for `@` per line that has one.
+fn next_gecko_anchor(text: &str, from: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut search = from;
+    while let Some(found) = bytes.get(search..).and_then(|rest| memchr::memchr(b'@', rest)) {
+        let at = search + found;
+        let line_end = bytes.get(at..).and_then(|rest| memchr::memchr(b'\n', rest)).map_or(bytes.len(), |i| at + i);
+        let last_at = bytes.get(at..line_end).and_then(|line| memchr::memrchr(b'@', line)).map_or(at, |i| at + i);
+        let location = text.get(last_at + 1..line_end).unwrap_or("");
+        // Most lines with an `@` (an e-mail address) end in something else than a digit.
+        let ends_in_digit = location
+            .strip_suffix('\r')
+            .unwrap_or(location)
+            .chars()
+            .next_back()
+            .is_some_and(|c| if c.is_ascii() { c.is_ascii_digit() } else { c.is_numeric() });
+        if ends_in_digit && GECKO_LOCATION.is_match(location) {
+            return Some(last_at);
+        }
+        search = line_end + 1;
+    }
+    None
+}
+
+/// The next anchor at or after `from`: the earlier of the literal search's and the Gecko search's,
+/// each remembered while it lies ahead so neither searches the same text twice.
+#[derive(Debug, Default)]
+struct AnchorSearch {
+    /// The last literal hit's start and the position searched from (`None`: none left).
+    literal: Option<(usize, Option<usize>)>,
+    gecko: Option<(usize, Option<usize>)>,
+}
+
+impl AnchorSearch {
+    fn next(&mut self, text: &str, from: usize) -> Option<usize> {
+        fn cached(
+            slot: &mut Option<(usize, Option<usize>)>,
+            from: usize,
+            search: impl Fn() -> Option<usize>,
+        ) -> Option<usize> {
+            match *slot {
+                // Searched from at or before `from`, and the hit (or the lack of one) lies ahead.
+                Some((searched, hit)) if searched <= from && hit.is_none_or(|h| h >= from) => hit,
+                _ => {
+                    let hit = search();
+                    *slot = Some((from, hit));
+                    hit
+                }
+            }
+        }
+        let literal = cached(&mut self.literal, from, || ANCHORS.find_at(text, from).map(|m| m.start()));
+        let gecko = cached(&mut self.gecko, from, || next_gecko_anchor(text, from));
+        match (literal, gecko) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
 
 /// How far above a frame line its header (exception type and message lines) may start.
 const MAX_HEADER_LINES: usize = 20;
@@ -47,6 +114,9 @@ const FULL_WINDOW: usize = 256;
 const WINDOW_SLACK: usize = 16;
 /// In a prefixed log, this many consecutive lines of other sources end a trace.
 const MAX_INTERLEAVED_GAP: usize = 64;
+/// Lines of the line table before the one asked for that are dropped at once (they lie before
+/// the floor and are never asked for again).
+const TABLE_DRAIN_LINES: usize = 4096;
 
 /// Every trace in `text`, in order of appearance. Never panics; garbled traces yield what could be read.
 pub fn find_traces(text: &str) -> Vec<FoundTrace> {
@@ -58,8 +128,7 @@ pub fn find_traces(text: &str) -> Vec<FoundTrace> {
 }
 
 fn find_traces_at_depth(text: &str, depth: usize) -> Vec<FoundTrace> {
-    let mut scanner =
-        Scanner { text, found: Vec::new(), floor: LinePosition::default(), cursor: LinePosition::default(), depth };
+    let mut scanner = Scanner::new(text, depth);
     scanner.run();
     scanner.found
 }
@@ -114,11 +183,118 @@ enum PrefixMode {
 /// The lines given to a parser and where each came from.
 #[derive(Debug, Default)]
 struct Window<'t> {
+    /// Prefix-stripped lines, when the window is not a stretch of the line table as it is.
     lines: Vec<&'t str>,
-    /// For each line: its 0-based index in the text and the byte offset just past it.
+    /// For each of `lines`: its 0-based index in the text and the byte offset just past it.
     origins: Vec<(usize, usize)>,
+    /// The window is the line table's lines with these 0-based text indices, unchanged (no prefix
+    /// to strip, no first line replaced): nothing is copied.
+    direct: Option<std::ops::Range<usize>>,
     /// Whether the window stopped before the trace could have ended (a size limit).
     truncated: bool,
+}
+
+impl<'t> Window<'t> {
+    fn len(&self) -> usize {
+        self.direct.as_ref().map_or(self.lines.len(), ExactSizeIterator::len)
+    }
+
+    /// The window's lines, borrowed from `table` when the window is direct.
+    fn lines<'w>(&'w self, table: &'w LineTable<'t>) -> &'w [&'t str] {
+        match &self.direct {
+            Some(range) => table.slice(range.clone()),
+            None => &self.lines,
+        }
+    }
+
+    /// The text index of the window's line `i` and the byte offset just past it.
+    fn origin(&self, table: &LineTable<'t>, i: usize) -> Option<(usize, usize)> {
+        match &self.direct {
+            Some(range) => {
+                let index = range.start + i;
+                (index < range.end).then(|| table.end_of(index)).flatten().map(|end| (index, end))
+            }
+            None => self.origins.get(i).copied(),
+        }
+    }
+}
+
+/// The text's lines around the trace being read, each read once: the parser attempts of one
+/// anchor (every start above it, every prefix reading, every parser, every window size) and of the
+/// traces that follow it share them, instead of splitting the same lines again per attempt.
+#[derive(Debug)]
+struct LineTable<'t> {
+    text: &'t str,
+    /// The position of `lines[0]`.
+    first: LinePosition,
+    /// CR-trimmed lines from `first` on.
+    lines: Vec<&'t str>,
+    /// For each of `lines`, the byte offset just past its newline.
+    ends: Vec<usize>,
+}
+
+impl<'t> LineTable<'t> {
+    fn new(text: &'t str) -> Self {
+        Self { text, first: LinePosition::default(), lines: Vec::new(), ends: Vec::new() }
+    }
+
+    /// Makes the table cover the line at `start` (a line start): kept when it already reaches
+    /// there, started anew from `start` otherwise. Lines long before `start` are dropped.
+    fn cover(&mut self, start: LinePosition) {
+        let end = self.first.index + self.lines.len();
+        if start.index < self.first.index || start.index > end {
+            self.first = start;
+            self.lines.clear();
+            self.ends.clear();
+        } else if start.index - self.first.index > TABLE_DRAIN_LINES {
+            let drop = start.index - self.first.index;
+            self.lines.drain(..drop);
+            self.ends.drain(..drop);
+            self.first = start;
+        }
+    }
+
+    /// Reads lines until the one with text index `index` is in the table; false when the text
+    /// ends before it (or it lies before the table).
+    fn fill_to(&mut self, index: usize) -> bool {
+        let Some(offset) = index.checked_sub(self.first.index) else {
+            return false;
+        };
+        let text = self.text;
+        while self.lines.len() <= offset {
+            let byte = self.ends.last().copied().unwrap_or(self.first.byte);
+            if byte >= text.len() {
+                return false;
+            }
+            let rest = text.as_bytes().get(byte..).unwrap_or(&[]);
+            let (end, next) = match memchr::memchr(b'\n', rest) {
+                Some(i) => (byte + i, byte + i + 1),
+                None => (text.len(), text.len()),
+            };
+            self.lines.push(trim_cr(text.get(byte..end).unwrap_or("")));
+            self.ends.push(next);
+        }
+        true
+    }
+
+    /// The line with text index `index` and the byte offset just past it, read when first asked for.
+    fn line(&mut self, index: usize) -> Option<(&'t str, usize)> {
+        if !self.fill_to(index) {
+            return None;
+        }
+        let offset = index - self.first.index;
+        Some((*self.lines.get(offset)?, *self.ends.get(offset)?))
+    }
+
+    fn end_of(&self, index: usize) -> Option<usize> {
+        self.ends.get(index.checked_sub(self.first.index)?).copied()
+    }
+
+    fn slice(&self, range: std::ops::Range<usize>) -> &[&'t str] {
+        let start = range.start.saturating_sub(self.first.index);
+        let end = range.end.saturating_sub(self.first.index);
+        self.lines.get(start..end).unwrap_or_default()
+    }
 }
 
 /// A parsed trace before it is accepted.
@@ -140,25 +316,42 @@ struct Scanner<'t> {
     cursor: LinePosition,
     /// How many escaping layers were removed to get `text` (see [`Scanner::escaped_traces`]).
     depth: usize,
+    /// The lines the parsers are given, read once.
+    table: RefCell<LineTable<'t>>,
 }
 
 impl<'t> Scanner<'t> {
+    fn new(text: &'t str, depth: usize) -> Self {
+        Scanner {
+            text,
+            found: Vec::new(),
+            floor: LinePosition::default(),
+            cursor: LinePosition::default(),
+            depth,
+            table: RefCell::new(LineTable::new(text)),
+        }
+    }
+
     fn run(&mut self) {
         let text = self.text;
         let mut search_from = 0;
         // The last frame line that did not lead to a trace: frame lines right after it are skipped,
         // so an unparseable 100,000-frame trace is not retried once per frame.
         let mut failed_frame_line: Option<usize> = None;
-        while let Some(hit) = ANCHORS.find_at(text, search_from) {
+        let mut anchors = AnchorSearch::default();
+        while let Some(hit) = anchors.next(text, search_from) {
             // `\n at ` and `\nat ` anchors start with the newline before their line.
-            let hit_start = hit.start() + usize::from(text.as_bytes().get(hit.start()) == Some(&b'\n'));
+            let hit_start = hit + usize::from(text.as_bytes().get(hit) == Some(&b'\n'));
             let line_start = text.get(..hit_start).and_then(|before| before.rfind('\n')).map_or(0, |i| i + 1);
             let line_end =
                 text.get(hit_start..).and_then(|after| after.find('\n')).map_or(text.len(), |i| hit_start + i);
             search_from = (line_end + 1).min(text.len());
             let position = self.position_of(line_start);
             let line = trim_cr(text.get(line_start..line_end).unwrap_or(""));
-            if self.depth < MAX_ESCAPE_DEPTH && line.matches("\\n").nth(1).is_some() {
+            if self.depth < MAX_ESCAPE_DEPTH
+                && memchr::memchr(b'\\', line.as_bytes()).is_some()
+                && line.matches("\\n").nth(1).is_some()
+            {
                 let escaped = escaped_traces(line, hit_start - line_start, self.depth);
                 if !escaped.is_empty() {
                     for event in escaped {
@@ -204,7 +397,7 @@ impl<'t> Scanner<'t> {
     /// The position of the line starting at `line_start` (which is at or after the cursor).
     fn position_of(&mut self, line_start: usize) -> LinePosition {
         let between = self.text.as_bytes().get(self.cursor.byte..line_start).unwrap_or(&[]);
-        let newlines = between.iter().filter(|&&b| b == b'\n').count();
+        let newlines = memchr::memchr_iter(b'\n', between).count();
         self.cursor = LinePosition { byte: line_start, index: self.cursor.index + newlines };
         self.cursor
     }
@@ -242,22 +435,25 @@ impl<'t> Scanner<'t> {
         allow_headerless: bool,
     ) -> Option<Candidate> {
         let above = self.lines_above(anchor, MAX_HEADER_LINES);
+        // Every start tried below lies between the highest line above and the anchor: the line
+        // table covers them all from here.
+        self.table.borrow_mut().cover(above.last().map_or(anchor, |(position, _)| *position));
         let shape = frame_prefix_shape(line, prefix, above.first().map(|(_, text)| *text));
         let mode = if shape.is_empty() { PrefixMode::None } else { PrefixMode::EveryLine };
         let mut best: Option<Candidate> = None;
         let mut header_found = false;
-        let first = if allow_headerless { 0 } else { 1 };
-        for distance in first..=above.len() {
-            let start = if distance == 0 { anchor } else { above.get(distance - 1)?.0 };
-            let start_text = if distance == 0 { line } else { above.get(distance - 1)?.1 };
-            if distance > 0 && mode == PrefixMode::EveryLine && strip_prefix_shape(shape, start_text).is_none() {
+        // The starts above the anchor first; the anchor itself (a trace without a header) only
+        // counts when none of them gives a trace, so it is parsed only then.
+        for distance in 1..=above.len() {
+            let (start, start_text) = *above.get(distance - 1)?;
+            if mode == PrefixMode::EveryLine && strip_prefix_shape(shape, start_text).is_none() {
                 break;
             }
             let stripped = match mode {
                 PrefixMode::EveryLine => strip_prefix_shape(shape, start_text).unwrap_or(start_text),
                 _ => start_text,
             };
-            if distance > 0 && stripped.trim().is_empty() {
+            if stripped.trim().is_empty() {
                 break;
             }
             let mut accepted = self.best_of(parsers, start, shape, mode, None, anchor);
@@ -276,12 +472,15 @@ impl<'t> Scanner<'t> {
             // until a first header is found (multi-line messages).
             match accepted {
                 Some(candidate) => {
-                    header_found |= distance > 0;
+                    header_found = true;
                     best = Some(candidate);
                 }
                 None if header_found => break,
                 None => {}
             }
+        }
+        if best.is_none() && allow_headerless {
+            best = self.best_of(parsers, anchor, shape, mode, None, anchor);
         }
         best
     }
@@ -336,23 +535,27 @@ impl<'t> Scanner<'t> {
         parser: Parser,
     ) -> Option<Candidate> {
         loop {
-            let Some((event, used)) = parser(&window.lines) else {
-                if window.truncated && window.lines.len() < FULL_WINDOW {
+            let parsed = {
+                let table = self.table.borrow();
+                parser(window.lines(&table))
+            };
+            let Some((event, used)) = parsed else {
+                if window.truncated && window.len() < FULL_WINDOW {
                     *window = self.window(start, shape, mode, first_line, FULL_WINDOW);
                     continue;
                 }
                 return None;
             };
-            let used = used.min(window.lines.len());
-            if window.truncated && used + WINDOW_SLACK >= window.lines.len() {
-                let limit = window.lines.len().max(1).saturating_mul(2);
+            let used = used.min(window.len());
+            if window.truncated && used + WINDOW_SLACK >= window.len() {
+                let limit = window.len().max(1).saturating_mul(2);
                 *window = self.window(start, shape, mode, first_line, limit);
                 continue;
             }
             if used == 0 {
                 return None;
             }
-            let &(last_index, end_byte) = window.origins.get(used - 1)?;
+            let (last_index, end_byte) = window.origin(&self.table.borrow(), used - 1)?;
             return Some(Candidate {
                 event,
                 start: start.index,
@@ -362,6 +565,8 @@ impl<'t> Scanner<'t> {
         }
     }
 
+    /// Up to `limit` lines from `start` for a parser: prefix-stripped in a prefixed log, skipping
+    /// (up to [`MAX_INTERLEAVED_GAP`] in a row) lines of other sources.
     fn window(
         &self,
         start: LinePosition,
@@ -370,22 +575,29 @@ impl<'t> Scanner<'t> {
         first_line: Option<&'t str>,
         limit: usize,
     ) -> Window<'t> {
+        let mut table = self.table.borrow_mut();
+        table.cover(start);
+        let text_len = self.text.len();
+        if mode == PrefixMode::None && first_line.is_none() {
+            // The lines as they are: a stretch of the table.
+            let available = if table.fill_to(start.index + limit.saturating_sub(1)) {
+                limit
+            } else {
+                table.first.index + table.lines.len() - start.index
+            };
+            let end = start.index + available;
+            let truncated = available >= limit
+                && end.checked_sub(1).and_then(|last| table.end_of(last)).is_some_and(|byte| byte < text_len);
+            return Window { direct: Some(start.index..end), truncated, ..Window::default() };
+        }
         let mut window = Window::default();
         let mut gap = 0;
-        let mut byte = start.byte;
         let mut index = start.index;
-        let text = self.text;
-        while byte < text.len() {
+        while let Some((raw, next)) = table.line(index) {
             if window.lines.len() >= limit {
                 window.truncated = true;
                 break;
             }
-            let rest = text.get(byte..).unwrap_or("");
-            let (raw, next) = match rest.find('\n') {
-                Some(i) => (rest.get(..i).unwrap_or(""), byte + i + 1),
-                None => (rest, text.len()),
-            };
-            let raw = trim_cr(raw);
             let is_first = index == start.index;
             let line = match (mode, is_first) {
                 (_, true) if first_line.is_some() => first_line,
@@ -406,10 +618,6 @@ impl<'t> Scanner<'t> {
                     }
                 }
             }
-            if next == byte {
-                break;
-            }
-            byte = next;
             index += 1;
         }
         window
@@ -756,13 +964,7 @@ web_1  | INFO:     172.18.0.1:5000 - GET /health 200 OK
 2024-05-01 10:00:00.005 \tat com.acme.App.main(App.java:3)
 2024-05-01 10:00:00.006 INFO  done
 ";
-        let scanner = Scanner {
-            text,
-            found: Vec::new(),
-            floor: LinePosition::default(),
-            cursor: LinePosition::default(),
-            depth: 0,
-        };
+        let scanner = Scanner::new(text, 0);
         let line = text.lines().nth(3).unwrap_or("");
         let anchor = LinePosition { byte: text.find(line).unwrap_or(0), index: 3 };
         let prefix = find_frame_keyword(line, "at ").unwrap_or(0);
@@ -789,6 +991,56 @@ web_1  | INFO:     172.18.0.1:5000 - GET /health 200 OK
         let functions: Vec<_> =
             found[0].event.exceptions[0].frames.iter().map(|f| f.function.as_deref().unwrap_or("")).collect();
         assert_eq!(functions, ["global code", "foo"]);
+    }
+
+    #[test]
+    fn long_and_back_to_back_traces_read_from_one_line_table() {
+        // 300 frames: the parser's window grows past its first and its full size.
+        let mut text = String::from("TypeError: long\n");
+        for i in 0..300 {
+            text.push_str(&format!("    at f{i} (/app/a.js:{}:2)\n", i + 1));
+        }
+        text.push('\n');
+        // The next trace starts inside the lines read ahead for the first; the text ends
+        // without a newline.
+        text.push_str("RangeError: next\n    at g (/app/b.js:1:2)\n    at h (/app/b.js:2:2)");
+        let found = find_traces(&text);
+        assert_eq!(ranges(&text), vec![0..301, 302..305]);
+        assert_eq!(found[0].event.exceptions[0].frames.len(), 300);
+        assert_eq!(found[1].event.exceptions[0].title(), "RangeError: next");
+        assert_eq!(found[1].event.exceptions[0].frames.len(), 2);
+        // Frames alone (no header line): the anchor itself is the start.
+        let headless = "    at g (/app/b.js:1:2)\n    at h (/app/b.js:2:2)\n";
+        assert_eq!(ranges(headless), vec![0..2]);
+    }
+
+    #[test]
+    fn gecko_anchors_are_found_where_the_frame_pattern_matches() {
+        let pattern = Regex::new(r"(?m)@[^\s@]*:\d+(?::\d+)?\r?$").expect("valid regex");
+        let text = "user=ada@example.com duration_ms=12\n\
+                    foo@http://localhost/app.js:3:9\n\
+                    obj[\"@fn\"]@Scratchpad/1:10:29\r\n\
+                    a@b@c.js:1 x\n\
+                    @http://x/y.js:48\n\
+                    mail ada@example.com:25\n\
+                    x@y.js:\n\
+                    x@y.js:12:\n\
+                    z@q.js:١٢\n\
+                    é@ü.js:7";
+        let mut expected = Vec::new();
+        let mut from = 0;
+        while let Some(m) = pattern.find_at(text, from) {
+            expected.push(m.start());
+            from = m.end();
+        }
+        let mut actual = Vec::new();
+        let mut from = 0;
+        while let Some(at) = next_gecko_anchor(text, from) {
+            actual.push(at);
+            from = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+        }
+        assert_eq!(actual, expected);
+        assert_eq!(actual.len(), 6, "{actual:?}");
     }
 
     #[test]

@@ -256,6 +256,31 @@ mod tests {
     }
 
     #[test]
+    fn a_log_of_many_crashes_gives_every_one_in_order_at_every_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let crashes = dir.path().join("crashes");
+        std::fs::create_dir_all(&crashes).expect("mkdir");
+        // A big log, read once and then taken from the cache.
+        let count = 8199;
+        let log: String = (0..count)
+            .map(|i| {
+                format!("Traceback (most recent call last):\n  File \"/srv/a.py\", line 3, in f\nValueError: {i}\n\n")
+            })
+            .collect();
+        std::fs::write(crashes.join("app.log"), log).expect("write");
+        let mut source = FilesSource::default();
+        let expected: Vec<String> = (0..count).map(|i| i.to_string()).collect();
+        for _ in 0..2 {
+            let report = source.load(dir.path(), std::slice::from_ref(&crashes), 1 << 30);
+            let values: Vec<String> = report.events().map(|e| e.exceptions[0].value.clone()).collect();
+            assert_eq!(values, expected);
+            let lines: Vec<Option<u32>> = report.events().map(|e| e.origin.as_ref().and_then(|o| o.line)).collect();
+            assert_eq!(lines.first(), Some(&Some(1)));
+            assert_eq!(lines.last(), Some(&u32::try_from(4 * (count - 1) + 1).ok()));
+        }
+    }
+
+    #[test]
     fn missing_paths_are_quietly_empty() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut source = FilesSource::default();
