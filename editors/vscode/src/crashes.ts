@@ -1,6 +1,7 @@
 // The Crashes view: every crash group of the workspace, built from the diagnostics the server
 // publishes (it publishes every file with crash sites, open or not), sorted by events. A group's
 // children are its in-app frames (the crash site and its relatedInformation); a click opens the frame.
+// The view can be narrowed to a code lens's groups, an environment and a release, all together.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 
