@@ -1,20 +1,24 @@
 // Crashloom in real VS Code: code-server with the extension installed from the built .vsix,
 // driven in headless Chromium. On a copy of examples/shop-python it checks what a user sees: the
 // Problems panel lists the crash at its line, the hover shows it, the Crashes view lists the groups
-// with their frames, "Investigate crash" runs with progress and opens the report, and "Apply
-// validated fix" shows the diff first, changes nothing when declined, and changes the file when
-// accepted.
+// with their frames and filters them by environment and release, "Investigate crash" runs with
+// progress and opens the report, and "Apply validated fix" shows the diff first, changes nothing
+// when declined, and changes the file when accepted.
 //
 // Needs: CRASHLOOM_BIN (the server), VSIX (the built extension), code-server and playwright-core
-// under tests/.tools/vscode (tests/setup-tools.sh), Debian's chromium. SHOTS=<dir> keeps screenshots.
+// under tests/.tools/vscode, sentry-sdk in .venv (tests/setup-tools.sh), Debian's chromium.
+// SHOTS=<dir> keeps screenshots.
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tools = path.join(repo, 'tests/.tools/vscode/node_modules');
@@ -23,6 +27,7 @@ const codeServer = path.join(tools, '.bin/code-server');
 const crashloom = process.env.CRASHLOOM_BIN ?? path.join(repo, 'target/debug/crashloom');
 const vsix = process.env.VSIX ?? path.join(repo, 'editors/vscode/crashloom.vsix');
 const shots = process.env.SHOTS;
+const python = path.join(repo, '.venv/bin/python');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crashloom-vscode-'));
 const workspace = path.join(tmp, 'shop');
@@ -126,6 +131,32 @@ async function quickFix(title) {
   return titles.map((t) => t.trim());
 }
 
+/** Runs the shop with sentry-sdk as a deployment in `environment` at `release`; returns the
+ * envelopes the SDK sent (decompressed), as a local stand-in for sentry.io received them. */
+async function reportFromShop(environment, release, data) {
+  const envelopes = [];
+  const sentry = http.createServer((request, response) => {
+    const chunks = [];
+    request.on('data', (c) => chunks.push(c));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const encoding = request.headers['content-encoding'];
+      envelopes.push(encoding === 'br' ? zlib.brotliDecompressSync(body) : encoding === 'gzip' ? zlib.gunzipSync(body) : body);
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise((resolve) => sentry.listen(0, '127.0.0.1', resolve));
+  const dsn = `http://public@127.0.0.1:${sentry.address().port}/1`;
+  // The shop crashes (exit status 1) after the SDK has sent the event.
+  await promisify(execFile)(python, [path.join(repo, 'tests/vscode/shop_with_sentry.py'), environment, release, data], {
+    cwd: workspace,
+    env: { ...process.env, SENTRY_DSN: dsn },
+  }).catch((e) => assert.equal(e.code, 1, `${e.message}\n${e.stderr}`));
+  await new Promise((resolve) => sentry.close(resolve));
+  assert.ok(envelopes.some((e) => e.includes('"type":"event"')), `no event from the shop in ${environment}`);
+  return envelopes;
+}
+
 before(async () => {
   assert.ok(fs.existsSync(crashloom), `build the server first: ${crashloom}`);
   assert.ok(fs.existsSync(vsix), `build the extension first (npm run package in editors/vscode): ${vsix}`);
@@ -141,6 +172,11 @@ before(async () => {
   const data = path.join(tmp, 'data');
   const extensions = path.join(tmp, 'extensions');
   fs.mkdirSync(path.join(data, 'User'), { recursive: true });
+  // A user's key binding that passes the environment to the filter command.
+  fs.writeFileSync(
+    path.join(data, 'User/keybindings.json'),
+    JSON.stringify([{ key: 'ctrl+alt+shift+e', command: 'crashloom.filterByEnvironment', args: 'staging' }]),
+  );
   fs.writeFileSync(
     path.join(data, 'User/settings.json'),
     JSON.stringify({
@@ -290,6 +326,109 @@ test('a code lens shows the crashes of its function in the Crashes view', async 
   await until('all crash groups again', async () => (await rows.count()) === 3);
 });
 
+test('the Crashes view filters by environment and release, together, and shows all again', async () => {
+  // Two deployments of the shop report to Sentry: the guest checkout crashes in staging, order 102
+  // in production. Their envelopes go into the shop's crash files, beside the plain traces.
+  const crashes = path.join(workspace, '.crashloom/crashes');
+  const added = [];
+  for (const [environment, release, data] of [
+    ['staging', 'shop@1.4.2', 'data/guest-orders.json'],
+    ['production', 'shop@1.4.1', 'data/orders.json'],
+  ]) {
+    for (const [i, envelope] of (await reportFromShop(environment, release, data)).entries()) {
+      const file = path.join(crashes, `sentry-${environment}-${i}.envelope`);
+      fs.writeFileSync(path.join(tmp, 'envelope'), envelope);
+      fs.renameSync(path.join(tmp, 'envelope'), file);
+      added.push(file);
+    }
+  }
+  const tree = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Crashes' }) });
+  if (!(await tree.isVisible())) await page.locator('.activitybar .action-item[aria-label^="Crashloom"]').click();
+  const rows = tree.locator('.monaco-list-row[aria-level="1"]');
+  // The rows are redrawn as the servers publish: a row gone while read reads as no rows.
+  const labels = async () => Promise.all((await rows.all()).map(rowText)).catch(() => []);
+  try {
+    // The same two crashes as the traces: their groups count the new events and name the releases.
+    await until('the events from Sentry in the Crashes view', async () => {
+      const all = (await labels()).join('\n');
+      return /OrderError: order 102 cannot be priced 3×.* · shop@1\.4\.1 · shop/.test(all) && /CL-54E9F7 .* 2× .*shop@1\.4\.2 · shop/.test(all);
+    });
+    assert.equal(await rows.count(), 3);
+    const sidebar = page.locator('.part.sidebar');
+    // The view's description (in its pane header; the sidebar shows it when it holds several views).
+    const description = tree.locator('.pane-header .description').first();
+    const described = (text) => until(`the description "${text}"`, async () => ((await description.textContent().catch(() => '')) ?? '') === text);
+    const badge = page.locator('.activitybar .action-item', { has: page.locator('a[aria-label^="Crashloom"]') }).locator('.badge-content');
+
+    /** Clicks a filter button of the view and returns the choices it offers. */
+    async function pick(button, choice) {
+      // The label ends in the key binding when there is one.
+      await page.locator(`.action-label[aria-label^="${button}"]:visible`).click();
+      const list = page.locator('.quick-input-widget .quick-input-list');
+      await list.locator('.monaco-list-row').first().waitFor();
+      const offered = await Promise.all((await list.locator('.monaco-list-row').all()).map(rowText));
+      await snap(`filter-${choice.replace(/\W+/g, '-')}`);
+      await list.locator('.monaco-list-row', { hasText: choice }).first().click();
+      await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+      return offered;
+    }
+
+    // By environment: only production's group, the badge counts it, the view says why.
+    const environments = await pick('Filter crashes by environment…', 'production');
+    assert.equal(environments.length, 3, environments.join(' | '));
+    assert.match(environments[0], /^All environments/);
+    assert.match(environments.join(' | '), /production 1 crash group/);
+    assert.match(environments.join(' | '), /staging 1 crash group/);
+    await until('only production\'s crash', async () => (await rows.count()) === 1);
+    assert.match(await rowText(rows.first()), /^CL-\w+ OrderError: order 102 cannot be priced 3×/);
+    await described('production');
+    await sidebar.getByText('1 of 3 crash groups (environment production).').waitFor();
+    await until('the badge counts one group', async () => (await badge.innerText()).trim() === '1');
+
+    // The releases offered are production's; with one picked both filters hold.
+    const releases = await pick('Filter crashes by release…', 'shop@1.4.1');
+    assert.deepEqual(releases.map((r) => r.split(' ')[0]), ['All', 'shop@1.4.1']);
+    await described('production · shop@1.4.1');
+    assert.equal(await rows.count(), 1);
+
+    // A key binding passes the environment itself: staging has no crash of release 1.4.1.
+    await page.keyboard.press('Control+Alt+Shift+E');
+    await described('staging · shop@1.4.1');
+    await until('no crash is shown', async () => (await rows.count()) === 0);
+    await sidebar.getByText('0 of 3 crash groups (environment staging, release shop@1.4.1).').waitFor();
+    assert.equal(await sidebar.getByText('No crashes in this workspace').count(), 0);
+    await until('no badge', async () => !(await badge.isVisible()));
+    await snap('filter-nothing');
+
+    // All releases again: staging's crash, the guest checkout.
+    await pick('Filter crashes by release…', 'All releases');
+    await described('staging');
+    await until('only staging\'s crash', async () => (await rows.count()) === 1);
+    assert.match(await rowText(rows.first()), /^CL-54E9F7 TypeError: 'NoneType' object is not subscriptable 2×/);
+
+    // The code lens narrows further: order 102 (production) is not among staging's crashes.
+    await openAt('shop/orders.py', 17);
+    await page.locator('.monaco-editor.focused .codelens-decoration a', { hasText: /^1 crash · \d+ events$/ }).first().click();
+    await until('no crash of price_order in staging', async () => (await rows.count()) === 0);
+    await sidebar.getByText('0 of 3 crash groups (filtered by the code lens, environment staging).').waitFor();
+
+    // "Show all crashes" clears every filter.
+    await page.locator('.action-label[aria-label="Show all crashes"]:visible').click();
+    await until('all crash groups again', async () => (await rows.count()) === 3);
+    await described('');
+    await until('no filter message', async () => (await sidebar.getByText(/crash groups \(/).count()) === 0);
+    await until('the badge counts all groups', async () => (await badge.innerText()).trim() === '3');
+    assert.equal(await page.locator('.action-label[aria-label="Show all crashes"]:visible').count(), 0);
+  } finally {
+    // The later tests see the example's own crashes, unfiltered.
+    for (const file of added) fs.rmSync(file, { force: true });
+    await palette('Crashloom: Show all crashes').catch(() => {});
+  }
+  // Without the Sentry events the groups are the traces' again.
+  await until('the events from Sentry gone', async () => /OrderError: order 102 cannot be priced 2×/.test((await labels()).join('\n')));
+  assert.doesNotMatch((await labels()).join('\n'), /shop@1\.4/);
+});
+
 test('"Investigate crash" runs with progress and opens the report', async () => {
   await openAt('shop/orders.py', 26, 5);
   const titles = await quickFix('Investigate crash CL-54E9F7');
@@ -344,6 +483,8 @@ test('a fix that is not validated is never offered; a validated alternative show
   await dialog.waitFor({ timeout: 120000 });
   await dialog.locator('.monaco-button', { hasText: 'Apply' }).click();
   await dialog.waitFor({ state: 'hidden' });
+  // The preview closes after the dialog (and takes the focus back to an editor when it does).
+  await page.locator('.tabs-container .tab', { hasText: 'current ↔ with the fix' }).waitFor({ state: 'detached' });
   await openAt('shop/app.py', 27);
   await page.locator('.monaco-editor.focused .view-lines', { hasText: 'except TypeError:' }).waitFor();
   await page.keyboard.press('Control+S');

@@ -1,6 +1,7 @@
 // The Crashes view: every crash group of the workspace, built from the diagnostics the server
 // publishes (it publishes every file with crash sites, open or not), sorted by events. A group's
 // children are its in-app frames (the crash site and its relatedInformation); a click opens the frame.
+// The view can be narrowed to a code lens's groups, an environment and a release, all together.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 
@@ -13,6 +14,7 @@ export interface CrashData {
   title?: string;
   release?: string;
   releases?: string[];
+  environments?: string[];
 }
 
 export interface Site {
@@ -29,7 +31,15 @@ export interface Group {
   count: number;
   lastSeen?: string;
   release?: string;
+  /** Every release and environment the group's events name (Sentry's, or events' own). */
+  releases: string[];
+  environments: string[];
   sites: Site[];
+}
+
+/** Strings of a JSON value that should be a list of strings; anything else gives none. */
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string' && v !== '') : [];
 }
 
 export function crashData(diagnostic: vscode.Diagnostic): CrashData | undefined {
@@ -119,7 +129,9 @@ export class CrashModel {
             title: data.title ?? (rank === 0 ? parsed.title : parsed.title.replace(/^.*? — root cause of /, '')),
             count: data.count ?? parsed.count ?? 0,
             lastSeen: data.lastSeen ?? parsed.lastSeen,
-            release: data.release ?? data.releases?.join(', '),
+            release: data.release ?? (strings(data.releases).join(', ') || undefined),
+            releases: [...new Set([...strings(data.releases), ...(typeof data.release === 'string' && data.release ? [data.release] : [])])],
+            environments: [...new Set(strings(data.environments))],
             sites,
             rank,
           });
@@ -132,11 +144,40 @@ export class CrashModel {
 
 type Node = { kind: 'group'; group: Group } | { kind: 'site'; group: Group; site: Site };
 
+/** What the Crashes view is narrowed to; every part that is set must hold. */
+export interface Filter {
+  /** Group ids (a code lens click: the crashes of one function). */
+  groups?: Set<string>;
+  environment?: string;
+  release?: string;
+}
+
+export function matches(group: Group, filter: Filter): boolean {
+  return (
+    (!filter.groups || filter.groups.has(group.id)) &&
+    (filter.environment === undefined || group.environments.includes(filter.environment)) &&
+    (filter.release === undefined || group.releases.includes(filter.release))
+  );
+}
+
+/** The environment and release filters as the view's description shows them: "production · 1.4.2". */
+export function describeFilter(filter: Filter): string | undefined {
+  return [filter.environment, filter.release].filter((part) => part !== undefined).join(' · ') || undefined;
+}
+
+/** The values of `key` among `groups`, each with how many groups name it, most groups first. */
+export function valuesOf(groups: Group[], key: 'environments' | 'releases'): { value: string; groups: number }[] {
+  const counts = new Map<string, number>();
+  for (const group of groups) {
+    for (const value of group[key]) counts.set(value, (counts.get(value) ?? 0) + 1);
+  }
+  return [...counts].map(([value, n]) => ({ value, groups: n })).sort((a, b) => b.groups - a.groups || a.value.localeCompare(b.value));
+}
+
 export class CrashTree implements vscode.TreeDataProvider<Node> {
   private readonly changed = new vscode.EventEmitter<Node | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
-  /** Group ids to show (a code lens click), or everything. */
-  filter: Set<string> | undefined;
+  filter: Filter = {};
 
   constructor(private readonly model: CrashModel) {
     model.onDidChange(() => this.changed.fire(undefined));
@@ -146,9 +187,12 @@ export class CrashTree implements vscode.TreeDataProvider<Node> {
     this.changed.fire(undefined);
   }
 
+  filtered(): boolean {
+    return this.filter.groups !== undefined || this.filter.environment !== undefined || this.filter.release !== undefined;
+  }
+
   visibleGroups(): Group[] {
-    const all = this.model.groups();
-    return this.filter ? all.filter((g) => this.filter?.has(g.id)) : all;
+    return this.model.groups().filter((g) => matches(g, this.filter));
   }
 
   getChildren(node?: Node): Node[] {
@@ -172,7 +216,10 @@ export class CrashTree implements vscode.TreeDataProvider<Node> {
       if (group.release) facts.push(group.release);
       if (multiRoot) facts.push(group.folder.name);
       item.description = facts.join(' · ');
-      item.tooltip = new vscode.MarkdownString().appendText(`${group.title}\n${facts.join(' · ')}`);
+      const origins = [];
+      if (group.environments.length > 0) origins.push(`environments: ${group.environments.join(', ')}`);
+      if (group.releases.length > 0) origins.push(`releases: ${group.releases.join(', ')}`);
+      item.tooltip = new vscode.MarkdownString().appendText([group.title, facts.join(' · '), ...origins].join('\n'));
       item.contextValue = 'crashGroup';
       item.iconPath = new vscode.ThemeIcon('bug', new vscode.ThemeColor('problemsErrorIcon.foreground'));
       return item;

@@ -16,7 +16,7 @@ import {
   type StaticFeature,
 } from 'vscode-languageclient/node';
 
-import { CrashModel, CrashTree } from './crashes';
+import { CrashModel, CrashTree, describeFilter, matches, valuesOf, type Filter } from './crashes';
 import { NotificationProgressFeature } from './progress';
 import { FixedText, PREVIEW_SCHEME, previewThenApply } from './preview';
 import { findServer } from './server';
@@ -76,7 +76,21 @@ export function activate(context: vscode.ExtensionContext): void {
   const refreshCounts = (): void => {
     const groups = tree.visibleGroups();
     const all = model.groups().length;
-    view.badge = all > 0 ? { value: all, tooltip: `${all} crash group${all === 1 ? '' : 's'}` } : undefined;
+    // The badge counts the groups the view shows; the status bar item counts them all.
+    const shown = groups.length;
+    view.badge = shown > 0 ? { value: shown, tooltip: `${shown} crash group${shown === 1 ? '' : 's'}` } : undefined;
+    // Set only when they change: each assignment redraws the view's title.
+    const description = describeFilter(tree.filter);
+    if (view.description !== description) view.description = description;
+    let message: string | undefined;
+    if (tree.filtered()) {
+      const why = [];
+      if (tree.filter.groups) why.push('filtered by the code lens');
+      if (tree.filter.environment !== undefined) why.push(`environment ${tree.filter.environment}`);
+      if (tree.filter.release !== undefined) why.push(`release ${tree.filter.release}`);
+      message = `${shown} of ${all} crash groups (${why.join(', ')}).`;
+    }
+    if (view.message !== message) view.message = message;
     if (problem) {
       status.text = '$(error) Crashloom';
       status.tooltip = problem;
@@ -88,12 +102,46 @@ export function activate(context: vscode.ExtensionContext): void {
       status.tooltip = `Crashloom: ${all} crash group${all === 1 ? '' : 's'} in ${clients.size} folder${clients.size === 1 ? '' : 's'}`;
     }
     status.show();
-    if (tree.filter) {
-      view.message = `${groups.length} of ${all} crash groups (filtered by the code lens).`;
-    } else {
-      view.message = undefined;
-    }
   };
+
+  /** Narrows the Crashes view (the parts given; `undefined` in a part clears it). */
+  async function setFilter(change: Partial<Filter>): Promise<void> {
+    tree.filter = { ...tree.filter, ...change };
+    await vscode.commands.executeCommand('setContext', 'crashloom.filtered', tree.filtered());
+    tree.refresh();
+    refreshCounts();
+  }
+
+  /** "Filter crashes by environment/release…": the value given, else one picked among the groups'. */
+  async function filterBy(key: 'environment' | 'release', arg: unknown): Promise<void> {
+    let value: string | undefined;
+    if (typeof arg === 'string' || arg === null) {
+      value = arg || undefined;
+    } else {
+      // The values of the groups the other filters leave, each with how many groups name it.
+      const others: Filter = { ...tree.filter, [key]: undefined };
+      const values = valuesOf(model.groups().filter((g) => matches(g, others)), key === 'environment' ? 'environments' : 'releases');
+      const clear = key === 'environment' ? 'All environments' : 'All releases';
+      const current = tree.filter[key];
+      const items: (vscode.QuickPickItem & { value?: string })[] = [
+        { label: clear, description: current === undefined ? 'shown' : undefined },
+        ...values.map(({ value: v, groups }) => ({
+          label: v,
+          value: v,
+          description: `${groups} crash group${groups === 1 ? '' : 's'}${v === current ? ' · shown' : ''}`,
+        })),
+      ];
+      const picked = await vscode.window.showQuickPick(items, {
+        title: `Crashloom: filter crashes by ${key}`,
+        placeHolder:
+          values.length > 0 ? `Show the crashes of one ${key}` : `No crash here names a${key === 'environment' ? 'n' : ''} ${key}`,
+      });
+      if (!picked) return;
+      value = picked.value;
+    }
+    await setFilter({ [key]: value });
+    await vscode.commands.executeCommand('crashloom.crashes.focus');
+  }
   model.onDidChange(refreshCounts);
 
   const secret = (): Thenable<string | undefined> => context.secrets.get(SENTRY_TOKEN_SECRET);
@@ -261,18 +309,12 @@ export function activate(context: vscode.ExtensionContext): void {
     status,
     vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, fixed),
     vscode.commands.registerCommand('crashloom.showCrashes', async (_uri: unknown, _line: unknown, groups: unknown) => {
-      tree.filter = Array.isArray(groups) ? new Set(groups.map(String)) : undefined;
-      await vscode.commands.executeCommand('setContext', 'crashloom.filtered', tree.filter !== undefined);
-      tree.refresh();
-      refreshCounts();
+      await setFilter({ groups: Array.isArray(groups) ? new Set(groups.map(String)) : undefined });
       await vscode.commands.executeCommand('crashloom.crashes.focus');
     }),
-    vscode.commands.registerCommand('crashloom.clearFilter', async () => {
-      tree.filter = undefined;
-      await vscode.commands.executeCommand('setContext', 'crashloom.filtered', false);
-      tree.refresh();
-      refreshCounts();
-    }),
+    vscode.commands.registerCommand('crashloom.filterByEnvironment', (arg: unknown) => filterBy('environment', arg)),
+    vscode.commands.registerCommand('crashloom.filterByRelease', (arg: unknown) => filterBy('release', arg)),
+    vscode.commands.registerCommand('crashloom.clearFilter', () => setFilter({ groups: undefined, environment: undefined, release: undefined })),
     vscode.commands.registerCommand('crashloom.setSentryToken', async () => {
       const token = await vscode.window.showInputBox({
         title: 'Crashloom: Sentry token',
