@@ -227,11 +227,13 @@ fn main() {
     let mut text = String::with_capacity(target + 4096);
     let mut n = 0;
     while text.len() < target {
-        let file = (n * 11 + 3) % files;
+        // A hundred crash groups, each seen many times.
+        let file = ((n % 100) * 11 + 3) % files;
         let _ = writeln!(
             text,
-            "Traceback (most recent call last):\n  File \"/srv/app/{}\", line 4, in big_{n}\n    {}\nValueError: big-{n}",
+            "Traceback (most recent call last):\n  File \"/srv/app/{}\", line 4, in big_{}\n    {}\nValueError: big-{n}",
             module_path(file),
+            n % 100,
             source_line(file, 4).trim()
         );
         n += 1;
@@ -239,11 +241,15 @@ fn main() {
     let marker_file = module_path(3);
     std::fs::write(&big, &text).unwrap();
     drop(text);
-    client.wait_for_diagnostics(&marker_file, |d| d.iter().any(|d| d["message"].as_str().unwrap().contains("big-0")));
+    client.wait_for_diagnostics(&marker_file, |d| {
+        d.iter().any(|d| d["message"].as_str().unwrap().contains("ValueError: big-"))
+    });
     client.pump_until_quiet(Duration::from_millis(1000));
     let with_big = memory_mib(client.pid(), "VmRSS:");
     std::fs::remove_file(&big).unwrap();
-    client.wait_for_diagnostics(&marker_file, |d| !d.iter().any(|d| d["message"].as_str().unwrap().contains("big-0")));
+    client.wait_for_diagnostics(&marker_file, |d| {
+        !d.iter().any(|d| d["message"].as_str().unwrap().contains("ValueError: big-"))
+    });
     client.pump_until_quiet(Duration::from_millis(2000));
     let after = memory_mib(client.pid(), "VmRSS:");
     println!(

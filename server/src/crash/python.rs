@@ -233,6 +233,12 @@ impl TracebackParser {
         }
         let header = content == TRACEBACK_HEADER || content == GROUP_TRACEBACK_HEADER;
         if header {
+            // Outside exception-group output, a new traceback without a chain separator before it
+            // is the next crash (tracebacks printed one after another), not part of this one.
+            let started = self.block.is_some() || !self.nodes.is_empty();
+            if started && depth == 0 && !self.expecting_continuation {
+                return false;
+            }
             self.finish_block();
             self.start_block(depth);
             return true;
@@ -540,6 +546,23 @@ mod tests {
         assert_eq!(last.abs_path.as_deref(), Some("/srv/app/lib.py"));
         assert_eq!(last.line, Some(7));
         assert_eq!(last.context.as_ref().map(|c| c.line.as_str()), Some("return d['x']"));
+    }
+
+    #[test]
+    fn tracebacks_printed_one_after_another_are_separate_crashes() {
+        let text = "Traceback (most recent call last):\n  File \"a.py\", line 4, in first\n    y = 2\nValueError: one\nTraceback (most recent call last):\n  File \"a.py\", line 4, in second\n    y = 2\nValueError: two\n";
+        let (event, used) = parse_text(text);
+        assert_eq!(used, 4, "the first crash ends where the next traceback starts");
+        assert_eq!(event.exceptions.len(), 1);
+        assert_eq!(event.exceptions[0].title(), "ValueError: one");
+        // With a chain separator between them they are one crash.
+        let chained = text.replacen(
+            "ValueError: one\n",
+            "ValueError: one\n\nDuring handling of the above exception, another exception occurred:\n\n",
+            1,
+        );
+        let (event, _) = parse_text(&chained);
+        assert_eq!(event.exceptions.len(), 2);
     }
 
     #[test]

@@ -102,11 +102,16 @@ pub fn times(count: u64) -> String {
 }
 
 /// Links to the other sites of the same crash, newest frame first.
+/// How many other sites of its crash a diagnostic lists: enough for any real stack, bounded for a
+/// trace of thousands of chained exceptions.
+const MAX_RELATED: usize = 64;
+
 fn related(group: &CrashGroup, this: &Site, root: &Path, encoding: Encoding) -> Vec<DiagnosticRelatedInformation> {
     let mut others: Vec<&Site> = group.sites.iter().filter(|s| !(s.path == this.path && s.line == this.line)).collect();
     others.sort_by_key(|s| (s.exception != this.exception, std::cmp::Reverse(s.exception), s.depth));
     others
         .into_iter()
+        .take(MAX_RELATED)
         .filter_map(|site| {
             let uri = file_uri(root, &site.path)?;
             let role = match site.role {
