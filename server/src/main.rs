@@ -10,6 +10,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc gives freed memory back to the system, so the server shrinks again after a big crash
+/// file goes (glibc's allocator kept it), and allocates the crash model's many small strings faster.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use crashloom::config::Config;
 use crashloom::investigate::pipeline::{self, Investigation};
 use crashloom::investigate::validator::RungOutcome;

@@ -35,7 +35,7 @@ fn a_restart_shows_the_last_sessions_diagnostics_until_the_picture_is_built_agai
     let root = workspace.path();
     let (first, log) = session(root);
     assert!(!log.iter().any(|l| l.contains(SHOWN)), "nothing was kept before the first session: {log:#?}");
-    assert!(root.join(".crashloom/cache/diagnostics.json").is_file(), "kept at shutdown");
+    assert!(root.join(".crashloom/cache/diagnostics.jsonl").is_file(), "kept at shutdown");
 
     let (second, log) = session(root);
     assert!(log.iter().any(|l| l.contains(SHOWN)), "{log:#?}");

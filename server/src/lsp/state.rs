@@ -322,10 +322,12 @@ impl State {
         let warm_start = full && !self.warm_started.swap(true, Ordering::AcqRel);
         let warm = warm_start.then(|| {
             let (root, config, encoding_name) = (root.clone(), config.clone(), encoding_name.clone());
-            tokio::task::spawn_blocking(move || {
+            let (shown, files) = tokio::sync::mpsc::unbounded_channel();
+            let reading = tokio::task::spawn_blocking(move || {
                 let inputs = warm_start::inputs_fingerprint(&root, &config, &encoding_name);
-                warm_start::load(&root, inputs)
-            })
+                warm_start::load(&root, inputs, |path, diagnostics| drop(shown.send((path, diagnostics))))
+            });
+            (reading, files)
         });
         let job = tokio::task::spawn_blocking(move || {
             // Taken before the sources are read: a change made while they are read makes the
@@ -365,8 +367,8 @@ impl State {
             let loaded = engine::Loaded { picture, problems: report.problems, files_read: report.files };
             (index, loaded, changed, sources)
         });
-        if let Some(warm) = warm {
-            self.show_last_session(warm.await).await;
+        if let Some((reading, files)) = warm {
+            self.show_last_session(reading, files).await;
         }
         let (index, loaded, changed, sources) = match job.await {
             Ok(result) => result,
@@ -435,29 +437,29 @@ impl State {
         }
     }
 
-    /// Publishes the last session's diagnostics that still hold (see [`warm_start`]); the files
-    /// count as published, so the fresh picture clears those it no longer has.
-    async fn show_last_session(&self, kept: Result<warm_start::Loaded, tokio::task::JoinError>) {
+    /// Publishes the last session's diagnostics that still hold (see [`warm_start`]), each file
+    /// as soon as it is read; the files count as published, so the fresh picture clears those it
+    /// no longer has.
+    async fn show_last_session(
+        &self,
+        reading: tokio::task::JoinHandle<Result<usize, String>>,
+        mut files: tokio::sync::mpsc::UnboundedReceiver<(String, Vec<Diagnostic>)>,
+    ) {
         let Some(root) = self.root() else { return };
-        let kept = match kept {
-            Ok(Ok(kept)) => kept,
-            Ok(Err(why)) => {
-                tracing::debug!("no diagnostics of the last session shown: {why}");
-                return;
-            }
-            Err(e) => {
-                tracing::warn!("reading the last session's diagnostics failed: {e}");
-                return;
-            }
-        };
-        tracing::info!(files = kept.len(), "diagnostics of the last session shown while the crashes are read");
-        for (path, diagnostics) in kept {
+        while let Some((path, diagnostics)) = files.recv().await {
             let Some(uri) = file_uri(&root, &path) else { continue };
             if self.documents.contains_key(uri.as_str()) {
                 continue;
             }
             lock(&self.published).insert(path);
             self.client.publish_diagnostics(uri, diagnostics, None).await;
+        }
+        match reading.await {
+            Ok(Ok(files)) => {
+                tracing::info!(files, "diagnostics of the last session shown while the crashes are read");
+            }
+            Ok(Err(why)) => tracing::debug!("no diagnostics of the last session shown: {why}"),
+            Err(e) => tracing::warn!("reading the last session's diagnostics failed: {e}"),
         }
     }
 

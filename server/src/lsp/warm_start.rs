@@ -18,15 +18,15 @@ use crate::source::files::crash_file_stats;
 use crate::source::store::{CrashStore, store_path};
 
 /// Where the diagnostics are kept, in the workspace's (git-ignored) `.crashloom` folder.
-pub const WARM_START_FILE: &str = ".crashloom/cache/diagnostics.json";
+pub const WARM_START_FILE: &str = ".crashloom/cache/diagnostics.jsonl";
 
+/// The first line of the file: what the diagnostics came from, besides the files themselves.
 #[derive(Debug, Serialize, Deserialize)]
-struct Kept {
-    /// What the diagnostics came from, besides the files themselves.
+struct Header {
     inputs: u64,
-    files: Vec<KeptFile>,
 }
 
+/// One line per file after the header, so the first can be shown before the rest is read.
 #[derive(Debug, Serialize, Deserialize)]
 struct KeptFile {
     path: String,
@@ -59,41 +59,48 @@ fn stat(root: &Path, path: &str) -> Option<(u64, u128)> {
     Some((meta.len(), nanos(meta.modified().ok()?)))
 }
 
-/// Keeps the diagnostics of the files not open in the editor. Written to a temporary file first,
-/// so a crash while writing leaves the previous one.
+/// Keeps the diagnostics of the files not open in the editor, as JSON lines. Written to a
+/// temporary file first, so a crash while writing leaves the previous one.
 pub fn save(root: &Path, inputs: u64, files: Vec<(String, Vec<Diagnostic>)>) -> std::io::Result<PathBuf> {
-    let files: Vec<KeptFile> = files
-        .into_iter()
-        .filter_map(|(path, diagnostics)| {
-            let (len, modified) = stat(root, &path)?;
-            Some(KeptFile { path, len, modified, diagnostics })
-        })
-        .collect();
+    use std::io::Write as _;
     let target = root.join(WARM_START_FILE);
     if let Some(dir) = target.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let temporary = target.with_extension("json.tmp");
-    let json = serde_json::to_vec(&Kept { inputs, files }).map_err(std::io::Error::other)?;
-    std::fs::write(&temporary, json)?;
+    let temporary = target.with_extension("jsonl.tmp");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&temporary)?);
+    serde_json::to_writer(&mut out, &Header { inputs }).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")?;
+    for (path, diagnostics) in files {
+        let Some((len, modified)) = stat(root, &path) else { continue };
+        serde_json::to_writer(&mut out, &KeptFile { path, len, modified, diagnostics })
+            .map_err(std::io::Error::other)?;
+        out.write_all(b"\n")?;
+    }
+    out.into_inner().map_err(|e| e.into_error())?.sync_data()?;
     std::fs::rename(&temporary, &target)?;
     Ok(target)
 }
 
-/// The kept diagnostics that still hold, by file, or why none do.
-pub type Loaded = Result<Vec<(String, Vec<Diagnostic>)>, String>;
-
-/// Reads the kept diagnostics of the files unchanged since, when `inputs` are the same as then.
-pub fn load(root: &Path, inputs: u64) -> Loaded {
-    let bytes = std::fs::read(root.join(WARM_START_FILE)).map_err(|e| format!("none kept ({e})"))?;
-    let kept: Kept = serde_json::from_slice(&bytes).map_err(|e| format!("not readable ({e})"))?;
-    if kept.inputs != inputs {
+/// Hands `show` the kept diagnostics of each file unchanged since, one file at a time as they are
+/// read, when `inputs` are the same as then; returns how many files, or why none.
+pub fn load(root: &Path, inputs: u64, mut show: impl FnMut(String, Vec<Diagnostic>)) -> Result<usize, String> {
+    use std::io::BufRead as _;
+    let file = std::fs::File::open(root.join(WARM_START_FILE)).map_err(|e| format!("none kept ({e})"))?;
+    let mut lines = std::io::BufReader::new(file).lines();
+    let header = lines.next().and_then(Result::ok).ok_or("an empty file")?;
+    let header: Header = serde_json::from_str(&header).map_err(|e| format!("not readable ({e})"))?;
+    if header.inputs != inputs {
         return Err("the settings, the crash files or the inbox changed since".to_owned());
     }
-    Ok(kept
-        .files
-        .into_iter()
-        .filter(|file| stat(root, &file.path) == Some((file.len, file.modified)))
-        .map(|file| (file.path, file.diagnostics))
-        .collect())
+    let mut shown = 0;
+    for line in lines.map_while(Result::ok) {
+        // A line cut short (the disk full when it was written) ends what can be trusted.
+        let Ok(file) = serde_json::from_str::<KeptFile>(&line) else { break };
+        if stat(root, &file.path) == Some((file.len, file.modified)) {
+            show(file.path, file.diagnostics);
+            shown += 1;
+        }
+    }
+    Ok(shown)
 }
