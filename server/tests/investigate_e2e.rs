@@ -411,7 +411,7 @@ fn wait_for_processes(client: &mut LspClient, command: &[&str], count: usize) ->
 
 fn wait_until_gone(client: &mut LspClient, pids: &[u32]) {
     let deadline = std::time::Instant::now() + common::WAIT;
-    while pids.iter().any(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists()) {
+    while pids.iter().any(|pid| common::is_running(*pid)) {
         assert!(std::time::Instant::now() < deadline, "the sandboxed command still runs: {pids:?}");
         client.pump(std::time::Duration::from_millis(50));
     }

@@ -526,6 +526,12 @@ impl Drop for LspClient {
 }
 
 /// The processes (pids) whose command line is exactly `command`, read from `/proc`.
+/// Whether a process is alive: a killed one waiting to be reaped (a zombie) counts as gone.
+pub fn is_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+}
+
 pub fn processes_running(command: &[&str]) -> Vec<u32> {
     let wanted: Vec<u8> = command.iter().flat_map(|arg| arg.bytes().chain([0])).collect();
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
