@@ -24,9 +24,9 @@ use tokio::sync::Notify;
 
 use crate::config::{Config, SentrySourceConfig, SourceConfig, WatchConfig};
 use crate::engine;
-use crate::investigate::history::InvestigationHistory;
+use crate::investigate::FixOutcome;
+use crate::investigate::history;
 use crate::investigate::pipeline::{self, InvestigateError, Investigation, Progress};
-use crate::investigate::{FixOutcome, report};
 use crate::publish::{self, PublishError, PullRequestOutcome};
 use crate::source::files::FilesSource;
 use crate::source::sentry_api::{SentryClient, SentryError, SentrySource};
@@ -388,17 +388,9 @@ async fn handle(
     };
     let saved = {
         let (root, investigation) = (root.clone(), investigation.clone());
-        tokio::task::spawn_blocking(move || -> Result<PathBuf, String> {
-            let path = report::write_report(&root, &investigation).map_err(|e| {
-                format!("cannot write the report under {}: {e}", root.join(report::REPORTS_DIR).display())
-            })?;
-            InvestigationHistory::open(&store_path(&root))
-                .and_then(|history| history.save(&investigation))
-                .map_err(|e| e.to_string())?;
-            Ok(path)
-        })
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()))
+        tokio::task::spawn_blocking(move || history::keep(&root, &investigation))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()))
     };
     let report_path = match saved {
         Ok(path) => path,

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::pipeline::Investigation;
+use super::report::{REPORTS_DIR, write_report};
+use crate::source::store::store_path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -15,6 +17,17 @@ pub enum HistoryError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("a stored investigation is not readable: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+/// Keeps an investigation: the latest of its group in the workspace's store, and its report under
+/// `.crashloom/reports`. Returns the report's path. A store that cannot be written is logged, not
+/// fatal: the report holds everything. Blocking (SQLite and the file system).
+pub fn keep(root: &Path, investigation: &Investigation) -> Result<PathBuf, String> {
+    if let Err(e) = InvestigationHistory::open(&store_path(root)).and_then(|h| h.save(investigation)) {
+        tracing::warn!("{e}");
+    }
+    write_report(root, investigation)
+        .map_err(|e| format!("cannot write the report under {}: {e}", root.join(REPORTS_DIR).display()))
 }
 
 /// How long the investigation of a crash group that is gone is kept.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::pipeline::Investigation;
 use super::reproduce::ReproductionOrigin;
-use super::validator::{CrashOutcome, RungOutcome};
+use super::validator::{CrashOutcome, RungOutcome, TestComparison};
 use super::{FailingOperation, FixOutcome};
 use crate::markdown::{code, fenced, prose};
 
@@ -24,6 +24,28 @@ pub fn write_report(root: &Path, investigation: &Investigation) -> std::io::Resu
     let path = report_path(root, &investigation.short_id);
     std::fs::write(&path, render(investigation))?;
     Ok(path)
+}
+
+/// How the tests were judged, and the tests the change broke, fixed or found failing: for the
+/// report and the pull request's description.
+pub(crate) fn render_tests(out: &mut String, tests: &TestComparison) {
+    let how = tests.per_test.as_deref().map_or("by exit code".to_owned(), |format| format!("per test, from {format}"));
+    let _ = writeln!(
+        out,
+        "Tests judged {how}: {} passed before the change, {} after.\n",
+        tests.passed_before, tests.passed_after
+    );
+    for (title, names) in [
+        ("Broken by the change", &tests.broken),
+        ("Fixed by the change", &tests.fixed),
+        ("Already failing before the change (not counted against it)", &tests.still_failing),
+    ] {
+        if !names.is_empty() {
+            let shown: Vec<String> = names.iter().take(20).map(|n| code(n)).collect();
+            let _ = writeln!(out, "- {title}: {}", shown.join(", "));
+        }
+    }
+    out.push('\n');
 }
 
 pub fn render(inv: &Investigation) -> String {
@@ -201,26 +223,7 @@ pub fn render(inv: &Investigation) -> String {
             }
         }
         if let Some(tests) = &validation.tests {
-            let how = tests
-                .per_test
-                .as_deref()
-                .map_or("by exit code".to_owned(), |format| format!("per test, from {format}"));
-            let _ = writeln!(
-                out,
-                "Tests judged {how}: {} passed before, {} after.\n",
-                tests.passed_before, tests.passed_after
-            );
-            for (title, names) in [
-                ("Broken by the change", &tests.broken),
-                ("Fixed by the change", &tests.fixed),
-                ("Already failing before the change (not counted against it)", &tests.still_failing),
-            ] {
-                if !names.is_empty() {
-                    let shown: Vec<String> = names.iter().take(20).map(|n| code(n)).collect();
-                    let _ = writeln!(out, "- {title}: {}", shown.join(", "));
-                }
-            }
-            out.push('\n');
+            render_tests(&mut out, tests);
         }
         for rung in &validation.rungs {
             let mark = match rung.outcome {

@@ -17,11 +17,10 @@ use super::convert::{Encoding, file_uri};
 use super::diagnostics::SOURCE;
 use super::state::{RunningInvestigation, State, client_reply, read};
 use crate::investigate::apply;
-use crate::investigate::history::InvestigationHistory;
+use crate::investigate::history;
 use crate::investigate::pipeline::{self, ChannelProgress, STEPS};
 use crate::investigate::report::{REPORTS_DIR, write_report};
 use crate::sandbox::FileEdit;
-use crate::source::store::store_path;
 
 /// The actions offered on crash diagnostics in the requested range.
 pub fn code_actions(state: &State, params: &CodeActionParams) -> Vec<CodeActionOrCommand> {
@@ -223,15 +222,9 @@ async fn run_investigation(
     let investigation = Arc::new(investigation);
     let kept = {
         let (root, investigation) = (root.clone(), investigation.clone());
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = InvestigationHistory::open(&store_path(&root)).and_then(|h| h.save(&investigation)) {
-                tracing::warn!("{e}");
-            }
-            write_report(&root, &investigation)
-                .map_err(|e| format!("cannot write the report under {}: {e}", root.join(REPORTS_DIR).display()))
-        })
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()))
+        tokio::task::spawn_blocking(move || history::keep(&root, &investigation))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()))
     };
     let verdict = match (investigation.fix(), investigation.is_validated()) {
         (Some(_), true) => "validated fix ready",

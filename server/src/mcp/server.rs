@@ -26,9 +26,9 @@ use super::tools::{ApplyFixArgs, Call, CallError, CrashArgs, InvestigateArgs, Li
 use crate::config::Config;
 use crate::engine;
 use crate::investigate::apply::apply_validated_fix;
-use crate::investigate::history::InvestigationHistory;
+use crate::investigate::history::{self, InvestigationHistory};
 use crate::investigate::pipeline::{self, ChannelProgress, Investigation, STEPS};
-use crate::investigate::report::{REPORTS_DIR, report_path, write_report};
+use crate::investigate::report::report_path;
 use crate::source::files::FilesSource;
 use crate::source::store::store_path;
 use crate::workspace::index::WorkspaceIndex;
@@ -330,15 +330,9 @@ async fn investigate(
     };
     let kept = {
         let (root, investigation) = (root.clone(), investigation.clone());
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = InvestigationHistory::open(&store_path(&root)).and_then(|h| h.save(&investigation)) {
-                tracing::warn!("{e}");
-            }
-            write_report(&root, &investigation)
-                .map_err(|e| format!("cannot write the report under {}: {e}", root.join(REPORTS_DIR).display()))
-        })
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()))
+        tokio::task::spawn_blocking(move || history::keep(&root, &investigation))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()))
     };
     let mut answer = {
         let (root, investigation, report) = (root.clone(), investigation.clone(), kept.clone().ok());

@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use crate::investigate::pipeline::Investigation;
+use crate::investigate::report::render_tests;
 use crate::investigate::reproduce::ReproductionOrigin;
 use crate::investigate::validator::{CrashOutcome, RungOutcome};
 use crate::markdown::{code, fenced, prose};
@@ -185,23 +186,7 @@ pub fn body(inv: &Investigation, group: &CrashGroup, fix_key: &str, branch: &str
         }
         out.push('\n');
         if let Some(tests) = &validation.tests {
-            let how = tests.per_test.as_deref().map_or("by exit code".to_owned(), |f| format!("per test, from {f}"));
-            let _ = writeln!(
-                out,
-                "Tests judged {how}: {} passed before the change, {} after.",
-                tests.passed_before, tests.passed_after
-            );
-            for (title, names) in [
-                ("Fixed by the change", &tests.fixed),
-                ("Already failing before the change", &tests.still_failing),
-                ("Broken by the change", &tests.broken),
-            ] {
-                if !names.is_empty() {
-                    let shown: Vec<String> = names.iter().take(20).map(|n| code(n)).collect();
-                    let _ = writeln!(out, "- {title}: {}", shown.join(", "));
-                }
-            }
-            out.push('\n');
+            render_tests(&mut out, tests);
         }
 
         let _ = writeln!(out, "## The reproduction\n");
