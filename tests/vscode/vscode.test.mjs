@@ -496,8 +496,11 @@ test('"Investigate crash" from the Crashes view goes to the server of the crash\
   const tree = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Crashes' }) });
   if (!(await tree.isVisible())) await page.locator('.activitybar .action-item[aria-label^="Crashloom"]').click();
   const group = tree.locator('.monaco-list-row[aria-level="1"]', { hasText: 'CL-810D07' });
+  // The row's inline action shows on hover: wait until it is there, so the click lands on it.
+  const investigate = group.locator('.action-label[aria-label="Investigate crash"]');
   await group.hover();
-  await group.locator('.action-label[aria-label="Investigate crash"]').click();
+  await investigate.waitFor({ state: 'visible' });
+  await investigate.click();
   await page.locator('.tabs-container .tab', { hasText: 'Preview CL-810D07.md' }).waitFor({ timeout: 240000 });
   assert.ok(fs.existsSync(path.join(cart, '.crashloom/reports/CL-810D07.md')));
   assert.ok(!fs.existsSync(path.join(workspace, '.crashloom/reports/CL-810D07.md')));
