@@ -8,8 +8,14 @@ use tower_lsp_server::ls_types::*;
 use crate::lsp::state::{ReloadReason, State, client_reply};
 
 pub(crate) fn did_change_watched_files(state: &State, params: &DidChangeWatchedFilesParams) {
-    let workspace_files_changed =
-        params.changes.iter().any(|c| matches!(c.typ, FileChangeType::CREATED | FileChangeType::DELETED));
+    // Crashloom's own files (reports, the store, the kept diagnostics) are not workspace code: a
+    // reload that writes them must not trigger the next one. Crash files are watched on their own.
+    let own =
+        |uri: &Uri| state.relative(uri).is_some_and(|path| path == ".crashloom" || path.starts_with(".crashloom/"));
+    let workspace_files_changed = params
+        .changes
+        .iter()
+        .any(|c| matches!(c.typ, FileChangeType::CREATED | FileChangeType::DELETED) && !own(&c.uri));
     if workspace_files_changed {
         state.request_reload(ReloadReason::WorkspaceFilesChanged);
     }
