@@ -7,7 +7,7 @@
 //
 // Needs: CRASHLOOM_BIN (the server), VSIX (the built extension), code-server and playwright-core
 // under tests/.tools/vscode, sentry-sdk in .venv (tests/setup-tools.sh), Debian's chromium.
-// SHOTS=<dir> keeps screenshots.
+// SHOTS=<dir> keeps screenshots; KEEP=1 keeps the temporary folder (with the servers' logs).
 import assert from 'node:assert/strict';
 import { spawn, execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -240,7 +240,8 @@ after(async () => {
       // already gone
     }
   }
-  fs.rmSync(tmp, { recursive: true, force: true });
+  if (process.env.KEEP) console.log(`kept ${tmp}`);
+  else fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 test('the Problems panel lists the crash at its line', async () => {

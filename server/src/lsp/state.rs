@@ -43,6 +43,8 @@ pub enum ReloadReason {
 pub struct ClientSupport {
     /// `workspace.didChangeWatchedFiles.dynamicRegistration`: only then is it asked to watch.
     pub watched_files_registration: bool,
+    /// `workspace.didChangeWatchedFiles.relativePatternSupport`: the watch is limited to the root.
+    pub watched_files_relative_pattern: bool,
     /// `window.workDoneProgress`: only then is progress created.
     pub work_done_progress: bool,
     /// `window.showDocument.support`.
@@ -480,7 +482,8 @@ impl State {
         })
         .await;
         match saved {
-            Ok(Ok(path)) => tracing::debug!("diagnostics kept for the next session in {}", path.display()),
+            Ok(Ok(Some(path))) => tracing::debug!("diagnostics kept for the next session in {}", path.display()),
+            Ok(Ok(None)) => tracing::debug!("the diagnostics kept for the next session are still the same"),
             Ok(Err(e)) => tracing::warn!("cannot keep the diagnostics for the next session: {e}"),
             Err(e) => tracing::warn!("keeping the diagnostics for the next session failed: {e}"),
         }

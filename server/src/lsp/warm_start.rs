@@ -59,27 +59,33 @@ fn stat(root: &Path, path: &str) -> Option<(u64, u128)> {
     Some((meta.len(), nanos(meta.modified().ok()?)))
 }
 
-/// Keeps the diagnostics of the files not open in the editor, as JSON lines. Written to a
-/// temporary file first, so a crash while writing leaves the previous one.
-pub fn save(root: &Path, inputs: u64, files: Vec<(String, Vec<Diagnostic>)>) -> std::io::Result<PathBuf> {
+/// Keeps the diagnostics of the files not open in the editor, as JSON lines; returns where, or
+/// `None` when what is kept already says the same (editors that watch files see no write).
+/// Written to a temporary file first, so a crash while writing leaves the previous one.
+pub fn save(root: &Path, inputs: u64, files: Vec<(String, Vec<Diagnostic>)>) -> std::io::Result<Option<PathBuf>> {
     use std::io::Write as _;
     let target = root.join(WARM_START_FILE);
-    if let Some(dir) = target.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let temporary = target.with_extension("jsonl.tmp");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&temporary)?);
+    let mut out = Vec::new();
     serde_json::to_writer(&mut out, &Header { inputs }).map_err(std::io::Error::other)?;
-    out.write_all(b"\n")?;
+    out.push(b'\n');
     for (path, diagnostics) in files {
         let Some((len, modified)) = stat(root, &path) else { continue };
         serde_json::to_writer(&mut out, &KeptFile { path, len, modified, diagnostics })
             .map_err(std::io::Error::other)?;
-        out.write_all(b"\n")?;
+        out.push(b'\n');
     }
-    out.into_inner().map_err(|e| e.into_error())?.sync_data()?;
+    if std::fs::read(&target).is_ok_and(|kept| kept == out) {
+        return Ok(None);
+    }
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temporary = target.with_extension("jsonl.tmp");
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(&out)?;
+    file.sync_data()?;
     std::fs::rename(&temporary, &target)?;
-    Ok(target)
+    Ok(Some(target))
 }
 
 /// Hands `show` the kept diagnostics of each file unchanged since, one file at a time as they are

@@ -61,6 +61,10 @@ pub(crate) fn client_support(capabilities: &ClientCapabilities) -> ClientSupport
             .and_then(|w| w.did_change_watched_files.as_ref())
             .and_then(|w| w.dynamic_registration)
             .unwrap_or(false),
+        watched_files_relative_pattern: workspace
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|w| w.relative_pattern_support)
+            .unwrap_or(false),
         work_done_progress: window.and_then(|w| w.work_done_progress).unwrap_or(false),
         show_document: window.and_then(|w| w.show_document.as_ref()).is_some_and(|s| s.support),
         markdown_hover: capabilities
