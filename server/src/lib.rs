@@ -1,5 +1,6 @@
 //! Crashloom: production crashes in the editor, and fixes proven in a sandbox.
 
+pub mod allocator;
 pub mod config;
 pub mod crash;
 pub mod engine;

@@ -1,5 +1,6 @@
-//! The last session's diagnostics, shown at once when the server starts again — and never when
-//! what they came from changed: a crash file, or the file they are in.
+//! Startup: the newest crashes first, and the last session's diagnostics shown at once when the
+//! server starts again — and never when what they came from changed: a crash file, or the file
+//! they are in.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -65,4 +66,37 @@ fn kept_diagnostics_of_an_edited_file_or_after_a_crash_file_changed_are_not_show
     let (_, log) = session(root);
     assert!(!log.iter().any(|l| l.contains(SHOWN)), "{log:#?}");
     assert!(log.iter().any(|l| l.contains("the crash files or the inbox changed")), "{log:#?}");
+}
+
+#[test]
+fn a_first_start_shows_the_newest_crashes_first() {
+    // 600 crash groups in 600 files, each group a second newer than the one before.
+    let workspace = tempfile::tempdir().unwrap();
+    let root = workspace.path();
+    std::fs::create_dir_all(root.join("app")).unwrap();
+    std::fs::create_dir_all(root.join(".crashloom/crashes")).unwrap();
+    let mut log = String::new();
+    for i in 0..600 {
+        std::fs::write(root.join(format!("app/m{i}.py")), "def handle(order):\n    return order['sku']\n").unwrap();
+        log.push_str(&format!(
+            "2026-11-20 10:{:02}:{:02},000 ERROR request failed\nTraceback (most recent call last):\n  \
+             File \"/srv/app/m{i}.py\", line 2, in handle\n    return order['sku']\nKeyError: 'sku-{i}'\n",
+            i / 60,
+            i % 60
+        ));
+    }
+    std::fs::write(root.join(".crashloom/crashes/app.log"), log).unwrap();
+
+    let mut client = LspClient::start(root, Value::Null);
+    client.wait_for_diagnostics("app/m0.py", |d| !d.is_empty());
+    client.pump_until_quiet(std::time::Duration::from_millis(300));
+    let file_number = |uri: &str| -> usize {
+        uri.rsplit_once("/m").and_then(|(_, n)| n.strip_suffix(".py")).and_then(|n| n.parse().ok()).unwrap()
+    };
+    // The first files published are those of the newest groups; then every file is.
+    let first: Vec<usize> = client.published.iter().take(100).map(|u| file_number(u)).collect();
+    assert!(first.iter().all(|&n| n >= 600 - 256), "{first:?}");
+    assert_eq!(client.diagnostics.values().filter(|d| !d.is_empty()).count(), 600);
+    assert!(client.server_log().iter().any(|l| l.contains("newest crash groups shown first")));
+    client.shutdown();
 }

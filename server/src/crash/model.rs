@@ -198,6 +198,17 @@ pub struct SourceContext {
 }
 
 impl CrashEvent {
+    /// Drops what only the event standing for a group shows (frames, other threads, tags),
+    /// keeping what counting it needs: exceptions by type and message, time, release,
+    /// environment, origin and issue.
+    pub fn keep_only_what_counts(&mut self) {
+        for exception in &mut self.exceptions {
+            exception.frames = Vec::new();
+        }
+        self.threads = Vec::new();
+        self.tags = Vec::new();
+    }
+
     /// The exception that ended the program: the last one, by convention.
     pub fn outermost(&self) -> Option<&Exception> {
         self.exceptions.last()

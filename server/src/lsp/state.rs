@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -64,6 +64,9 @@ pub struct RunningInvestigation {
 
 /// How long a request to the client (progress, showDocument, applyEdit) is waited for. A client
 /// that never answers delays nothing else.
+/// After a reload that dropped this many events, freed memory goes back to the system at once.
+const GIVE_BACK_AFTER_DROPPING: usize = 20_000;
+
 pub const CLIENT_REPLY_WAIT: Duration = Duration::from_secs(10);
 
 /// The client's reply to a request, or `None` when it refused or did not answer in time.
@@ -120,6 +123,8 @@ pub struct State {
     outside_said: Mutex<HashSet<PathBuf>>,
     /// Whether the last session's diagnostics were looked at (once, on the first load).
     warm_started: AtomicBool,
+    /// How many events the last reload read (to tell when a reload dropped a lot of them).
+    events_held: AtomicUsize,
     /// What the current picture was built from (besides the workspace files), for keeping its
     /// diagnostics for the next session.
     picture_inputs: Mutex<Option<u64>>,
@@ -153,6 +158,7 @@ impl State {
             outside_said: Mutex::new(HashSet::new()),
             placed_revisions: Mutex::new(HashMap::new()),
             warm_started: AtomicBool::new(false),
+            events_held: AtomicUsize::new(0),
             picture_inputs: Mutex::new(None),
         };
         (Arc::new(state), reloads)
@@ -271,15 +277,37 @@ impl State {
             paths.extend(gone);
             paths
         };
+        self.publish_paths(&picture, &root, paths).await;
+    }
+
+    /// Publishes these files' diagnostics in `picture`, each as soon as it is ready.
+    async fn publish_paths(&self, picture: &CrashPicture, root: &Path, paths: Vec<String>) {
         for path in paths {
-            let Some(uri) = file_uri(&root, &path) else { continue };
+            let Some(uri) = file_uri(root, &path) else { continue };
             let (diagnostics, version) = {
                 let document = self.documents.get(uri.as_str());
                 let version = document.as_ref().map(|d| d.version);
-                (file_diagnostics(&picture, &root, &path, document.as_deref(), self.encoding()), version)
+                (file_diagnostics(picture, root, &path, document.as_deref(), self.encoding()), version)
             };
             self.client.publish_diagnostics(uri, diagnostics, version).await;
         }
+    }
+
+    /// Shows the newest groups of a fresh picture while the rest are placed: they become the
+    /// picture and their files are published (nothing is cleared; the whole picture does that).
+    async fn show_first(&self, first: CrashPicture, revisions: &HashMap<String, u64>) {
+        let Some(root) = self.root() else { return };
+        let first = Arc::new(first);
+        let replaced = std::mem::replace(&mut *write(&self.picture), first.clone());
+        for mut document in self.documents.iter_mut() {
+            let placed_in = revisions.get(document.key()).copied().unwrap_or(0);
+            document.track(first.clone(), placed_in);
+        }
+        drop(tokio::task::spawn_blocking(move || drop(replaced)));
+        let paths: Vec<String> = first.files().map(str::to_owned).collect();
+        lock(&self.published).extend(paths.iter().cloned());
+        tracing::info!(groups = first.groups.len(), files = paths.len(), "newest crash groups shown first");
+        self.publish_paths(&first, &root, paths).await;
     }
 
     /// One reload: (re)index when needed, read the sources, build the picture off the async
@@ -331,6 +359,8 @@ impl State {
             });
             (reading, files)
         });
+        // A fresh picture hands over its newest groups first (see `build_fresh`).
+        let (first_placed, first_shown) = tokio::sync::oneshot::channel::<CrashPicture>();
         let job = tokio::task::spawn_blocking(move || {
             // Taken before the sources are read: a change made while they are read makes the
             // kept diagnostics look older, never newer, than they are.
@@ -345,6 +375,7 @@ impl State {
             };
             let mut report = report;
             report.batches.extend(sentry_events);
+            let held = report.event_count();
             let index = index.unwrap_or_else(|e| {
                 tracing::error!("cannot index {}: {e}", root.display());
                 Arc::new(WorkspaceIndex::empty(&root))
@@ -359,7 +390,13 @@ impl State {
                 text_of: &text_of,
             };
             let reuse = previous.as_deref().map(|previous| Reuse { previous, changed_files: &edited });
-            let (picture, changed) = build_picture_reusing(&report.batches, &inputs, reuse);
+            let mut first_placed = Some(first_placed);
+            let mut show_first = |first: CrashPicture| {
+                if let Some(sender) = first_placed.take() {
+                    drop(sender.send(first));
+                }
+            };
+            let (picture, changed) = build_picture_reusing(&report.batches, &inputs, reuse, Some(&mut show_first));
             tracing::info!(
                 groups = picture.groups.len(),
                 placed_again = changed.as_ref().map(HashSet::len),
@@ -367,12 +404,16 @@ impl State {
                 "crash picture built"
             );
             let loaded = engine::Loaded { picture, problems: report.problems, files_read: report.files };
-            (index, loaded, changed, sources)
+            (index, loaded, changed, sources, held)
         });
         if let Some((reading, files)) = warm {
             self.show_last_session(reading, files).await;
         }
-        let (index, loaded, changed, sources) = match job.await {
+        // Ends with the job at the latest (the sender is dropped with it).
+        if let Ok(first) = first_shown.await {
+            self.show_first(first, &revisions).await;
+        }
+        let (index, loaded, changed, sources, held) = match job.await {
             Ok(result) => result,
             Err(e) => {
                 tracing::error!("reloading crashes failed: {e}");
@@ -427,8 +468,16 @@ impl State {
                 },
             }
         }
-        // The old picture is freed off the async threads (tens of thousands of sites).
-        drop(tokio::task::spawn_blocking(move || drop(replaced)));
+        // The old picture is freed off the async threads (tens of thousands of sites); when the
+        // sources dropped many events (a big crash file gone), the memory goes back to the system.
+        let dropped = self.events_held.swap(held, Ordering::AcqRel).saturating_sub(held);
+        drop(tokio::task::spawn_blocking(move || {
+            drop(replaced);
+            if dropped >= GIVE_BACK_AFTER_DROPPING {
+                crate::allocator::give_back();
+                tracing::debug!(dropped, "memory of the dropped events given back");
+            }
+        }));
         // Problems first, so a client that sees the diagnostics has heard why some are missing.
         for problem in loaded.problems {
             self.client.log_message(MessageType::WARNING, problem).await;

@@ -189,12 +189,12 @@ impl CrashGroup {
 
 /// Groups the events, maps their frames and places their lines.
 pub fn build_picture(events: Vec<CrashEvent>, inputs: &PictureInputs<'_>) -> CrashPicture {
-    build_picture_reusing(&[EventBatch::new(events)], inputs, None).0
+    build_picture_reusing(&[EventBatch::new(events)], inputs, None, None).0
 }
 
 /// Like [`build_picture`], from batches of events as the sources read them.
 pub fn build_picture_from(batches: &[EventBatch], inputs: &PictureInputs<'_>) -> CrashPicture {
-    build_picture_reusing(batches, inputs, None).0
+    build_picture_reusing(batches, inputs, None, None).0
 }
 
 /// What an earlier picture lends a new one: its groups, and the files whose text may have changed
@@ -209,11 +209,13 @@ pub struct Reuse<'a> {
 /// group: a group whose events all come from batches read before is shared, untouched; one whose
 /// batches were read again but hold the same events keeps its placement. The order and the sites
 /// by file are carried over and patched where groups changed. Also returns the files whose sites
-/// differ from the previous picture's (`None` without a previous picture: every file).
+/// differ from the previous picture's (`None` without a previous picture: every file). Without a
+/// previous picture, `show_first` gets the newest groups first (see [`build_fresh`]).
 pub fn build_picture_reusing(
     batches: &[EventBatch],
     inputs: &PictureInputs<'_>,
     reuse: Option<Reuse<'_>>,
+    show_first: Option<&mut dyn FnMut(CrashPicture)>,
 ) -> (CrashPicture, Option<std::collections::HashSet<String>>) {
     let buckets = bucket_events(batches);
     let previous = reuse.as_ref().map(|r| r.previous);
@@ -248,33 +250,13 @@ pub fn build_picture_reusing(
         }
     }
     drop(before);
-    // Mapping and placing read many files: spread the groups over the cores.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let chunk = if to_place.len() < 256 { to_place.len().max(1) } else { to_place.len().div_ceil(threads) };
-    std::thread::scope(|scope| {
-        for part in to_place.chunks_mut(chunk) {
-            scope.spawn(move || {
-                let mut texts = TextCache { text_of: inputs.text_of, cache: HashMap::new() };
-                let mut git = GitHistory::new(&inputs.index.root);
-                for (group, _) in part {
-                    place_group(group, inputs, &mut texts, &mut git);
-                }
-            });
-        }
-    });
+    let Some(previous) = previous else {
+        return (build_fresh(to_place, inputs, show_first), None);
+    };
+    place_all(&mut to_place, inputs);
     let mut placed: Vec<(Arc<CrashGroup>, u64)> =
         to_place.into_iter().map(|(group, fingerprint)| (Arc::new(group), fingerprint)).collect();
     placed.sort_unstable_by(|(a, _), (b, _)| picture_order(a, b));
-
-    let Some(previous) = previous else {
-        let (groups, inputs): (Vec<Arc<CrashGroup>>, Vec<u64>) = placed.into_iter().unzip();
-        let mut by_file: FxHashMap<Arc<str>, Vec<SiteRef>> = FxHashMap::default();
-        for group in &groups {
-            add_sites(&mut by_file, group);
-        }
-        let by_file = by_file.into_iter().map(|(path, refs)| (path, sorted(refs))).collect();
-        return (CrashPicture { groups, by_file, inputs }, None);
-    };
 
     // Files whose sites changed: rebuilt in the map and published again. The groups that are
     // gone or changed leave their files' entries; the groups placed now join theirs.
@@ -321,6 +303,62 @@ pub fn build_picture_reusing(
         }
     }
     (CrashPicture { groups, by_file, inputs }, Some(changed))
+}
+
+/// How many of the newest groups a fresh picture shows first, when it has many more.
+const FIRST_GROUPS: usize = 256;
+
+/// A picture without a previous one to lend it groups. With `show_first` and many groups, the
+/// newest are placed first and handed to it as a picture of their own, so an editor shows them
+/// while the rest are placed.
+fn build_fresh(
+    mut to_place: Vec<(CrashGroup, u64)>,
+    inputs: &PictureInputs<'_>,
+    show_first: Option<&mut dyn FnMut(CrashPicture)>,
+) -> CrashPicture {
+    // The order does not depend on the placement: sorted first, the newest can go first.
+    to_place.sort_unstable_by(|(a, _), (b, _)| picture_order(a, b));
+    let mut first = Vec::new();
+    if let Some(show) = show_first
+        && to_place.len() > 2 * FIRST_GROUPS
+    {
+        let rest = to_place.split_off(FIRST_GROUPS);
+        place_all(&mut to_place, inputs);
+        first = to_place.into_iter().map(|(group, fingerprint)| (Arc::new(group), fingerprint)).collect();
+        show(picture_of(first.clone()));
+        to_place = rest;
+    }
+    place_all(&mut to_place, inputs);
+    first.extend(to_place.into_iter().map(|(group, fingerprint)| (Arc::new(group), fingerprint)));
+    picture_of(first)
+}
+
+/// A picture of placed groups, in picture order.
+fn picture_of(placed: Vec<(Arc<CrashGroup>, u64)>) -> CrashPicture {
+    let (groups, inputs): (Vec<Arc<CrashGroup>>, Vec<u64>) = placed.into_iter().unzip();
+    let mut by_file: FxHashMap<Arc<str>, Vec<SiteRef>> = FxHashMap::default();
+    for group in &groups {
+        add_sites(&mut by_file, group);
+    }
+    let by_file = by_file.into_iter().map(|(path, refs)| (path, sorted(refs))).collect();
+    CrashPicture { groups, by_file, inputs }
+}
+
+/// Maps and places groups; placing reads many files, so the groups are spread over the cores.
+fn place_all(to_place: &mut [(CrashGroup, u64)], inputs: &PictureInputs<'_>) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let chunk = if to_place.len() < 256 { to_place.len().max(1) } else { to_place.len().div_ceil(threads) };
+    std::thread::scope(|scope| {
+        for part in to_place.chunks_mut(chunk) {
+            scope.spawn(move || {
+                let mut texts = TextCache { text_of: inputs.text_of, cache: HashMap::new() };
+                let mut git = GitHistory::new(&inputs.index.root);
+                for (group, _) in part {
+                    place_group(group, inputs, &mut texts, &mut git);
+                }
+            });
+        }
+    });
 }
 
 /// The order of groups in a picture: most recently seen first, then the most frequent.
@@ -697,6 +735,37 @@ mod tests {
     }
 
     #[test]
+    fn a_fresh_picture_of_many_groups_hands_over_its_first_groups_before_the_rest() {
+        let files: Vec<String> = (0..600).map(|i| format!("app/m{i}.py")).collect();
+        let root = std::path::Path::new("/workspace");
+        let index = WorkspaceIndex::from_paths(root, files.iter());
+        let text_of = |_: &str| Some(Arc::from("def f():\n    boom()\n"));
+        let mapping = MappingConfig::default();
+        let inputs = PictureInputs { index: &index, mapping: &mapping, include_frames: true, text_of: &text_of };
+        let traces: Vec<String> = files.iter().enumerate().map(|(i, f)| trace(f, "f", &i.to_string())).collect();
+        let batches = events(&traces);
+
+        let mut shown = Vec::new();
+        let mut show = |first: CrashPicture| shown.push(first);
+        let (all, _) = build_picture_reusing(&batches, &inputs, None, Some(&mut show));
+        let (without, _) = build_picture_reusing(&batches, &inputs, None, None);
+        assert_eq!(shown.len(), 1);
+        let first = &shown[0];
+        assert_eq!(first.groups.len(), FIRST_GROUPS);
+        let ids = |p: &CrashPicture, n: usize| p.groups.iter().take(n).map(|g| g.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(first, FIRST_GROUPS), ids(&all, FIRST_GROUPS), "the first groups of the picture, in its order");
+        assert_eq!(first.files().count(), FIRST_GROUPS, "with their sites");
+        assert_eq!(ids(&all, 600), ids(&without, 600), "the whole picture is the same either way");
+        assert_eq!(all.files().count(), 600);
+
+        // A few groups are placed at once: nothing is handed over.
+        let mut shown = 0;
+        let mut show = |_: CrashPicture| shown += 1;
+        build_picture_reusing(&events(&traces[..2 * FIRST_GROUPS]), &inputs, None, Some(&mut show));
+        assert_eq!(shown, 0);
+    }
+
+    #[test]
     fn a_new_event_places_only_its_group_and_names_only_its_files() {
         let files = ["app/a.py", "app/b.py", "app/c.py"];
         let root = std::path::Path::new("/workspace");
@@ -705,27 +774,28 @@ mod tests {
         let mapping = MappingConfig::default();
         let inputs = PictureInputs { index: &index, mapping: &mapping, include_frames: true, text_of: &text_of };
         let (a, b, c) = (trace("app/a.py", "fa", "a"), trace("app/b.py", "fb", "b"), trace("app/c.py", "fc", "c"));
-        let (first, all) = build_picture_reusing(&events(&[a.clone(), b.clone()]), &inputs, None);
+        let (first, all) = build_picture_reusing(&events(&[a.clone(), b.clone()]), &inputs, None, None);
         assert_eq!(all, None, "without a previous picture every file counts as changed");
         assert_eq!(first.groups.len(), 2);
 
         let nothing_open = HashSet::new();
         let reuse = Reuse { previous: &first, changed_files: &nothing_open };
         let (second, changed) =
-            build_picture_reusing(&events(&[a.clone(), b.clone(), c.clone()]), &inputs, Some(reuse));
+            build_picture_reusing(&events(&[a.clone(), b.clone(), c.clone()]), &inputs, Some(reuse), None);
         assert_eq!(changed, Some(HashSet::from(["app/c.py".to_owned()])));
         assert_eq!(second.groups.len(), 3);
         assert_eq!(second.sites_in("app/a.py").len(), 1, "a kept group keeps its sites");
 
         // A group seen again changes its count: its file is published again; a group gone too.
         let reuse = Reuse { previous: &second, changed_files: &nothing_open };
-        let (_, changed) = build_picture_reusing(&events(&[a.clone(), a.clone(), b.clone()]), &inputs, Some(reuse));
+        let (_, changed) =
+            build_picture_reusing(&events(&[a.clone(), a.clone(), b.clone()]), &inputs, Some(reuse), None);
         assert_eq!(changed, Some(HashSet::from(["app/a.py".to_owned(), "app/c.py".to_owned()])));
 
         // An open document's groups are placed again.
         let open = HashSet::from(["app/b.py".to_owned()]);
         let reuse = Reuse { previous: &second, changed_files: &open };
-        let (_, changed) = build_picture_reusing(&events(&[a, b, c]), &inputs, Some(reuse));
+        let (_, changed) = build_picture_reusing(&events(&[a, b, c]), &inputs, Some(reuse), None);
         assert_eq!(changed, Some(HashSet::from(["app/b.py".to_owned()])));
     }
 
@@ -739,7 +809,7 @@ mod tests {
         let inputs = PictureInputs { index: &index, mapping: &mapping, include_frames: true, text_of: &text_of };
         let kept_file = events(&[trace("app/a.py", "fa", "a")]).remove(0);
         let other_file = events(&[trace("app/b.py", "fb", "b")]).remove(0);
-        let (first, _) = build_picture_reusing(&[kept_file.clone(), other_file.clone()], &inputs, None);
+        let (first, _) = build_picture_reusing(&[kept_file.clone(), other_file.clone()], &inputs, None, None);
         let id_of = |picture: &CrashPicture, path: &str| picture.site(&picture.sites_in(path)[0]).unwrap().0.id.clone();
         let (a, b) = (id_of(&first, "app/a.py"), id_of(&first, "app/b.py"));
         let group = |picture: &CrashPicture, id: &str| picture.groups.iter().find(|g| g.id == id).unwrap().clone();
@@ -748,7 +818,7 @@ mod tests {
         let reread = events(&[trace("app/b.py", "fb", "b"), trace("app/b.py", "fb", "b")]).remove(0);
         let nothing_open = HashSet::new();
         let reuse = Reuse { previous: &first, changed_files: &nothing_open };
-        let (second, changed) = build_picture_reusing(&[kept_file.clone(), reread], &inputs, Some(reuse));
+        let (second, changed) = build_picture_reusing(&[kept_file.clone(), reread], &inputs, Some(reuse), None);
         assert!(Arc::ptr_eq(&group(&first, &a), &group(&second, &a)), "the unchanged group is shared");
         assert!(!Arc::ptr_eq(&group(&first, &b), &group(&second, &b)), "the grown group is new");
         assert_eq!(group(&second, &b).count, 2);
@@ -757,7 +827,7 @@ mod tests {
         // Its file open and edited: even an unchanged batch's group is placed again.
         let open = HashSet::from(["app/a.py".to_owned()]);
         let reuse = Reuse { previous: &second, changed_files: &open };
-        let (third, changed) = build_picture_reusing(&[kept_file, other_file], &inputs, Some(reuse));
+        let (third, changed) = build_picture_reusing(&[kept_file, other_file], &inputs, Some(reuse), None);
         assert!(!Arc::ptr_eq(&group(&second, &a), &group(&third, &a)));
         assert!(changed.unwrap().contains("app/a.py"));
     }

@@ -22,6 +22,8 @@ pub struct LspClient {
     pub root: PathBuf,
     /// Latest diagnostics per URI.
     pub diagnostics: HashMap<String, Vec<Value>>,
+    /// The URI of every publishDiagnostics, in the order they came.
+    pub published: Vec<String>,
     /// `window/showMessage` and `window/logMessage` notifications, as (type, message).
     pub messages_shown: Vec<(i64, String)>,
     pub log: Vec<(i64, String)>,
@@ -129,6 +131,7 @@ impl LspClient {
             next_id: 1,
             root: root.clone(),
             diagnostics: HashMap::new(),
+            published: Vec::new(),
             messages_shown: Vec::new(),
             log: Vec::new(),
             server_requests: Vec::new(),
@@ -492,6 +495,7 @@ impl LspClient {
             (Some("textDocument/publishDiagnostics"), None) => {
                 let uri = message["params"]["uri"].as_str().unwrap().to_owned();
                 let diagnostics = message["params"]["diagnostics"].as_array().unwrap().clone();
+                self.published.push(uri.clone());
                 self.diagnostics.insert(uri, diagnostics);
             }
             (Some("window/showMessage"), None) => {
