@@ -14,5 +14,6 @@ pub mod report;
 pub mod sandbox;
 pub mod scrub;
 pub mod source;
+pub mod text;
 pub mod watch;
 pub mod workspace;

@@ -472,12 +472,12 @@ fn read_vars(vars: &Value) -> Vec<(String, String)> {
 /// as compact JSON, cut to [`MAX_VAR_CHARS`] characters.
 pub fn render_var(value: &Value) -> String {
     match value {
-        Value::String(text) => truncate_chars(text, MAX_VAR_CHARS),
+        Value::String(text) => crate::text::truncate(text, MAX_VAR_CHARS),
         other => {
             // The writer refuses bytes past the limit, so a huge value stops rendering early.
             let mut writer = BoundedWriter { bytes: Vec::new(), limit: MAX_VAR_CHARS * 4 + 4 };
             let _ = serde_json::to_writer(&mut writer, other);
-            truncate_chars(&String::from_utf8_lossy(&writer.bytes), MAX_VAR_CHARS)
+            crate::text::truncate(&String::from_utf8_lossy(&writer.bytes), MAX_VAR_CHARS)
         }
     }
 }
@@ -500,13 +500,6 @@ impl std::io::Write for BoundedWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-fn truncate_chars(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
     }
 }
 

@@ -13,7 +13,8 @@ use regex::Regex;
 
 use super::{CrashFacts, CrashInput, ErrorAnalyzer, FailingOperation, SiteFacts};
 use crate::crash::Language;
-use crate::workspace::sites::{Site, SiteRole, truncate};
+use crate::text::truncate;
+use crate::workspace::sites::{Site, SiteRole};
 use crate::workspace::syntax::{self, ExpressionKind, LineExpression, SourceLanguage};
 
 /// Workspace files larger than this are not read for code.

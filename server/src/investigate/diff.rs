@@ -17,38 +17,17 @@ pub fn apply(original: &str, edit: &FileEdit) -> Result<Option<String>, String> 
     }
 }
 
-/// A unified diff of one file change against the file's current text.
+/// A unified diff of one file change against the file's current text: every changed region its
+/// own hunk with three lines of context (`similar`'s Myers diff, as `git diff` writes it).
 pub fn unified_diff(change: &FileChange, original: Option<&str>) -> Result<String, String> {
     let before = original.unwrap_or("");
     let after = apply(before, &change.edit)?;
     let after = after.as_deref().unwrap_or("");
-    let old: Vec<&str> = before.lines().collect();
-    let new: Vec<&str> = after.lines().collect();
-    // One contiguous changed region: the common prefix and suffix frame it.
-    let prefix = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
-    let max_suffix = old.len().min(new.len()) - prefix;
-    let suffix = old.iter().rev().zip(new.iter().rev()).take(max_suffix).take_while(|(a, b)| a == b).count();
-    let (old_end, new_end) = (old.len() - suffix, new.len() - suffix);
-    let start = prefix.saturating_sub(CONTEXT);
-    let (old_stop, new_stop) = ((old_end + CONTEXT).min(old.len()), (new_end + CONTEXT).min(new.len()));
-    let mut out = format!("--- a/{0}\n+++ b/{0}\n", change.path);
-    if prefix == old.len() && prefix == new.len() {
-        return Ok(out);
-    }
-    let range =
-        |from: usize, to: usize| if to > from { format!("{},{}", from + 1, to - from) } else { format!("{from},0") };
-    out.push_str(&format!("@@ -{} +{} @@\n", range(start, old_stop), range(start, new_stop)));
-    for line in &old[start..prefix] {
-        out.push_str(&format!(" {line}\n"));
-    }
-    for line in &old[prefix..old_end] {
-        out.push_str(&format!("-{line}\n"));
-    }
-    for line in &new[prefix..new_end] {
-        out.push_str(&format!("+{line}\n"));
-    }
-    for line in &old[old_end..old_stop] {
-        out.push_str(&format!(" {line}\n"));
+    let header = format!("--- a/{0}\n+++ b/{0}\n", change.path);
+    let diff = similar::TextDiff::from_lines(before, after);
+    let mut out = header.clone();
+    for hunk in diff.unified_diff().context_radius(CONTEXT).iter_hunks() {
+        out.push_str(&hunk.to_string());
     }
     Ok(out)
 }
@@ -69,6 +48,24 @@ mod tests {
         assert_eq!(
             diff,
             "--- a/shop/orders.py\n+++ b/shop/orders.py\n@@ -3,6 +3,8 @@\n c\n d\n customer = x\n+if customer is None:\n+    raise E\n e\n f\n g\n"
+        );
+    }
+
+    #[test]
+    fn changes_far_apart_are_hunks_of_their_own() {
+        let original: String = (1..=20).map(|n| format!("line {n}\n")).collect();
+        let changed = original.replace("line 2\n", "line two\n").replace("line 18\n", "line 18\nline 18b\n");
+        let change = FileChange::write("notes.txt", changed.as_str());
+        let diff = unified_diff(&change, Some(&original)).expect("applies");
+        assert_eq!(
+            diff,
+            "--- a/notes.txt\n+++ b/notes.txt\n\
+             @@ -1,5 +1,5 @@\n line 1\n-line 2\n+line two\n line 3\n line 4\n line 5\n\
+             @@ -16,5 +16,6 @@\n line 16\n line 17\n line 18\n+line 18b\n line 19\n line 20\n"
+        );
+        assert_eq!(
+            unified_diff(&FileChange::write("notes.txt", original.as_str()), Some(&original)).expect("applies"),
+            "--- a/notes.txt\n+++ b/notes.txt\n"
         );
     }
 

@@ -9,8 +9,9 @@ use super::convert::{Encoding, code_range, file_uri};
 use super::diagnostics::times;
 use super::sites::placed_sites;
 use crate::markdown::{code, escape};
+use crate::text::truncate;
 use crate::workspace::documents::Document;
-use crate::workspace::sites::{CrashGroup, CrashPicture, Placement, Site, SiteRole, truncate};
+use crate::workspace::sites::{CrashGroup, CrashPicture, Placement, Site, SiteRole};
 
 /// How the hover is written: Markdown, or plain text for clients that do not render Markdown
 /// (`textDocument.hover.contentFormat` without `markdown`).

@@ -8,6 +8,7 @@ pub mod diagnostics;
 pub mod framing;
 pub mod hover;
 pub mod investigate;
+pub mod messages;
 pub mod notifications;
 pub mod requests;
 pub mod sentry;

@@ -11,19 +11,13 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
 use super::command::ServerCommand;
-use super::state::{ReloadReason, State, client_reply, lock, read};
+use super::messages::{ReloadReason, StatusRequest};
+use super::state::{State, client_reply, lock, read};
 use crate::config::SentrySourceConfig;
 use crate::crash::CrashEvent;
 use crate::source::sentry_api::{SentryClient, SentryError, SentrySource};
 use crate::source::store::GroupStatus;
 use crate::source::store::store_path;
-
-/// A status change asked of a Sentry task; the answer says whether that task knew the issue.
-pub struct StatusRequest {
-    pub issue_id: String,
-    pub status: GroupStatus,
-    pub reply: oneshot::Sender<Option<std::result::Result<(), SentryError>>>,
-}
 
 /// The token: `SENTRY_AUTH_TOKEN`, else the editor's `sentryToken` setting. Never from a file.
 fn token(state: &State) -> Option<String> {

@@ -12,6 +12,7 @@ use tower_lsp_server::{Client, LanguageServer};
 
 use super::command;
 use super::investigate;
+use super::messages::ReloadReason;
 use super::notifications::did_change::did_change;
 use super::notifications::did_change_configuration::load_settings;
 use super::notifications::did_change_watched_files::{did_change_watched_files, register_file_watching};
@@ -20,7 +21,7 @@ use super::requests::code_lens::on_code_lens;
 use super::requests::hover::on_hover;
 use super::requests::initialize::initialize;
 use super::sentry;
-use super::state::{ReloadReason, State, read, write};
+use super::state::{State, read, write};
 
 pub struct Backend {
     state: Arc<State>,

@@ -14,6 +14,7 @@ use tower_lsp_server::ls_types::{Diagnostic, MessageType, Uri};
 
 use super::convert::{Encoding, file_uri, relative_path};
 use super::diagnostics::file_diagnostics;
+use super::messages::{ReloadReason, StatusRequest};
 use super::warm_start;
 use super::watch::CrashWatcher;
 use crate::config::Config;
@@ -27,16 +28,6 @@ use crate::source::store::store_path;
 use crate::workspace::documents::Document;
 use crate::workspace::index::WorkspaceIndex;
 use crate::workspace::sites::{CrashPicture, PictureInputs, Reuse, build_picture_reusing};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReloadReason {
-    Startup,
-    CrashFilesChanged,
-    InboxChanged,
-    SentryChanged,
-    WorkspaceFilesChanged,
-    SettingsChanged,
-}
 
 /// The client capabilities the server acts on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -108,7 +99,7 @@ pub struct State {
     /// The latest events of each Sentry source, by source index.
     pub sentry_events: Mutex<Vec<crate::crash::batch::EventBatch>>,
     /// Where to send "Resolve/Ignore in Sentry", one channel per Sentry source.
-    pub sentry_requests: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<super::sentry::StatusRequest>>>,
+    pub sentry_requests: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<StatusRequest>>>,
     /// The running Sentry tasks, stopped when the settings change their sources.
     pub sentry_tasks: Mutex<Vec<tokio::task::AbortHandle>>,
     index: RwLock<Option<Arc<WorkspaceIndex>>>,

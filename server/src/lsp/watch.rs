@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::state::ReloadReason;
+use super::messages::ReloadReason;
 
 pub struct CrashWatcher {
     watcher: RecommendedWatcher,

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use tower_lsp_server::ls_types::*;
 
 use crate::lsp::convert::file_uri;
-use crate::lsp::state::{ReloadReason, State, client_reply};
+use crate::lsp::messages::ReloadReason;
+use crate::lsp::state::{State, client_reply};
 
 pub(crate) fn did_change_watched_files(state: &State, params: &DidChangeWatchedFilesParams) {
     let workspace_files_changed = params.changes.iter().any(|c| {
