@@ -13,7 +13,7 @@ use regex::Regex;
 
 use super::{CrashFacts, CrashInput, ErrorAnalyzer, FailingOperation, SiteFacts};
 use crate::crash::Language;
-use crate::text::truncate;
+use crate::text::{truncate, unquote};
 use crate::workspace::sites::{Site, SiteRole};
 use crate::workspace::syntax::{self, ExpressionKind, LineExpression, SourceLanguage};
 
@@ -256,17 +256,6 @@ fn regex(pattern: &str) -> Regex {
 fn is_string_literal(text: &str) -> bool {
     let text = text.trim_start_matches(['b', 'r', 'f', 'u', 'B', 'R', 'F', 'U']);
     text.len() >= 2 && ['"', '\'', '`'].iter().any(|q| text.starts_with(*q) && text.ends_with(*q))
-}
-
-/// `'sku'` → `sku`; anything else as is.
-fn unquote(text: &str) -> &str {
-    let text = text.trim();
-    for quote in ['\'', '"', '`'] {
-        if let Some(inner) = text.strip_prefix(quote).and_then(|t| t.strip_suffix(quote)) {
-            return inner;
-        }
-    }
-    text
 }
 
 fn python(crash: &Crash<'_>, on_line: &OnLine<'_>) -> Option<FailingOperation> {

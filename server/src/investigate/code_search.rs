@@ -295,7 +295,7 @@ fn scan_workspace(
     let mentions_crash_name = crash_name.and_then(|n| regex::Regex::new(&format!(r"\b{}\b", regex::escape(n))).ok());
     let mut defined: HashSet<String> = HashSet::new();
 
-    let walker = ignore::WalkBuilder::new(root).require_git(false).max_filesize(Some(MAX_FILE_BYTES)).build();
+    let walker = crate::workspace::index::walker(root).max_filesize(Some(MAX_FILE_BYTES)).build();
     for entry in walker.flatten() {
         if found.callers.len() + found.tests.len() >= MAX_HITS {
             break;

@@ -439,12 +439,7 @@ pub(super) fn indent_unit(text: &str, language: SourceLanguage) -> String {
     " ".repeat(step.unwrap_or(4))
 }
 
-/// Whether `text` is a plain name (identifier).
-pub(super) fn is_identifier(text: &str) -> bool {
-    let mut chars = text.chars();
-    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
-        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '$')
-}
+pub(super) use crate::workspace::syntax::is_identifier;
 
 /// Whether `text` is a chain of names and field accesses (`a`, `a.b`, `self.c`) with no calls.
 pub(super) fn is_name_chain(text: &str) -> bool {

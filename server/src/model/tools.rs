@@ -201,7 +201,7 @@ impl WorkspaceTools {
             None => self.root.clone(),
         };
         let mut files = Vec::new();
-        for entry in ignore::WalkBuilder::new(&start).hidden(false).follow_links(false).build().flatten() {
+        for entry in crate::workspace::index::walker(&start).build().flatten() {
             let path = entry.path();
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 continue;

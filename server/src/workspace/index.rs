@@ -46,9 +46,7 @@ impl WorkspaceIndex {
             return Err(io::Error::new(io::ErrorKind::NotADirectory, format!("{} is not a folder", root.display())));
         }
         let mut collector = Collector { root, found: Arc::new(Mutex::new(Vec::new())) };
-        let mut walker = WalkBuilder::new(root);
-        walker.hidden(false).require_git(false).follow_links(false).threads(0).filter_entry(|entry| !is_vcs_dir(entry));
-        walker.build_parallel().visit(&mut collector);
+        walker(root).threads(0).build_parallel().visit(&mut collector);
 
         let batches = std::mem::take(&mut *collector.found.lock().unwrap_or_else(PoisonError::into_inner));
         let mut index = Self::empty(root);
@@ -329,6 +327,24 @@ fn normalize_relative(path: &str) -> Option<String> {
         }
     }
     (!out.is_empty() && !path.starts_with(['/', '\\'])).then_some(out)
+}
+
+/// How the workspace's files are walked, by the index and by Code Search alike: what the ignore
+/// rules (`.gitignore` and `.ignore`, with or without git) let through, hidden files included,
+/// without following symlinks, never into version-control folders or Crashloom's own folder.
+pub fn walker(root: &Path) -> WalkBuilder {
+    let mut walker = WalkBuilder::new(root);
+    walker
+        .hidden(false)
+        .require_git(false)
+        .follow_links(false)
+        .filter_entry(|entry| !is_vcs_dir(entry) && !is_own_dir(entry));
+    walker
+}
+
+/// `.crashloom/` at the root: crash files, reports and the store, not code.
+fn is_own_dir(entry: &DirEntry) -> bool {
+    entry.depth() == 1 && entry.file_name() == ".crashloom" && entry.file_type().is_some_and(|t| t.is_dir())
 }
 
 fn is_vcs_dir(entry: &DirEntry) -> bool {

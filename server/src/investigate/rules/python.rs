@@ -5,6 +5,7 @@ use tree_sitter::Node;
 
 use super::{RuleFix, RuleResult, Source, escape_double_quoted, is_identifier, no_rule, same_code};
 use crate::investigate::FailingOperation;
+use crate::text::unquote;
 
 pub(super) fn propose(source: &Source, row: usize, operation: &FailingOperation) -> RuleResult {
     match operation {
@@ -160,7 +161,7 @@ fn missing_key(source: &Source, row: usize, container: &str, key: &str) -> RuleR
     };
     let index_text = source.text_of(index);
     let message = if index.kind() == "string" {
-        fstring(&[Part::Text(&format!("{container} has no {}", quoted_single(&wanted)))])
+        fstring(&[Part::Text(&format!("{container} has no {}", quoted_single(wanted)))])
     } else {
         fstring(&[Part::Text(&format!("{container} has no key ")), Part::Repr(index_text)])
     };
@@ -484,17 +485,6 @@ fn fstring(parts: &[Part<'_>]) -> String {
     }
     out.push('"');
     out
-}
-
-/// The content of a string literal (`'a'`, `"a"`), else the text itself.
-fn unquote(text: &str) -> String {
-    let text = text.trim();
-    for quote in ['\'', '"'] {
-        if text.len() >= 2 && text.starts_with(quote) && text.ends_with(quote) {
-            return text[1..text.len() - 1].to_owned();
-        }
-    }
-    text.to_owned()
 }
 
 fn quoted_single(content: &str) -> String {
