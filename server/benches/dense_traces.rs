@@ -27,6 +27,11 @@ use crashloom::report;
 use crashloom::source::files::FilesSource;
 use crashloom::workspace::index::WorkspaceIndex;
 
+/// The allocator the `crashloom` binary runs with (see `main.rs`): the phases are timed in this
+/// process, and with the system's allocator they would measure glibc's malloc, not Crashloom.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const STACKTRACE_PARSER: &str = "stacktrace-parser@0.1.11";
 const ERROR_STACK_PARSER: &str = "error-stack-parser@2.1.4";
 const RUNS: usize = 3;

@@ -11,6 +11,10 @@ use std::time::Instant;
 
 use crashloom::crash::detect::find_traces;
 
+/// The allocator the `crashloom` binary runs with (see `main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn fixture_traces() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/traces");
     let mut traces = Vec::new();
