@@ -6,9 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::crash::batch::EventBatch;
 use crate::source::files::{FilesSource, LoadReport};
-use crate::source::inbox::load_inbox;
 use crate::source::store::store_path;
 use crate::workspace::index::WorkspaceIndex;
 use crate::workspace::sites::{CrashPicture, PictureInputs, build_picture_from};
@@ -34,8 +32,8 @@ pub fn read_crashes(root: &Path, config: &Config, files: &mut FilesSource) -> Lo
     let max_bytes = config.diagnostics.max_log_mib.max(1) * (1 << 20);
     let started = std::time::Instant::now();
     let mut report = files.load(root, &config.crash_paths(root), max_bytes);
-    match load_inbox(&store_path(root)) {
-        Ok(events) => report.batches.push(EventBatch::new(events)),
+    match files.inbox.read(&store_path(root)) {
+        Ok(batch) => report.batches.push(batch),
         Err(e) => report.problems.push(format!("the crash inbox cannot be read: {e}")),
     }
     tracing::info!(events = report.event_count(), elapsed_ms = started.elapsed().as_millis() as u64, "crashes read");

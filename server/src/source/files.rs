@@ -28,6 +28,8 @@ pub struct FilesSource {
     cache: HashMap<PathBuf, CachedFile>,
     /// Problems of listing (a dangling link, a loop) already reported: said once, not per load.
     listing_problems_said: std::collections::HashSet<String>,
+    /// The collector's inbox, read again only when the store changed.
+    pub inbox: super::inbox::InboxCache,
 }
 
 #[derive(Debug)]
