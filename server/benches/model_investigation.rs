@@ -19,12 +19,12 @@ use crashloom::engine::load_workspace;
 use crashloom::investigate::analyzer::OfflineErrorAnalyzer;
 use crashloom::investigate::code_search::OfflineCodeSearch;
 use crashloom::investigate::model_agents::ModelProposer;
+use crashloom::investigate::prompt as context;
 use crashloom::investigate::root_cause::OfflineRootCause;
 use crashloom::investigate::search::{CandidateProposer, Judged, ProposalContext};
 use crashloom::investigate::validator::{ValidationInputs, Validator};
 use crashloom::investigate::{CodeSearch, CrashInput, ErrorAnalyzer, RootCauseAnalyst};
 use crashloom::model::ModelSession;
-use crashloom::model::context;
 use fake_model::{FakeModel, KEY, Provider, Reply, tool};
 use serde_json::json;
 

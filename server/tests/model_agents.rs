@@ -19,13 +19,13 @@ use crashloom::investigate::code_search::OfflineCodeSearch;
 use crashloom::investigate::model_agents::{
     ModelCodeSearch, ModelErrorAnalyzer, ModelProposer, ModelRootCause, round_progress,
 };
+use crashloom::investigate::prompt::UNTRUSTED_DATA_RULE;
 use crashloom::investigate::root_cause::OfflineRootCause;
 use crashloom::investigate::search::{Candidate, CandidateProposer, Judged, ProposalContext};
 use crashloom::investigate::validator::{
     CommandRecord, CrashOutcome, RUNG_REPRODUCE, Rung, RungOutcome, ValidationReport,
 };
 use crashloom::investigate::{CodeSearch, CrashInput, ErrorAnalyzer, RootCauseAnalyst};
-use crashloom::model::context::UNTRUSTED_DATA_RULE;
 use crashloom::model::wire::Turn;
 use crashloom::model::{ModelError, ModelSession};
 use crashloom::sandbox::FileChange;

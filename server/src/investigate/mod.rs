@@ -21,6 +21,7 @@ pub mod history;
 pub mod localize;
 pub mod model_agents;
 pub mod pipeline;
+pub mod prompt;
 pub mod report;
 pub mod reproduce;
 pub mod root_cause;

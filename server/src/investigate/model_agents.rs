@@ -11,8 +11,8 @@
 //! - [`ModelProposer`]: a [`CandidateProposer`] whose edits are applied strictly and pass the
 //!   change policy; the validator's verdict comes back to it as the next round's feedback.
 //!
-//! [`run_model_search`] is the propose-validate loop for a pipeline that has no search loop of its
-//! own (the command line uses it today).
+//! The pipeline's search runs the [`ModelProposer`] beside the offline proposers, judged by the
+//! same validator and ranked with them.
 
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
@@ -22,14 +22,14 @@ use serde_json::Value;
 
 use super::analyzer::OfflineErrorAnalyzer;
 use super::code_search::OfflineCodeSearch;
+use super::prompt::{self as context, command_output, system_prompt};
 use super::root_cause::OfflineRootCause;
 use super::search::{Candidate, CandidateProposer, Judged, ProposalContext};
-use super::validator::{CrashOutcome, RungOutcome, ValidationInputs, Validator};
+use super::validator::{CrashOutcome, RungOutcome};
 use super::{
     CodeContext, CodeRef, CodeSearch, CrashFacts, CrashInput, ErrorAnalyzer, FixProposal, Hypothesis, RootCauseAnalyst,
 };
-use crate::config::{Config, SandboxConfig};
-use crate::model::context::{self, command_output, system_prompt};
+use crate::config::SandboxConfig;
 use crate::model::edits::{apply_strictly, parse_answer};
 use crate::model::tools::WorkspaceTools;
 use crate::model::wire::Turn;
@@ -554,138 +554,6 @@ impl CandidateProposer for ModelProposer {
         self.session.budget().set_rounds(context.round);
         self.next_candidate(conversation, context.input).into_iter().collect()
     }
-}
-
-// ---------------------------------------------------------------- the loop
-
-/// The best model candidate and what the ladder said of it, with every judgement made.
-pub struct ModelSearch {
-    pub best: Option<Judged>,
-    pub judged: Vec<Judged>,
-}
-
-/// Rounds of propose (model) and judge (validator) until a candidate validates, the model has
-/// nothing more, or `max_rounds` is reached. `progress` hears each round's message.
-pub async fn run_model_search(
-    root: &Path,
-    group: &crate::workspace::sites::CrashGroup,
-    config: &Config,
-    proposer: std::sync::Arc<ModelProposer>,
-    analysis: (CrashFacts, CodeContext, Vec<Hypothesis>),
-    progress: &(dyn Fn(&str) + Send + Sync),
-) -> ModelSearch {
-    let (facts, code, hypotheses) = analysis;
-    let mut judged: Vec<Judged> = Vec::new();
-    let validator = Validator { root, validate: &config.validate, sandbox: &config.sandbox };
-    for round in 1..=proposer.session().config().max_rounds {
-        progress(&round_progress(round, &proposer.name(), &judged));
-        let candidates = {
-            let (proposer, root, group, facts, code, hypotheses, so_far) = (
-                proposer.clone(),
-                root.to_path_buf(),
-                group.clone(),
-                facts.clone(),
-                code.clone(),
-                hypotheses.clone(),
-                judged.clone(),
-            );
-            tokio::task::spawn_blocking(move || {
-                let input = CrashInput { root, group: &group };
-                let context = ProposalContext {
-                    input: &input,
-                    facts: &facts,
-                    code: &code,
-                    hypotheses: &hypotheses,
-                    judged: &so_far,
-                    round,
-                };
-                proposer.propose(&context)
-            })
-            .await
-            .unwrap_or_default()
-        };
-        if candidates.is_empty() {
-            break;
-        }
-        for candidate in candidates {
-            let inputs = ValidationInputs { facts: Some(&facts), code: Some(&code), reproduction: None };
-            match validator.validate_with(group, &candidate.fix, inputs).await {
-                Ok(report) => judged.push(Judged { candidate, report }),
-                // A candidate the validator cannot judge costs the investigation nothing.
-                Err(error) => {
-                    tracing::warn!("a model candidate could not be validated: {error}");
-                    proposer.session().budget().note_error(&format!("a candidate could not be validated: {error}"));
-                }
-            }
-        }
-        if judged.iter().any(|j| j.report.validated) {
-            break;
-        }
-    }
-    let best = judged.iter().find(|j| j.report.validated).cloned();
-    ModelSearch { best, judged }
-}
-
-/// The model's part of an investigation the offline pipeline already ran: its hypotheses join
-/// the offline ones, and when the offline fix is not validated, rounds of model candidates are
-/// judged by the validator. A validated model candidate replaces the offline fix; a fix that is
-/// not validated never replaces one that is, and a model candidate is only shown unvalidated when
-/// the offline engine had no fix at all. Returns what the model cost.
-pub async fn investigate_with_model(
-    root: &Path,
-    group: &crate::workspace::sites::CrashGroup,
-    config: &Config,
-    session: ModelSession,
-    investigation: &mut super::pipeline::Investigation,
-    progress: &(dyn Fn(&str) + Send + Sync),
-) -> crate::model::budget::ModelRecord {
-    progress(&format!("asking {} for root causes", session.name()));
-    let hypotheses = {
-        let (session, root, group, facts, code) = (
-            session.clone(),
-            root.to_path_buf(),
-            group.clone(),
-            investigation.facts.clone(),
-            investigation.code.clone(),
-        );
-        tokio::task::spawn_blocking(move || {
-            let input = CrashInput { root, group: &group };
-            ModelRootCause::new(session).hypotheses(&input, &facts, &code)
-        })
-        .await
-        .unwrap_or_default()
-    };
-    if !hypotheses.is_empty() {
-        investigation.hypotheses = hypotheses;
-    }
-    if investigation.is_validated() {
-        return session.record();
-    }
-    let proposer = std::sync::Arc::new(ModelProposer::new(session.clone(), &config.sandbox));
-    let analysis = (investigation.facts.clone(), investigation.code.clone(), investigation.hypotheses.clone());
-    let search = run_model_search(root, group, config, proposer, analysis, progress).await;
-    let chosen = search.best.or_else(|| {
-        matches!(investigation.fix, super::FixOutcome::NoConfidentFix { .. })
-            .then(|| search.judged.last().cloned())
-            .flatten()
-    });
-    if let Some(judged) = chosen {
-        let mut diff = String::new();
-        let mut prints = Vec::new();
-        for change in &judged.candidate.fix.changes {
-            let original = std::fs::read_to_string(root.join(&change.path)).ok();
-            match super::diff::unified_diff(change, original.as_deref()) {
-                Ok(text) => diff.push_str(&text),
-                Err(problem) => diff.push_str(&format!("# {}: {problem}\n", change.path)),
-            }
-            prints.push((change.path.clone(), super::pipeline::fingerprint_file(&root.join(&change.path))));
-        }
-        investigation.fix = super::FixOutcome::Proposed { fix: judged.candidate.fix };
-        investigation.validation = Some(judged.report);
-        investigation.diff = Some(diff);
-        investigation.file_fingerprints = prints;
-    }
-    session.record()
 }
 
 #[cfg(test)]

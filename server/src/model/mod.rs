@@ -10,7 +10,6 @@
 //!   thread and its connections live as long as it does.
 
 pub mod budget;
-pub mod context;
 pub mod edits;
 pub mod tools;
 pub mod wire;

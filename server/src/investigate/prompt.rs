@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
-use super::budget::estimate_tokens;
-use crate::investigate::{CodeContext, CrashFacts, Hypothesis};
+use super::{CodeContext, CrashFacts, Hypothesis};
+use crate::model::budget::estimate_tokens;
 use crate::scrub::{MARKER, is_secret_name, scrub};
 use crate::workspace::sites::CrashGroup;
 
@@ -113,7 +113,7 @@ pub fn build(
     let numbered = |start: u32, text: &str| -> String {
         text.lines().enumerate().map(|(i, l)| format!("{:>5}| {l}\n", start as usize + i)).collect()
     };
-    let refs = |refs: &[crate::investigate::CodeRef]| -> String {
+    let refs = |refs: &[super::CodeRef]| -> String {
         refs.iter().map(|r| format!("{}:{}: {} ({})\n", r.path, r.line, r.code, r.note)).collect()
     };
     let mut offline = String::new();
