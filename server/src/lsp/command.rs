@@ -1,16 +1,6 @@
 //! The commands the server executes (`workspace/executeCommand`), as one typed list: the
-//! capability the server announces and the dispatch both come from it, so they cannot disagree.
-
-use std::sync::Arc;
-
-use serde_json::Value;
-use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
-use tower_lsp_server::ls_types::ExecuteCommandParams;
-use tracing::Instrument;
-
-use super::state::State;
-use super::{investigate, sentry};
-use crate::source::store::GroupStatus;
+//! capability the server announces and the dispatch (`requests/execute_command.rs`) both come
+//! from it, so they cannot disagree. A leaf: the handlers that name commands import it.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerCommand {
@@ -60,40 +50,6 @@ impl ServerCommand {
     /// What `initialize` announces in `executeCommandProvider.commands`.
     pub fn capability_list() -> Vec<String> {
         Self::ALL.iter().map(|command| command.name().to_owned()).collect()
-    }
-}
-
-/// Runs a command in a task of its own, in a span naming it: a panic in it becomes an
-/// internal-error response that names the command, and the server goes on.
-pub async fn execute(state: &Arc<State>, params: ExecuteCommandParams) -> Result<Option<Value>> {
-    let Some(command) = ServerCommand::from_name(&params.command) else {
-        return Err(Error::invalid_params(format!("unknown command {}", params.command)));
-    };
-    let state = state.clone();
-    let span = tracing::info_span!("executeCommand", command = command.name());
-    let run = async move {
-        match command {
-            ServerCommand::ShowCrashes => Ok(None),
-            ServerCommand::Investigate => investigate::investigate(&state, params).await,
-            ServerCommand::ApplyFix => investigate::apply_fix(&state, params).await,
-            ServerCommand::ShowFix => investigate::show_fix(&state, params).await,
-            ServerCommand::ShowReport => investigate::show_report(&state, params).await,
-            ServerCommand::OpenInSentry => sentry::open(&state, params).await,
-            ServerCommand::ResolveInSentry => sentry::set_status(&state, params, GroupStatus::Resolved).await,
-            ServerCommand::IgnoreInSentry => sentry::set_status(&state, params, GroupStatus::Ignored).await,
-            ServerCommand::OpenPullRequest => investigate::open_pull_request(&state, params).await,
-        }
-    };
-    match tokio::spawn(run.instrument(span)).await {
-        Ok(answer) => answer,
-        Err(e) => {
-            tracing::error!("{} failed: {e}", command.name());
-            Err(Error {
-                code: ErrorCode::InternalError,
-                message: format!("crashloom: {} failed: {e}", command.name()).into(),
-                data: None,
-            })
-        }
     }
 }
 

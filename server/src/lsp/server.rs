@@ -1,5 +1,6 @@
 //! The language server: one line per protocol method, each delegating to a plain function in
-//! `requests/` or `notifications/` (code actions and commands: `investigate.rs`, `command.rs`).
+//! `requests/` or `notifications/` (code actions: `investigate.rs`; commands:
+//! `requests/execute_command.rs`, over the typed list in `command.rs`).
 //! A panic in a handler becomes an error response (or a log line for a notification); it never
 //! takes the server down.
 
@@ -10,7 +11,6 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer};
 
-use super::command;
 use super::investigate;
 use super::messages::ReloadReason;
 use super::notifications::did_change::did_change;
@@ -18,6 +18,7 @@ use super::notifications::did_change_configuration::load_settings;
 use super::notifications::did_change_watched_files::{did_change_watched_files, register_file_watching};
 use super::notifications::did_open::did_open;
 use super::requests::code_lens::on_code_lens;
+use super::requests::execute_command;
 use super::requests::hover::on_hover;
 use super::requests::initialize::initialize;
 use super::sentry;
@@ -138,6 +139,6 @@ impl LanguageServer for Backend {
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
-        command::execute(&self.state, params).await
+        execute_command::execute(&self.state, params).await
     }
 }
