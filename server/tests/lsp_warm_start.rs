@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::{LspClient, example_workspace};
@@ -20,14 +21,25 @@ fn crash_lines(diagnostics: &[Value]) -> Vec<u64> {
 
 /// One session: waits for the crash sites of `orders.py`, returns them and the server's log.
 fn session(root: &Path) -> (Vec<u64>, Vec<String>) {
+    let (lines, log, _) = session_publishing(root);
+    (lines, log)
+}
+
+/// Like [`session`], with how many times each file's diagnostics were published.
+fn session_publishing(root: &Path) -> (Vec<u64>, Vec<String>, BTreeMap<String, usize>) {
     let mut client = LspClient::start(root, Value::Null);
     let diagnostics = client.wait_for_diagnostics("shop/orders.py", |d| !d.is_empty());
     let lines = crash_lines(&diagnostics);
     // The fresh picture is published too before the session ends.
     client.pump_until_quiet(std::time::Duration::from_millis(500));
     let log = client.server_log();
+    let mut published = BTreeMap::new();
+    for uri in &client.published {
+        let file = uri.rsplit_once("/shop/").map_or(uri.as_str(), |(_, f)| f);
+        *published.entry(file.to_owned()).or_insert(0) += 1;
+    }
     client.shutdown();
-    (lines, log)
+    (lines, log, published)
 }
 
 #[test]
@@ -38,9 +50,12 @@ fn a_restart_shows_the_last_sessions_diagnostics_until_the_picture_is_built_agai
     assert!(!log.iter().any(|l| l.contains(SHOWN)), "nothing was kept before the first session: {log:#?}");
     assert!(root.join(".crashloom/cache/diagnostics.jsonl").is_file(), "kept at shutdown");
 
-    let (second, log) = session(root);
+    let (second, log, published) = session_publishing(root);
     assert!(log.iter().any(|l| l.contains(SHOWN)), "{log:#?}");
     assert_eq!(second, first, "the same crash sites as the last session");
+    // The fresh picture says the same: nothing is sent twice.
+    assert!(published.contains_key("orders.py") && published.contains_key("app.py"), "{published:?}");
+    assert!(published.values().all(|&times| times == 1), "{published:?}");
 }
 
 #[test]
@@ -54,9 +69,10 @@ fn kept_diagnostics_of_an_edited_file_or_after_a_crash_file_changed_are_not_show
     let orders = root.join("shop/orders.py");
     let text = std::fs::read_to_string(&orders).unwrap();
     std::fs::write(&orders, format!("# moved\n# down\n{text}")).unwrap();
-    let (moved, log) = session(root);
+    let (moved, log, published) = session_publishing(root);
     assert!(log.iter().any(|l| l.contains(SHOWN)), "the other files' diagnostics still hold: {log:#?}");
     assert_eq!(moved, first.iter().map(|l| l + 2).collect::<Vec<_>>(), "never at the old lines");
+    assert_eq!(published.get("orders.py"), Some(&1), "sent once, fresh: {published:?}");
 
     // A crash file changed: nothing of the last session is shown.
     let log_file = root.join(".crashloom/crashes/orders-service.log");

@@ -55,6 +55,14 @@ pub struct RunningInvestigation {
 
 /// How long a request to the client (progress, showDocument, applyEdit) is waited for. A client
 /// that never answers delays nothing else.
+/// What a file's diagnostics say, as a number: equal diagnostics give equal numbers.
+fn diagnostics_fingerprint(diagnostics: &[Diagnostic]) -> u64 {
+    use std::hash::Hasher as _;
+    let mut hasher = rustc_hash::FxHasher::default();
+    hasher.write(&serde_json::to_vec(diagnostics).unwrap_or_default());
+    hasher.finish()
+}
+
 /// After a reload that dropped this many events, freed memory goes back to the system at once.
 const GIVE_BACK_AFTER_DROPPING: usize = 20_000;
 
@@ -105,7 +113,10 @@ pub struct State {
     index: RwLock<Option<Arc<WorkspaceIndex>>>,
     index_stale: AtomicBool,
     files: Arc<Mutex<FilesSource>>,
-    published: Mutex<HashSet<String>>,
+    /// The files with diagnostics published, each with a fingerprint of what was sent when it is
+    /// known (`None`: sent for an open document, or not yet): the same diagnostics are not sent
+    /// again (a restart's fresh picture over the last session's, a full reload that changed nothing).
+    published: Mutex<HashMap<String, Option<u64>>>,
     reload: UnboundedSender<ReloadReason>,
     watcher: Mutex<Option<CrashWatcher>>,
     /// The revision of each open document (by path) the last picture was placed in.
@@ -143,7 +154,7 @@ impl State {
             index: RwLock::new(None),
             index_stale: AtomicBool::new(true),
             files: Arc::new(Mutex::new(FilesSource::default())),
-            published: Mutex::new(HashSet::new()),
+            published: Mutex::new(HashMap::new()),
             reload,
             watcher: Mutex::new(None),
             outside_said: Mutex::new(HashSet::new()),
@@ -240,6 +251,12 @@ impl State {
 
     pub async fn publish(&self, uri: Uri) {
         if let Some((diagnostics, version)) = self.diagnostics_for(&uri) {
+            // What the client has for this file is no longer what a publication recorded.
+            if let Some(path) = self.relative(&uri)
+                && let Some(sent) = lock(&self.published).get_mut(&path)
+            {
+                *sent = None;
+            }
             self.client.publish_diagnostics(uri, diagnostics, version).await;
         }
     }
@@ -253,7 +270,7 @@ impl State {
         let paths: Vec<String> = {
             let mut published = lock(&self.published);
             let mut gone: Vec<String> = Vec::new();
-            published.retain(|path| {
+            published.retain(|path, _| {
                 let stays = picture.has_sites_in(path);
                 if !stays {
                     gone.push(path.clone());
@@ -264,14 +281,17 @@ impl State {
                 Some(changed) => changed.into_iter().filter(|p| picture.has_sites_in(p)).collect(),
                 None => picture.files().map(str::to_owned).collect(),
             };
-            published.extend(paths.iter().cloned());
+            for path in &paths {
+                published.entry(path.clone()).or_insert(None);
+            }
             paths.extend(gone);
             paths
         };
         self.publish_paths(&picture, &root, paths).await;
     }
 
-    /// Publishes these files' diagnostics in `picture`, each as soon as it is ready.
+    /// Publishes these files' diagnostics in `picture`, each as soon as it is ready; a file not
+    /// open whose diagnostics are the ones last sent is not sent again.
     async fn publish_paths(&self, picture: &CrashPicture, root: &Path, paths: Vec<String>) {
         for path in paths {
             let Some(uri) = file_uri(root, &path) else { continue };
@@ -280,6 +300,16 @@ impl State {
                 let version = document.as_ref().map(|d| d.version);
                 (file_diagnostics(picture, root, &path, document.as_deref(), self.encoding()), version)
             };
+            let sent = version.is_none().then(|| diagnostics_fingerprint(&diagnostics));
+            {
+                let mut published = lock(&self.published);
+                match published.get_mut(&path) {
+                    Some(before) if sent.is_some() && *before == sent => continue,
+                    Some(before) => *before = sent,
+                    // Cleared (its sites are gone): nothing more to remember.
+                    None => {}
+                }
+            }
             self.client.publish_diagnostics(uri, diagnostics, version).await;
         }
     }
@@ -296,7 +326,12 @@ impl State {
         }
         drop(tokio::task::spawn_blocking(move || drop(replaced)));
         let paths: Vec<String> = first.files().map(str::to_owned).collect();
-        lock(&self.published).extend(paths.iter().cloned());
+        {
+            let mut published = lock(&self.published);
+            for path in &paths {
+                published.entry(path.clone()).or_insert(None);
+            }
+        }
         tracing::info!(groups = first.groups.len(), files = paths.len(), "newest crash groups shown first");
         self.publish_paths(&first, &root, paths).await;
     }
@@ -493,7 +528,7 @@ impl State {
             if self.documents.contains_key(uri.as_str()) {
                 continue;
             }
-            lock(&self.published).insert(path);
+            lock(&self.published).insert(path, Some(diagnostics_fingerprint(&diagnostics)));
             self.client.publish_diagnostics(uri, diagnostics, None).await;
         }
         match reading.await {
