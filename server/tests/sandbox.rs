@@ -516,3 +516,31 @@ async fn the_home_directory_is_hidden_but_the_toolchains_in_it_still_run() -> Te
     assert!(cargo.output.starts_with("cargo "), "{}", cargo.output);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_made_at_once_of_a_new_repository_all_succeed() -> TestResult {
+    // Investigations started together make their copies together. git's own bookkeeping loses
+    // worktrees added at once to a repository that has none yet ("failed to read
+    // .git/worktrees/checkout2/commondir"), a few times in a dozen tries of five.
+    for _ in 0..4 {
+        let workspace = git_workspace()?;
+        let root = workspace.path().to_path_buf();
+        let copies: Vec<_> = (0..6)
+            .map(|_| {
+                let root = root.clone();
+                tokio::spawn(async move { WorkspaceCopy::create(&root).await })
+            })
+            .collect();
+        let mut made = Vec::new();
+        for copy in copies {
+            made.push(copy.await??);
+        }
+        assert_eq!(worktree_count(&root)?, 1 + made.len());
+        for copy in made {
+            assert!(copy.workspace_dir().join("app.py").is_file());
+            copy.remove().await?;
+        }
+        assert_eq!(worktree_count(&root)?, 1, "every copy removed");
+    }
+    Ok(())
+}

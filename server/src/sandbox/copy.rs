@@ -164,6 +164,11 @@ impl WorkspaceCopy {
     /// caller learns about a failure and no thread blocks on it.
     pub async fn remove(mut self) -> Result<(), SandboxError> {
         self.removed = true;
+        // Not while another copy's worktree is being added (see `make_worktree`).
+        let _one_at_a_time = match self.git_toplevel {
+            Some(_) => Some(WORKTREE_ADDS.lock().await),
+            None => None,
+        };
         if let Some(toplevel) = &self.git_toplevel {
             let remove = [OsStr::new("worktree"), "remove".as_ref(), "--force".as_ref(), self.checkout.as_os_str()];
             if let Err(error) = git(toplevel, &remove).await {
@@ -236,11 +241,27 @@ async fn git_repository_of(workspace: &Path) -> Option<(PathBuf, PathBuf)> {
 }
 
 /// Adds a detached worktree of `HEAD` at `checkout` and brings over the working tree's state.
+/// Held while a worktree is added (see [`make_worktree`]).
+static WORKTREE_ADDS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn make_worktree(toplevel: &Path, checkout: &Path) -> Result<(), SandboxError> {
     // Hooks are the user's, but a post-checkout hook has no business running in a sandbox copy.
     let add = ["-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--quiet"].map(OsStr::new);
     let add: Vec<&OsStr> = add.into_iter().chain([checkout.as_os_str(), OsStr::new("HEAD")]).collect();
-    git(toplevel, &add).await?;
+    {
+        // Worktrees of one repository are added one at a time: git's bookkeeping under
+        // `.git/worktrees/` is not safe against adds running at once (five investigations
+        // started together lost one to "exit status 128"). Another process may still race: one
+        // retry after a pause.
+        let _one_at_a_time = WORKTREE_ADDS.lock().await;
+        if let Err(first) = git(toplevel, &add).await {
+            tracing::debug!(%first, "adding the worktree failed; trying once more");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            let _ = tokio::fs::remove_dir_all(checkout).await;
+            git(toplevel, &["worktree".as_ref(), "prune".as_ref()]).await?;
+            git(toplevel, &add).await?;
+        }
+    }
 
     let diff = [
         "diff",
@@ -347,11 +368,17 @@ fn git_failure(dir: &Path, args: &[impl AsRef<OsStr>], stderr: String) -> Sandbo
 
 /// Runs git in `dir` and returns its stdout, or its stderr as the error.
 async fn git(dir: &Path, args: &[&OsStr]) -> Result<Vec<u8>, SandboxError> {
+    let started = std::time::Instant::now();
+    tracing::trace!(?args, dir = %dir.display(), "git started");
     let output = git_command(dir)
         .args(args)
         .output()
         .await
         .map_err(|error| git_failure(dir, args, format!("git could not be started ({error})")))?;
+    tracing::trace!(?args, status = ?output.status, elapsed_ms = started.elapsed().as_millis() as u64, "git finished");
+    if !output.status.success() {
+        tracing::trace!(stderr = %String::from_utf8_lossy(&output.stderr).trim(), "git failed");
+    }
     if output.status.success() {
         Ok(output.stdout)
     } else {

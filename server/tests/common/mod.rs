@@ -78,7 +78,7 @@ impl LspClient {
     ) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_crashloom"))
             .arg("lsp")
-            .env("CRASHLOOM_LOG", "crashloom=debug")
+            .env("CRASHLOOM_LOG", "crashloom=debug,crashloom::sandbox::copy=trace")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
