@@ -522,10 +522,10 @@ async fn copies_made_at_once_of_a_new_repository_all_succeed() -> TestResult {
     // Investigations started together make their copies together. git's own bookkeeping loses
     // worktrees added at once to a repository that has none yet ("failed to read
     // .git/worktrees/checkout2/commondir"), a few times in a dozen tries of five.
-    for _ in 0..4 {
+    for _ in 0..12 {
         let workspace = git_workspace()?;
         let root = workspace.path().to_path_buf();
-        let copies: Vec<_> = (0..6)
+        let copies: Vec<_> = (0..8)
             .map(|_| {
                 let root = root.clone();
                 tokio::spawn(async move { WorkspaceCopy::create(&root).await })
