@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tracing::Instrument as _;
 
 use super::analyzer::OfflineErrorAnalyzer;
 use super::candidates::OfflineCandidates;
@@ -184,8 +185,20 @@ pub async fn investigate_with(
     proposers: Vec<Arc<dyn CandidateProposer>>,
     model: Option<ModelSession>,
 ) -> Result<Investigation, InvestigateError> {
+    // The span is attached to the future, not entered on a thread: entered across awaits, it
+    // leaked into other investigations' log lines.
     let span = tracing::info_span!("investigate", crash = %group.short_id);
-    let _entered = span.enter();
+    run_investigation(root, group, config, progress, proposers, model).instrument(span).await
+}
+
+async fn run_investigation(
+    root: PathBuf,
+    group: CrashGroup,
+    config: Arc<Config>,
+    progress: Arc<dyn Progress>,
+    proposers: Vec<Arc<dyn CandidateProposer>>,
+    model: Option<ModelSession>,
+) -> Result<Investigation, InvestigateError> {
     let check =
         |progress: &dyn Progress| if progress.is_cancelled() { Err(InvestigateError::Cancelled) } else { Ok(()) };
 
