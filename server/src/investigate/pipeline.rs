@@ -188,108 +188,101 @@ pub async fn investigate_with(
     // The span is attached to the future, not entered on a thread: entered across awaits, it
     // leaked into other investigations' log lines.
     let span = tracing::info_span!("investigate", crash = %group.short_id);
-    run_investigation(root, group, config, progress, proposers, model).instrument(span).await
-}
+    async move {
+        let check =
+            |progress: &dyn Progress| if progress.is_cancelled() { Err(InvestigateError::Cancelled) } else { Ok(()) };
 
-async fn run_investigation(
-    root: PathBuf,
-    group: CrashGroup,
-    config: Arc<Config>,
-    progress: Arc<dyn Progress>,
-    proposers: Vec<Arc<dyn CandidateProposer>>,
-    model: Option<ModelSession>,
-) -> Result<Investigation, InvestigateError> {
-    let check =
-        |progress: &dyn Progress| if progress.is_cancelled() { Err(InvestigateError::Cancelled) } else { Ok(()) };
-
-    // Agents 1-3 read files, parse and ask git: off the async threads.
-    let analysis = {
-        let (root, group, progress) = (root.clone(), group.clone(), progress.clone());
-        tokio::task::spawn_blocking(move || -> Result<_, InvestigateError> {
-            let input = CrashInput { root: root.clone(), group: &group };
-            progress.step(0, "reading the crash");
-            let facts = OfflineErrorAnalyzer.analyze(&input);
-            check(progress.as_ref())?;
-            progress.step(1, "searching the code");
-            let code = OfflineCodeSearch.search(&input, &facts);
-            check(progress.as_ref())?;
-            progress.step(2, "ranking root causes and locations");
-            let mut hypotheses = OfflineRootCause.hypotheses(&input, &facts, &code);
-            if let Some(session) = model {
-                progress.step(2, &format!("asking {} for root causes", session.name()));
-                let mut from_model = ModelRootCause::new(session).hypotheses(&input, &facts, &code);
-                from_model.append(&mut hypotheses);
-                hypotheses = from_model;
-            }
-            let localization = rank_locations(&root, &facts, &code);
-            Ok((facts, code, hypotheses, localization))
-        })
-        .await
-        .map_err(|e| InvestigateError::Internal(e.to_string()))??
-    };
-    let (facts, code, hypotheses, localization) = analysis;
-    check(progress.as_ref())?;
-
-    progress.step(3, "proposing candidate changes");
-    let inputs = SearchInputs {
-        root: &root,
-        group: &group,
-        config: &config,
-        facts: &facts,
-        code: &code,
-        hypotheses: &hypotheses,
-        localization: &localization,
-    };
-    let (candidates, summary) = tokio::select! {
-        searched = run_search(&inputs, &proposers, progress.as_ref()) => searched?,
-        () = cancelled(progress.as_ref()) => return Err(InvestigateError::Cancelled),
-    };
-
-    let best = candidates.first();
-    let mut hypotheses = hypotheses;
-    if let Some(chain) = best.and_then(|best| caller_chain(best, &localization, &facts)) {
-        hypotheses.insert(0, chain);
-    }
-    let fix = match best {
-        Some(best) => FixOutcome::Proposed { fix: best.candidate.fix.clone() },
-        None => {
-            // Nothing to try: the rules say why.
-            let (root, group, facts, code, hypotheses) =
-                (root.clone(), group.clone(), facts.clone(), code.clone(), hypotheses.clone());
-            tokio::task::spawn_blocking(move || {
-                OfflineFixProposer.propose(&CrashInput { root, group: &group }, &facts, &code, &hypotheses)
+        // Agents 1-3 read files, parse and ask git: off the async threads.
+        let analysis = {
+            let (root, group, progress) = (root.clone(), group.clone(), progress.clone());
+            tokio::task::spawn_blocking(move || -> Result<_, InvestigateError> {
+                let input = CrashInput { root: root.clone(), group: &group };
+                progress.step(0, "reading the crash");
+                let facts = OfflineErrorAnalyzer.analyze(&input);
+                check(progress.as_ref())?;
+                progress.step(1, "searching the code");
+                let code = OfflineCodeSearch.search(&input, &facts);
+                check(progress.as_ref())?;
+                progress.step(2, "ranking root causes and locations");
+                let mut hypotheses = OfflineRootCause.hypotheses(&input, &facts, &code);
+                if let Some(session) = model {
+                    progress.step(2, &format!("asking {} for root causes", session.name()));
+                    let mut from_model = ModelRootCause::new(session).hypotheses(&input, &facts, &code);
+                    from_model.append(&mut hypotheses);
+                    hypotheses = from_model;
+                }
+                let localization = rank_locations(&root, &facts, &code);
+                Ok((facts, code, hypotheses, localization))
             })
             .await
-            .map_err(|e| InvestigateError::Internal(e.to_string()))?
+            .map_err(|e| InvestigateError::Internal(e.to_string()))??
+        };
+        let (facts, code, hypotheses, localization) = analysis;
+        check(progress.as_ref())?;
+
+        progress.step(3, "proposing candidate changes");
+        let inputs = SearchInputs {
+            root: &root,
+            group: &group,
+            config: &config,
+            facts: &facts,
+            code: &code,
+            hypotheses: &hypotheses,
+            localization: &localization,
+        };
+        let (candidates, summary) = tokio::select! {
+            searched = run_search(&inputs, &proposers, progress.as_ref()) => searched?,
+            () = cancelled(progress.as_ref()) => return Err(InvestigateError::Cancelled),
+        };
+
+        let best = candidates.first();
+        let mut hypotheses = hypotheses;
+        if let Some(chain) = best.and_then(|best| caller_chain(best, &localization, &facts)) {
+            hypotheses.insert(0, chain);
         }
-    };
-    let fix = match fix {
-        FixOutcome::Proposed { fix } if best.is_none() => {
-            FixOutcome::NoConfidentFix { reason: format!("no candidate change could be tried ({})", fix.summary) }
-        }
-        other => other,
-    };
-    let (diff, file_fingerprints) = match &fix {
-        FixOutcome::Proposed { fix } => describe_changes(&root, fix),
-        FixOutcome::NoConfidentFix { .. } => (None, Vec::new()),
-    };
-    Ok(Investigation {
-        group_id: group.id.clone(),
-        short_id: group.short_id.clone(),
-        title: group.title.clone(),
-        created_at: Utc::now(),
-        facts,
-        code,
-        hypotheses,
-        validation: best.and_then(|b| b.report.clone()),
-        fix,
-        diff,
-        file_fingerprints,
-        localization,
-        candidates,
-        search: Some(summary),
-        model: None,
-    })
+        let fix = match best {
+            Some(best) => FixOutcome::Proposed { fix: best.candidate.fix.clone() },
+            None => {
+                // Nothing to try: the rules say why.
+                let (root, group, facts, code, hypotheses) =
+                    (root.clone(), group.clone(), facts.clone(), code.clone(), hypotheses.clone());
+                tokio::task::spawn_blocking(move || {
+                    OfflineFixProposer.propose(&CrashInput { root, group: &group }, &facts, &code, &hypotheses)
+                })
+                .await
+                .map_err(|e| InvestigateError::Internal(e.to_string()))?
+            }
+        };
+        let fix = match fix {
+            FixOutcome::Proposed { fix } if best.is_none() => {
+                FixOutcome::NoConfidentFix { reason: format!("no candidate change could be tried ({})", fix.summary) }
+            }
+            other => other,
+        };
+        let (diff, file_fingerprints) = match &fix {
+            FixOutcome::Proposed { fix } => describe_changes(&root, fix),
+            FixOutcome::NoConfidentFix { .. } => (None, Vec::new()),
+        };
+        Ok(Investigation {
+            group_id: group.id.clone(),
+            short_id: group.short_id.clone(),
+            title: group.title.clone(),
+            created_at: Utc::now(),
+            facts,
+            code,
+            hypotheses,
+            validation: best.and_then(|b| b.report.clone()),
+            fix,
+            diff,
+            file_fingerprints,
+            localization,
+            candidates,
+            search: Some(summary),
+            model: None,
+        })
+    }
+    .instrument(span)
+    .await
 }
 
 /// When the validated change is in a caller, the hypothesis that explains why the fix belongs

@@ -53,8 +53,6 @@ pub struct RunningInvestigation {
     pub cancelled: Arc<AtomicBool>,
 }
 
-/// How long a request to the client (progress, showDocument, applyEdit) is waited for. A client
-/// that never answers delays nothing else.
 /// What a file's diagnostics say, as a number: equal diagnostics give equal numbers.
 fn diagnostics_fingerprint(diagnostics: &[Diagnostic]) -> u64 {
     use std::hash::Hasher as _;
@@ -66,6 +64,8 @@ fn diagnostics_fingerprint(diagnostics: &[Diagnostic]) -> u64 {
 /// After a reload that dropped this many events, freed memory goes back to the system at once.
 const GIVE_BACK_AFTER_DROPPING: usize = 20_000;
 
+/// How long a request to the client (progress, showDocument, applyEdit) is waited for. A client
+/// that never answers delays nothing else.
 pub const CLIENT_REPLY_WAIT: Duration = Duration::from_secs(10);
 
 /// The client's reply to a request, or `None` when it refused or did not answer in time.
@@ -281,17 +281,14 @@ impl State {
                 Some(changed) => changed.into_iter().filter(|p| picture.has_sites_in(p)).collect(),
                 None => picture.files().map(str::to_owned).collect(),
             };
-            for path in &paths {
-                published.entry(path.clone()).or_insert(None);
-            }
             paths.extend(gone);
             paths
         };
         self.publish_paths(&picture, &root, paths).await;
     }
 
-    /// Publishes these files' diagnostics in `picture`, each as soon as it is ready; a file not
-    /// open whose diagnostics are the ones last sent is not sent again.
+    /// Publishes these files' diagnostics in `picture`, each as soon as it is ready, and records
+    /// what was sent; a file not open whose diagnostics are the ones last sent is not sent again.
     async fn publish_paths(&self, picture: &CrashPicture, root: &Path, paths: Vec<String>) {
         for path in paths {
             let Some(uri) = file_uri(root, &path) else { continue };
@@ -303,11 +300,13 @@ impl State {
             let sent = version.is_none().then(|| diagnostics_fingerprint(&diagnostics));
             {
                 let mut published = lock(&self.published);
-                match published.get_mut(&path) {
-                    Some(before) if sent.is_some() && *before == sent => continue,
-                    Some(before) => *before = sent,
+                if diagnostics.is_empty() {
                     // Cleared (its sites are gone): nothing more to remember.
-                    None => {}
+                    published.remove(&path);
+                } else if sent.is_some() && published.get(&path) == Some(&sent) {
+                    continue;
+                } else {
+                    published.insert(path.clone(), sent);
                 }
             }
             self.client.publish_diagnostics(uri, diagnostics, version).await;
@@ -326,12 +325,6 @@ impl State {
         }
         drop(tokio::task::spawn_blocking(move || drop(replaced)));
         let paths: Vec<String> = first.files().map(str::to_owned).collect();
-        {
-            let mut published = lock(&self.published);
-            for path in &paths {
-                published.entry(path.clone()).or_insert(None);
-            }
-        }
         tracing::info!(groups = first.groups.len(), files = paths.len(), "newest crash groups shown first");
         self.publish_paths(&first, &root, paths).await;
     }

@@ -240,10 +240,10 @@ async fn git_repository_of(workspace: &Path) -> Option<(PathBuf, PathBuf)> {
     Some((toplevel, prefix))
 }
 
-/// Adds a detached worktree of `HEAD` at `checkout` and brings over the working tree's state.
-/// Held while a worktree is added (see [`make_worktree`]).
+/// Held while a worktree is added or removed (see [`make_worktree`]).
 static WORKTREE_ADDS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Adds a detached worktree of `HEAD` at `checkout` and brings over the working tree's state.
 async fn make_worktree(toplevel: &Path, checkout: &Path) -> Result<(), SandboxError> {
     // Hooks are the user's, but a post-checkout hook has no business running in a sandbox copy.
     let add = ["-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--quiet"].map(OsStr::new);
@@ -376,12 +376,10 @@ async fn git(dir: &Path, args: &[&OsStr]) -> Result<Vec<u8>, SandboxError> {
         .await
         .map_err(|error| git_failure(dir, args, format!("git could not be started ({error})")))?;
     tracing::trace!(?args, status = ?output.status, elapsed_ms = started.elapsed().as_millis() as u64, "git finished");
-    if !output.status.success() {
-        tracing::trace!(stderr = %String::from_utf8_lossy(&output.stderr).trim(), "git failed");
-    }
     if output.status.success() {
         Ok(output.stdout)
     } else {
+        tracing::trace!(stderr = %String::from_utf8_lossy(&output.stderr).trim(), "git failed");
         Err(git_failure(dir, args, String::from_utf8_lossy(&output.stderr).trim().to_string()))
     }
 }
